@@ -1,4 +1,6 @@
-"""The exception tree. Everything the library raises on purpose sits under one base::
+"""The exception tree: everything the library raises on purpose sits under one base.
+
+::
 
     BrazeError
     ├── ConfigError (also ValueError)          bad key, endpoint or settings

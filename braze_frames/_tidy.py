@@ -17,7 +17,15 @@ from ._schema import TIDY_COLUMNS
 if TYPE_CHECKING:
     from ._parse import ParsedColumns
 
-__all__ = ["POLARS_SCHEMA", "Backend", "check_backend", "empty_tidy", "from_records", "frame_from_parsed", "to_backend"]
+__all__ = [
+    "POLARS_SCHEMA",
+    "Backend",
+    "check_backend",
+    "empty_tidy",
+    "frame_from_parsed",
+    "from_records",
+    "to_backend",
+]
 
 Backend = Literal["polars", "pandas"]
 _BACKENDS = ("polars", "pandas")
@@ -88,7 +96,9 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
     )
 
 
-def from_records(records: Sequence[Sequence[Any]] | Sequence[dict[str, Any]], backend: Backend = "polars") -> Any:
+def from_records(
+    records: Sequence[Sequence[Any]] | Sequence[dict[str, Any]], backend: Backend = "polars"
+) -> Any:
     """Build a tidy frame from rows; for docs, tests and users with their own data.
 
     Args:

@@ -1,0 +1,193 @@
+"""Pure date-window planning: a date range becomes requests of at most 100 days.
+
+Braze does not document whether ``ending_at`` is inclusive. A recorded sync with a
+date-only ``ending_at=D`` and ``length=N`` returned D-N .. D-1 (exclusive), the docs'
+wording suggests D-N+1 .. D. Until a response shows which reading the server uses, each
+request asks for one day more so that both readings cover the days wanted:
+``ending_at = b + 1`` and ``length = (b - a + 1) + 1`` give a .. b+1 when inclusive and
+a-1 .. b when exclusive. The caller keeps only [a, b] of each response. Once the reading is
+known the requests are exact, which saves the extra request a 100-day window would need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Final, Literal
+
+__all__ = [
+    "MAX_LENGTH",
+    "Reading",
+    "Window",
+    "detect_reading",
+    "parse_day",
+    "plan_windows",
+    "resolve_range",
+]
+
+#: Braze's cap on ``length``.
+MAX_LENGTH: Final = 100
+
+Reading = Literal["inclusive", "exclusive"]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One request: the days wanted and the parameters that fetch them.
+
+    Attributes:
+        first: First day wanted (inclusive).
+        last: Last day wanted (inclusive).
+        length: The request's ``length``.
+        ending_at: The request's ``ending_at`` date.
+    """
+
+    first: dt.date
+    last: dt.date
+    length: int
+    ending_at: dt.date
+
+    @property
+    def ending_at_param(self) -> str:
+        """``ending_at`` as sent: a bare date.
+
+        A datetime would be read in the company's time zone and could move the day; a bare
+        date is what the recorded syncs sent.
+        """
+        return self.ending_at.isoformat()
+
+    def __str__(self) -> str:
+        return f"{self.first}..{self.last}"
+
+
+def parse_day(value: object, name: str) -> dt.date:
+    """Read a user's date argument: a ``date``, a ``datetime`` or an ISO-8601 string.
+
+    A datetime with an offset keeps its own calendar date (Braze reads ``ending_at`` in
+    the offset given, e.g. ``2020-06-28T23:59:59-5:00`` is June 28).
+
+    Raises:
+        TypeError: ``value`` is of another type.
+        ValueError: ``value`` is a string that is not an ISO date or datetime.
+
+    Examples:
+        >>> parse_day("2020-06-28T23:59:59-5:00", "ending_at")
+        datetime.date(2020, 6, 28)
+    """
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        msg = (f"{name} must be a date, a datetime or an ISO string like '2025-01-31', "
+               f"not {type(value).__name__}")
+        raise TypeError(msg)
+    text = value.strip()
+    try:
+        return dt.date.fromisoformat(text[:10]) if len(text) >= 10 else dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    msg = f"{name}={value!r} is not a date; use an ISO date like '2025-01-31'"
+    raise ValueError(msg)
+
+
+def resolve_range(
+    *,
+    length: object = None,
+    ending_at: object = None,
+    start: object = None,
+    end: object = None,
+    today: dt.date,
+) -> tuple[dt.date, dt.date]:
+    """Turn either form of the date arguments into inclusive ``(first, last)`` dates.
+
+    ``length=N, ending_at=D``: the N calendar days ending on D's date, D included.
+    ``start=A, end=B``: A .. B inclusive; ``end`` defaults to ``today``.
+
+    Raises:
+        TypeError: A length that is not an integer, a date of the wrong type.
+        ValueError: Both forms or neither, a length below 1, a start after the end.
+
+    Examples:
+        >>> resolve_range(length=7, ending_at="2025-01-07", today=dt.date(2026, 1, 1))
+        (datetime.date(2025, 1, 1), datetime.date(2025, 1, 7))
+    """
+    if length is not None or ending_at is not None:
+        if start is not None or end is not None:
+            msg = "pass either length= (with ending_at=) or start=/end=, not both"
+            raise ValueError(msg)
+        if length is None:
+            msg = "ending_at= needs length=: the number of days ending on that date"
+            raise ValueError(msg)
+        if isinstance(length, bool) or not isinstance(length, int):
+            msg = f"length must be a whole number of days, not {type(length).__name__}"
+            raise TypeError(msg)
+        if length < 1:
+            msg = f"length must be 1 or more days, got {length}"
+            raise ValueError(msg)
+        last = today if ending_at is None else parse_day(ending_at, "ending_at")
+        return last - dt.timedelta(days=length - 1), last
+    if start is None:
+        if end is not None:
+            msg = "end= needs start=: pass start='YYYY-MM-DD' (or use length=)"
+            raise ValueError(msg)
+        msg = "say which days to fetch: length=30 (ending today), or start='2025-01-01'[, end=...]"
+        raise ValueError(msg)
+    first = parse_day(start, "start")
+    last = today if end is None else parse_day(end, "end")
+    if first > last:
+        msg = f"start ({first}) is after end ({last}); swap them"
+        raise ValueError(msg)
+    return first, last
+
+
+def plan_windows(first: dt.date, last: dt.date, reading: Reading | None = None) -> list[Window]:
+    """Split ``first .. last`` into requests, newest first.
+
+    Args:
+        first: First day wanted.
+        last: Last day wanted.
+        reading: How the server reads ``ending_at``, when known; ``None`` asks for one
+            day more per request so that either reading covers the window.
+
+    Examples:
+        >>> [str(w) for w in plan_windows(dt.date(2025, 1, 1), dt.date(2025, 4, 30))]
+        ['2025-01-22..2025-04-30', '2025-01-01..2025-01-21']
+        >>> w = plan_windows(dt.date(2025, 1, 1), dt.date(2025, 1, 7), "exclusive")[0]
+        >>> (w.length, w.ending_at)
+        (7, datetime.date(2025, 1, 8))
+    """
+    span = MAX_LENGTH if reading is not None else MAX_LENGTH - 1
+    windows: list[Window] = []
+    b = last
+    one = dt.timedelta(days=1)
+    while b >= first:
+        a = max(first, b - dt.timedelta(days=span - 1))
+        days = (b - a).days + 1
+        if reading == "inclusive":
+            windows.append(Window(a, b, days, b))
+        elif reading == "exclusive":
+            windows.append(Window(a, b, days, b + one))
+        else:
+            windows.append(Window(a, b, days + 1, b + one))
+        b = a - one
+    return windows
+
+
+def detect_reading(window: Window, dates: list[dt.date]) -> Reading | None:
+    """Infer the server's reading of ``ending_at`` from the dates one response holds.
+
+    A day equal to ``ending_at`` only comes back when the server reads it inclusively; the
+    day ``length`` days before it only when it reads it exclusively. Responses without
+    data at the edges say nothing.
+
+    Examples:
+        >>> w = Window(dt.date(2025, 1, 1), dt.date(2025, 1, 7), 8, dt.date(2025, 1, 8))
+        >>> detect_reading(w, [dt.date(2024, 12, 31), dt.date(2025, 1, 7)])
+        'exclusive'
+    """
+    if window.ending_at in dates:
+        return "inclusive"
+    if window.ending_at - dt.timedelta(days=window.length) in dates:
+        return "exclusive"
+    return None

@@ -1,0 +1,439 @@
+"""Top-level functions: fetch campaign analytics as a tidy frame, list and describe campaigns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+
+from ._errors import BrazeError, DataRepairWarning, UnknownFieldWarning
+from ._parse import DayMap, ParsedColumns, collect_days, parse_days
+from ._tidy import Backend, check_backend, frame_from_parsed, to_backend
+from ._windows import Reading, Window, detect_reading, plan_windows, resolve_range
+
+if TYPE_CHECKING:
+    from ._client import BrazeClient
+
+__all__ = [
+    "FetchFailure",
+    "FetchResult",
+    "campaign_details",
+    "fetch_data_series",
+    "list_campaigns",
+]
+
+OnError = Literal["raise", "warn", "collect"]
+_ON_ERROR = ("raise", "warn", "collect")
+T = TypeVar("T")
+
+
+class FetchFailure(NamedTuple):
+    """One request that failed for good: which campaign, which days, and why."""
+
+    campaign_id: str
+    first: dt.date
+    last: dt.date
+    error: BrazeError
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.first}..{self.last}: {type(self.error).__name__}: {self.error}"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What ``fetch_data_series(..., on_error="collect")`` returns.
+
+    Attributes:
+        frame: The tidy frame of every request that succeeded.
+        failures: The requests that failed, with their errors; empty when all succeeded.
+    """
+
+    frame: Any
+    failures: list[FetchFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.failures
+
+
+class FetchFailedWarning(UserWarning):
+    """Some requests failed and ``on_error="warn"`` was asked for: their days are missing."""
+
+
+def _utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def _check_ids(campaign_ids: object) -> list[str]:
+    if isinstance(campaign_ids, str):
+        ids = [campaign_ids]
+    elif isinstance(campaign_ids, Iterable) and not isinstance(campaign_ids, (bytes, Mapping)):
+        ids = list(campaign_ids)
+    else:
+        msg = (f"campaign_ids must be a campaign id string or a list of them, "
+               f"not {type(campaign_ids).__name__}")
+        raise TypeError(msg)
+    if not ids:
+        msg = "campaign_ids is empty: pass at least one campaign id (bf.list_campaigns() lists them)"
+        raise ValueError(msg)
+    for cid in ids:
+        if not isinstance(cid, str):
+            msg = f"campaign ids must be strings, got {type(cid).__name__} {cid!r}"
+            raise TypeError(msg)
+        if not cid.strip():
+            msg = "a campaign id is empty; pass the campaign's API identifier"
+            raise ValueError(msg)
+    return list(dict.fromkeys(cid.strip() for cid in ids))
+
+
+@contextmanager
+def _client_scope(client: BrazeClient | None) -> Iterator[BrazeClient]:
+    """Use the caller's client, or make one from the environment and close it after."""
+    if client is not None:
+        yield client
+        return
+    from ._client import BrazeClient
+
+    own = BrazeClient()
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+def _interactive() -> bool:
+    if "ipykernel" in sys.modules:
+        return True
+    stream = sys.stderr
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _progress_bar(total: int, progress: bool | None, desc: str) -> Any:
+    show = _interactive() if progress is None else progress
+    if not show or total <= 1:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="req", leave=False)
+
+
+def _run_parallel(
+    calls: Sequence[Callable[[], T]],
+    *,
+    workers: int,
+    on_error: OnError,
+    bar: Any,
+) -> list[T | BrazeError]:
+    """Run calls on a thread pool; results in call order, errors in place of results.
+
+    With ``on_error="raise"`` the first failure cancels what has not started and is raised.
+    """
+    results: list[T | BrazeError] = [BrazeError("not run")] * len(calls)
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BrazeError as exc:
+            results[i] = exc
+            if on_error == "raise":
+                raise
+        finally:
+            if bar is not None:
+                with lock:
+                    bar.update(1)
+
+    if workers <= 1 or len(calls) <= 1:
+        for i in range(len(calls)):
+            run(i)
+        return results
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="braze") as pool:
+        futures: list[Future[None]] = [pool.submit(run, i) for i in range(len(calls))]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for fut in done:
+            exc = fut.exception()
+            if exc is not None:
+                for other in futures:
+                    other.cancel()
+                raise exc
+    return results
+
+
+def fetch_data_series(
+    campaign_ids: str | Iterable[str],
+    *,
+    length: int | None = None,
+    ending_at: str | dt.date | dt.datetime | None = None,
+    start: str | dt.date | dt.datetime | None = None,
+    end: str | dt.date | dt.datetime | None = None,
+    client: BrazeClient | None = None,
+    backend: Backend = "polars",
+    variation_names: bool = False,
+    on_error: OnError = "raise",
+    progress: bool | None = None,
+) -> Any:
+    """Fetch ``/campaigns/data_series`` for campaigns and days, as one tidy frame.
+
+    One row per (campaign_id, date, channel, variation, metric); ``channel="all"`` rows
+    hold the day-level totals. Any number of days: the range is split into requests of at
+    most 100 days, run concurrently (up to the client's ``max_concurrency``) within the
+    server's rate limit. Each day wanted appears exactly once, whether the server reads
+    ``ending_at`` inclusively or not.
+
+    Args:
+        campaign_ids: One campaign id or several.
+        length: Number of days ending on ``ending_at`` (D's date included); any size.
+        ending_at: Last day (date, datetime or ISO string); default today (UTC).
+        start: First day, inclusive (instead of ``length``).
+        end: Last day, inclusive; default today (UTC).
+        client: A ``BrazeClient``; by default one is made from ``BRAZE_API_KEY`` and
+            ``BRAZE_REST_ENDPOINT``.
+        backend: ``"polars"`` (default) or ``"pandas"``.
+        variation_names: Also call ``/campaigns/details`` (permission
+            ``campaigns.details``) to fill ``variation_name``.
+        on_error: ``"raise"`` the first failure; ``"warn"`` and return what succeeded;
+            ``"collect"`` and return a ``FetchResult`` with the failures.
+        progress: Show a progress bar; default: when interactive and there are several
+            requests.
+
+    Returns:
+        The tidy frame (the backend's type), or a ``FetchResult`` with ``on_error="collect"``.
+
+    Raises:
+        ValueError: Bad arguments (checked before any request), with what to do.
+        TypeError: Arguments of the wrong type.
+        BrazeError: A request failed (with ``on_error="raise"``).
+
+    Warns:
+        UnknownFieldWarning: Once, naming every unknown channel and metric (all kept).
+        DataRepairWarning: Once, when the input needed repairs (see ``_parse``).
+
+    Examples:
+        >>> from braze_frames.sandbox import Sandbox
+        >>> with Sandbox(seed=0) as sb, BrazeClient(sb.api_key, sb.url) as client:
+        ...     df = fetch_data_series(sb.campaign_ids[0], length=7, client=client)
+        >>> df.columns
+        ['campaign_id', 'date', 'channel', 'variation', 'variation_name', 'metric', 'value']
+    """
+    ids = _check_ids(campaign_ids)
+    check_backend(backend)
+    if on_error not in _ON_ERROR:
+        msg = f"on_error must be one of {_ON_ERROR}, not {on_error!r}"
+        raise ValueError(msg)
+    first, last = resolve_range(length=length, ending_at=ending_at, start=start, end=end,
+                                today=_utc_today())
+    with _client_scope(client) as cl:
+        parsed, failures = _fetch(cl, ids, first, last, variation_names=variation_names,
+                                  on_error=on_error, progress=progress)
+    _warn_parsed(parsed)
+    frame = to_backend(frame_from_parsed(parsed), backend)
+    if failures and on_error == "warn":
+        lines = "; ".join(str(f) for f in failures[:5])
+        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+        warnings.warn(f"{len(failures)} request(s) failed, their days are missing: {lines}{more}",
+                      FetchFailedWarning, stacklevel=2)
+    if on_error == "collect":
+        return FetchResult(frame, failures)
+    return frame
+
+
+def _fetch(
+    client: BrazeClient,
+    ids: list[str],
+    first: dt.date,
+    last: dt.date,
+    *,
+    variation_names: bool,
+    on_error: OnError,
+    progress: bool | None,
+) -> tuple[ParsedColumns, list[FetchFailure]]:
+    parsed = ParsedColumns()
+    failures: list[FetchFailure] = []
+    days: dict[str, DayMap] = {cid: {} for cid in ids}
+    lock = threading.Lock()
+
+    def request(cid: str, window: Window) -> None:
+        body = client.data_series(cid, length=window.length, ending_at=window.ending_at_param)
+        with lock:
+            collect_days(body, keep=(window.first, window.last), into=days[cid], parsed=parsed)
+            if getattr(client, "window_reading", None) is None:
+                found = detect_reading(window, list(collect_days(body)))
+                if found is not None:
+                    client.window_reading = found
+
+    reading: Reading | None = getattr(client, "window_reading", None)
+    tasks = [(cid, w) for cid in ids for w in plan_windows(first, last, reading)]
+    bar = _progress_bar(len(tasks), progress, "braze data_series")
+    try:
+        if reading is None and len(tasks) > len(ids):
+            # One request first: its dates tell how the server reads ending_at, and the
+            # rest of the plan can then use exact 100-day windows.
+            head_id, head = tasks[0]
+            outcome = _run_parallel([lambda: request(head_id, head)], workers=1,
+                                    on_error=on_error, bar=bar)
+            _record(outcome, tasks[:1], failures)
+            reading = getattr(client, "window_reading", None)
+            if reading is None:
+                tasks = tasks[1:]
+            else:
+                before = head.first - dt.timedelta(days=1)
+                tasks = [(cid, w) for cid in ids
+                         for w in plan_windows(first, before if cid == head_id else last, reading)]
+                if bar is not None:
+                    bar.total = len(tasks) + 1
+                    bar.refresh()
+        calls = [(lambda t=t: request(*t)) for t in tasks]
+        outcome = _run_parallel(calls, workers=getattr(client, "max_concurrency", 1),
+                                on_error=on_error, bar=bar)
+        _record(outcome, tasks, failures)
+        names: dict[str, Mapping[str, str]] = {}
+        if variation_names:
+            names = _variation_names(client, ids, on_error=on_error, failures=failures)
+    finally:
+        if bar is not None:
+            bar.close()
+    for cid in ids:
+        parse_days(cid, days[cid], into=parsed, variation_names=names.get(cid))
+    return parsed, failures
+
+
+def _record(outcome: Sequence[object], tasks: Sequence[tuple[str, Window]],
+            failures: list[FetchFailure]) -> None:
+    for result, (cid, window) in zip(outcome, tasks, strict=False):
+        if isinstance(result, BrazeError):
+            failures.append(FetchFailure(cid, window.first, window.last, result))
+
+
+def _variation_names(
+    client: BrazeClient,
+    ids: list[str],
+    *,
+    on_error: OnError,
+    failures: list[FetchFailure],
+) -> dict[str, Mapping[str, str]]:
+    calls = [(lambda cid=cid: client.campaign_details(cid)) for cid in ids]
+    outcome = _run_parallel(calls, workers=getattr(client, "max_concurrency", 1),
+                            on_error=on_error, bar=None)
+    names: dict[str, Mapping[str, str]] = {}
+    for cid, result in zip(ids, outcome, strict=False):
+        if isinstance(result, BrazeError):
+            today = _utc_today()
+            failures.append(FetchFailure(cid, today, today, result))
+            continue
+        names[cid] = variation_names_from_details(result)
+    return names
+
+
+def variation_names_from_details(details: Mapping[str, Any]) -> dict[str, str]:
+    """``variation_api_id -> name`` from a ``/campaigns/details`` body.
+
+    Examples:
+        >>> variation_names_from_details({"messages": {"v1": {"name": "A", "channel": "email"}}})
+        {'v1': 'A'}
+    """
+    messages = details.get("messages")
+    if not isinstance(messages, Mapping):
+        return {}
+    return {
+        str(vid): msg["name"]
+        for vid, msg in messages.items()
+        if isinstance(msg, Mapping) and isinstance(msg.get("name"), str)
+    }
+
+
+def _warn_parsed(parsed: ParsedColumns) -> None:
+    if parsed.unknown_channels or parsed.unknown_metrics:
+        parts = []
+        if parsed.unknown_channels:
+            parts.append("channels " + ", ".join(sorted(parsed.unknown_channels)))
+        if parsed.unknown_metrics:
+            parts.append("metrics " + ", ".join(sorted(parsed.unknown_metrics)))
+        warnings.warn(
+            "Braze sent fields braze_frames does not know; they are kept as they are: "
+            + "; ".join(parts),
+            UnknownFieldWarning,
+            stacklevel=3,
+        )
+    if parsed.repair_count:
+        shown = "; ".join(parsed.repairs)
+        more = parsed.repair_count - len(parsed.repairs)
+        tail = f" (and {more} more)" if more > 0 else ""
+        warnings.warn(f"{parsed.repair_count} repair(s) to the response: {shown}{tail}",
+                      DataRepairWarning, stacklevel=3)
+
+
+def list_campaigns(
+    *,
+    client: BrazeClient | None = None,
+    include_archived: bool = False,
+    edited_since: str | dt.date | dt.datetime | None = None,
+    sort_direction: Literal["asc", "desc"] = "desc",
+    backend: Backend | None = None,
+) -> Any:
+    """List campaigns with ``GET /campaigns/list``, every page.
+
+    Pages hold 100 campaigns and carry no end marker, so paging stops on a short page.
+
+    Args:
+        client: A ``BrazeClient``; default from the environment.
+        include_archived: Include archived campaigns.
+        edited_since: Only campaigns edited after this time (``last_edit.time[gt]``).
+        sort_direction: ``"desc"`` (newest first, Braze's default) or ``"asc"``.
+        backend: ``None`` gives a list of dicts; ``"polars"`` or ``"pandas"`` a frame.
+
+    Returns:
+        The campaigns as Braze describes them (``id``, ``name``, ``last_edited``...).
+    """
+    if sort_direction not in ("asc", "desc"):
+        msg = f"sort_direction must be 'asc' or 'desc', not {sort_direction!r}"
+        raise ValueError(msg)
+    since: str | None = None
+    if edited_since is not None:
+        if isinstance(edited_since, dt.datetime):
+            since = edited_since.isoformat()
+        elif isinstance(edited_since, dt.date):
+            since = f"{edited_since.isoformat()}T00:00:00+00:00"
+        elif isinstance(edited_since, str):
+            since = edited_since
+        else:
+            msg = f"edited_since must be a date, datetime or ISO string, not {type(edited_since).__name__}"
+            raise TypeError(msg)
+    if backend is not None:
+        check_backend(backend)
+    campaigns: list[dict[str, Any]] = []
+    with _client_scope(client) as cl:
+        page = 0
+        while True:
+            body = cl.campaigns_list_page(page, include_archived=include_archived,
+                                          sort_direction=sort_direction, last_edit_gt=since)
+            batch = body.get("campaigns") or []
+            campaigns.extend(c for c in batch if isinstance(c, dict))
+            if len(batch) < 100:
+                break
+            page += 1
+    if backend is None:
+        return campaigns
+    import polars as pl
+
+    frame = pl.DataFrame(campaigns, infer_schema_length=None) if campaigns else pl.DataFrame()
+    return to_backend(frame, backend)
+
+
+def campaign_details(campaign_id: str, *, client: BrazeClient | None = None) -> dict[str, Any]:
+    """A campaign's details from ``GET /campaigns/details``.
+
+    Returns:
+        Braze's body: ``name``, ``channels``, ``first_sent``, ``last_sent``, ``messages``
+        (keyed by variation API id, each with ``name`` and ``channel``),
+        ``conversion_behaviors`` (in event order, each ``window`` in seconds)...
+    """
+    (cid,) = _check_ids(campaign_id)
+    with _client_scope(client) as cl:
+        return cl.campaign_details(cid)
