@@ -1,3 +1,87 @@
-"""braze_frames: Braze campaign analytics as tidy dataframes."""
+"""braze_frames: Braze campaign analytics as tidy pandas and polars frames.
+
+Braze's ``GET /campaigns/data_series`` returns, per campaign, nested JSON of daily stats
+per channel and per variation. ``fetch_data_series`` turns it into one tidy long table
+(campaign_id, date, channel, variation, variation_name, metric, value); the ``braze``
+accessor on pandas and polars frames (and the same verbs as functions) pivots it, computes
+Braze's rates, reconciles conversions and writes Parquet.
+
+Examples:
+    >>> import braze_frames as bf
+    >>> from braze_frames.sandbox import Sandbox
+    >>> with Sandbox(seed=0) as sb, bf.BrazeClient(sb.api_key, sb.url) as client:
+    ...     df = bf.fetch_data_series(sb.campaign_ids[:2], length=14, client=client)
+    >>> df.columns[:3]
+    ['campaign_id', 'date', 'channel']
+"""
+
+from ._client import BrazeClient
+from ._errors import (
+    AuthenticationError,
+    BrazeAPIError,
+    BrazeConnectionError,
+    BrazeError,
+    ConfigError,
+    DataRepairWarning,
+    PermissionDeniedError,
+    RateLimitError,
+    UnexpectedResponseError,
+    UnknownFieldWarning,
+)
+from ._frames import pivot, unpivot, validate
+from ._parquet import read_parquet, write_parquet
+from ._plot import plot, plot_reconcile
+from ._rates import RATES, Rate, rates
+from ._reconcile import reconcile
+from ._schema import CHANNEL_SCHEMAS, TIDY_COLUMNS
+from ._tidy import from_records
+from .accessor import BrazeAccessor
+from .accessor import register as _register_accessor
+from .api import (
+    FetchFailedWarning,
+    FetchFailure,
+    FetchResult,
+    campaign_details,
+    fetch_data_series,
+    list_campaigns,
+)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "CHANNEL_SCHEMAS",
+    "RATES",
+    "TIDY_COLUMNS",
+    "AuthenticationError",
+    "BrazeAPIError",
+    "BrazeAccessor",
+    "BrazeClient",
+    "BrazeConnectionError",
+    "BrazeError",
+    "ConfigError",
+    "DataRepairWarning",
+    "FetchFailedWarning",
+    "FetchFailure",
+    "FetchResult",
+    "PermissionDeniedError",
+    "Rate",
+    "RateLimitError",
+    "UnexpectedResponseError",
+    "UnknownFieldWarning",
+    "__version__",
+    "campaign_details",
+    "fetch_data_series",
+    "from_records",
+    "list_campaigns",
+    "pivot",
+    "plot",
+    "plot_reconcile",
+    "rates",
+    "read_parquet",
+    "reconcile",
+    "unpivot",
+    "validate",
+    "write_parquet",
+]
+
+_register_accessor()

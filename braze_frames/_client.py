@@ -1,7 +1,793 @@
-"""STUB: BrazeClient (owned by the client helper)."""
+"""``BrazeClient``: one HTTP session, timeouts, retries, pacing, status -> error mapping.
+
+Data flows one way through :meth:`BrazeClient.get`: the limiter grants a slot, one HTTP
+attempt runs (:meth:`BrazeClient._send`), its outcome is interpreted into a decoded body or a
+failure (:func:`_interpret`), and the pure retry policy (``_retry``) decides what happens to a
+failure. Everything the client raises is a ``BrazeError`` built from plain values.
+
+The API key is guarded on every path out:
+
+* it lives only inside a private auth object whose ``repr`` is redacted and which refuses to
+  be pickled; the ``Authorization`` header is added per request, never stored on the session;
+* redirects are not followed, so the header never reaches another host;
+* errors hold no request or response object, and transport errors are replaced by a plain
+  ``ConnectionError``/``TimeoutError`` copy of their (redacted) message before being chained,
+  because ``requests``' exceptions carry the prepared request and its headers;
+* bodies quoted in errors, and every log line, pass through the same redaction.
+"""
+
 from __future__ import annotations
-from typing import Any
+
+import http.client
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType, TracebackType
+from typing import Any, Final
+from urllib.parse import urlencode, urlsplit
+
+import orjson
+import requests
+import requests.adapters
+import requests.auth
+import requests.structures
+import urllib3.exceptions
+
+from ._config import resolve_api_key, resolve_endpoint
+from ._errors import (
+    AuthenticationError,
+    BrazeAPIError,
+    BrazeConnectionError,
+    BrazeError,
+    ConfigError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnexpectedResponseError,
+)
+from ._limiter import RateLimiter
+from ._retry import DEFAULT_BASE, DEFAULT_CAP, retry_delay, server_wait, should_retry
+from ._windows import Reading
+
+__all__ = ["UNEXPECTED_BODY_RETRIES", "BrazeClient", "ClientStats"]
+
+logger = logging.getLogger("braze_frames")
+
+#: How many times a body that is not Braze's JSON (HTML, truncated, not an object) is retried:
+#: usually a proxy or load balancer hiccup, but a misconfigured endpoint would repeat forever.
+UNEXPECTED_BODY_RETRIES: Final = 2
+
+DATA_SERIES_PATH: Final = "/campaigns/data_series"
+CAMPAIGNS_LIST_PATH: Final = "/campaigns/list"
+CAMPAIGN_DETAILS_PATH: Final = "/campaigns/details"
+
+# The permission each endpoint needs (Settings > APIs and Identifiers > API key permissions).
+_PERMISSIONS: Final = MappingProxyType(
+    {
+        DATA_SERIES_PATH: "campaigns.data_series",
+        CAMPAIGNS_LIST_PATH: "campaigns.list",
+        CAMPAIGN_DETAILS_PATH: "campaigns.details",
+    }
+)
+_EXCERPT_CHARS: Final = 200
+_REDACTED: Final = "<redacted>"
+
+# Failures of the transport that a new attempt can cure. requests wraps most urllib3 errors,
+# but a body cut mid-way can surface as urllib3's ProtocolError or http.client's IncompleteRead.
+_TRANSIENT_TRANSPORT: Final = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.TimeoutError,
+    http.client.HTTPException,
+)
+# Everything the transport may raise; the rest (SSL failures, invalid URLs) is permanent.
+_TRANSPORT: Final = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException)
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Adds ``Authorization: Bearer <key>`` to one request; never shows or pickles the key."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._key}"
+        return request
+
+    def __repr__(self) -> str:
+        return f"_BearerAuth({_REDACTED})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError("the Braze API key cannot be pickled")
+
+    def redact(self, text: str) -> str:
+        """Replace every occurrence of the key in ``text``."""
+        return text.replace(self._key, _REDACTED)
+
+
+class ClientStats:
+    """Thread-safe counters of one client's traffic.
+
+    Attributes (read-only):
+        requests: HTTP attempts sent (each retry counts).
+        retries: Attempts that were retries.
+        rate_limited: 429 responses seen.
+        errors: Calls of ``get`` (and the endpoint methods) that raised.
+        wait_seconds: Time spent waiting before attempts: retry backoff and rate-limit pacing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = {"requests": 0, "retries": 0, "rate_limited": 0, "errors": 0}
+        self._wait_seconds = 0.0
+
+    def _add(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            self._counts[name] += amount
+
+    def _waited(self, seconds: float) -> None:
+        with self._lock:
+            self._wait_seconds += seconds
+
+    @property
+    def requests(self) -> int:
+        """HTTP attempts sent (each retry counts)."""
+        with self._lock:
+            return self._counts["requests"]
+
+    @property
+    def retries(self) -> int:
+        """Attempts that were retries."""
+        with self._lock:
+            return self._counts["retries"]
+
+    @property
+    def rate_limited(self) -> int:
+        """429 responses seen."""
+        with self._lock:
+            return self._counts["rate_limited"]
+
+    @property
+    def errors(self) -> int:
+        """Calls that raised."""
+        with self._lock:
+            return self._counts["errors"]
+
+    @property
+    def wait_seconds(self) -> float:
+        """Seconds spent waiting before attempts (backoff and pacing)."""
+        with self._lock:
+            return self._wait_seconds
+
+    def as_dict(self) -> dict[str, float]:
+        """A consistent snapshot of every counter."""
+        with self._lock:
+            return {**self._counts, "wait_seconds": self._wait_seconds}
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v:g}" for k, v in self.as_dict().items())
+        return f"ClientStats({fields})"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One HTTP attempt, as plain values (no request/response object survives it)."""
+
+    status: int | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    elapsed: float = 0.0
+    cause: OSError | None = None  # the sanitized transport error, when there was no response
+    error_kind: str = ""  # the transport error's class name
+    transient: bool = True
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A failed attempt: the error to raise if no retry follows, and how the policy sees it."""
+
+    error: BrazeError
+    policy_status: int | None  # what should_retry is asked about (None: no usable response)
+    reason: str  # short, for the retry log line
+    cause: OSError | None = None
+    permanent: bool = False  # a transport failure no retry can cure (TLS, invalid URL)
+    unexpected_body: bool = False
+
+
 class BrazeClient:
-    """Stub."""
-    def __init__(self, api_key: str | None = None, rest_endpoint: str | None = None, **kwargs: Any) -> None:
-        raise NotImplementedError
+    """A client for Braze's campaign analytics endpoints, safe to share between threads.
+
+    Settings are read when the client is built: ``api_key`` or ``BRAZE_API_KEY``,
+    ``rest_endpoint`` (a URL or an instance name such as ``"US-03"``) or
+    ``BRAZE_REST_ENDPOINT``. Each call is one logical request: transient failures (connection
+    errors, cut bodies, 429, 5xx, a garbled body) are retried with backoff, honouring Braze's
+    rate-limit headers, and requests are paced to stay within the rate limit.
+
+    Args:
+        api_key: The REST API key (needs ``campaigns.data_series``; ``campaigns.list`` and
+            ``campaigns.details`` for those endpoints). Default: ``BRAZE_API_KEY``.
+        rest_endpoint: REST endpoint URL or instance name. Default: ``BRAZE_REST_ENDPOINT``.
+        timeout: Seconds, or ``(connect, read)`` seconds, for each attempt.
+        max_retries: Retries per call after the first attempt.
+        max_wait: The longest the client waits for a rate-limit reset; a 429 that asks for
+            longer raises ``RateLimitError`` at once (its ``retry_after`` says how long).
+        max_concurrency: Most requests in flight at once across all threads.
+        session: A ``requests.Session`` to use (proxies, CA bundle, adapters are yours; it is
+            not closed by :meth:`close`). Its TLS verification must stay on.
+        sleep: How to wait (tests pass a recorder).
+        rand: A source of numbers in [0, 1) for jitter.
+        clock: Wall-clock UTC epoch seconds (compared with ``X-RateLimit-Reset``).
+        user_agent: The ``User-Agent`` header; default ``braze-frames/<version> ...``.
+
+    Raises:
+        ConfigError: A missing or invalid key or endpoint, an invalid option, or a session
+            with ``verify=False``.
+
+    Examples:
+        >>> client = BrazeClient(api_key="my-key", rest_endpoint="EU-01")
+        >>> client
+        BrazeClient(rest_endpoint='https://rest.fra-01.braze.eu')
+        >>> client.close()
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        rest_endpoint: str | None = None,
+        *,
+        timeout: float | tuple[float, float] = (10.0, 120.0),
+        max_retries: int = 6,
+        max_wait: float = 60.0,
+        max_concurrency: int = 8,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+        user_agent: str | None = None,
+    ) -> None:
+        self._endpoint = resolve_endpoint(rest_endpoint)
+        self._auth = _BearerAuth(resolve_api_key(api_key))
+        self._timeout = _check_timeout(timeout)
+        self.max_retries = _check_int("max_retries", max_retries, minimum=0)
+        self.max_concurrency = _check_int("max_concurrency", max_concurrency, minimum=1)
+        self.max_wait = _check_seconds("max_wait", max_wait)
+        self._sleep = sleep
+        self._rand = rand
+        self._clock = clock
+        self._stats = ClientStats()
+        self._limiter = RateLimiter(
+            self.max_concurrency, max_wait=self.max_wait, clock=clock, sleep=self._wait
+        )
+        if session is None:
+            self._session = requests.Session()
+            self._owns_session = True
+            # Threads share one pool; below max_concurrency urllib3 would drop connections.
+            adapter = requests.adapters.HTTPAdapter(
+                pool_maxsize=max(10, self.max_concurrency), max_retries=0
+            )
+            self._session.mount("https://", adapter)
+            self._session.mount("http://", adapter)
+        else:
+            if session.verify is False:
+                raise ConfigError(
+                    "The session has TLS verification turned off (verify=False).",
+                    hint="braze_frames never sends the API key without TLS verification; to "
+                    "trust a private CA set session.verify to its bundle path.",
+                )
+            self._session = session
+            self._owns_session = False
+        self._headers = {
+            "User-Agent": user_agent or _default_user_agent(),
+            "Accept": "application/json",
+        }
+        self._closed = False
+        #: How this server reads ``ending_at`` (inclusive or exclusive), once a response has
+        #: shown it; ``fetch_data_series`` remembers it here to plan exact windows later.
+        self.window_reading: Reading | None = None
+
+    @property
+    def rest_endpoint(self) -> str:
+        """The base URL requests go to."""
+        return self._endpoint
+
+    @property
+    def stats(self) -> ClientStats:
+        """Live, thread-safe counters (``stats.as_dict()`` for a snapshot)."""
+        return self._stats
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rest_endpoint={self._endpoint!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError("BrazeClient cannot be pickled (it holds the API key and a session)")
+
+    def close(self) -> None:
+        """Release the connections (an injected session is left to its owner)."""
+        self._closed = True
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> BrazeClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    def data_series(
+        self, campaign_id: str, *, length: int, ending_at: str | None = None
+    ) -> dict[str, Any]:
+        """``GET /campaigns/data_series``: one campaign's daily analytics.
+
+        Args:
+            campaign_id: The campaign's API identifier.
+            length: Days before ``ending_at``, 1 to 100.
+            ending_at: ISO-8601 date or datetime; omitted means now (Braze's default).
+
+        Returns:
+            The decoded body, ``{"message": "success", "data": [...]}``.
+
+        Raises:
+            ValueError: ``campaign_id`` empty or ``length`` outside 1..100.
+            TypeError: An argument of the wrong type.
+            BrazeError: As :meth:`get`.
+        """
+        params: dict[str, str | int | bool] = {
+            "campaign_id": _check_id(campaign_id),
+            "length": _check_length(length),
+        }
+        if ending_at is not None:
+            if not isinstance(ending_at, str) or not ending_at.strip():
+                raise TypeError("ending_at must be an ISO-8601 string such as '2024-07-31'")
+            params["ending_at"] = ending_at.strip()
+        return self.get(DATA_SERIES_PATH, params)
+
+    def campaigns_list_page(
+        self,
+        page: int = 0,
+        *,
+        include_archived: bool = False,
+        sort_direction: str = "desc",
+        last_edit_gt: str | None = None,
+    ) -> dict[str, Any]:
+        """``GET /campaigns/list``: one page (up to 100) of campaigns.
+
+        There is no end marker: a page shorter than 100 is the last one.
+
+        Args:
+            page: Page number, from 0.
+            include_archived: Include archived campaigns.
+            sort_direction: ``"desc"`` (newest first) or ``"asc"``.
+            last_edit_gt: Only campaigns edited after this ISO-8601 time
+                (sent as ``last_edit.time[gt]``).
+
+        Returns:
+            The decoded body, ``{"message": "success", "campaigns": [...]}``.
+        """
+        page = _check_int("page", page, minimum=0)
+        if not isinstance(include_archived, bool):
+            raise TypeError("include_archived must be a bool")
+        if sort_direction not in ("asc", "desc"):
+            raise ValueError(f"sort_direction must be 'asc' or 'desc', got {sort_direction!r}")
+        params: dict[str, str | int | bool] = {
+            "page": page,
+            "include_archived": include_archived,
+            "sort_direction": sort_direction,
+        }
+        if last_edit_gt is not None:
+            if not isinstance(last_edit_gt, str) or not last_edit_gt.strip():
+                raise TypeError("last_edit_gt must be an ISO-8601 string")
+            params["last_edit.time[gt]"] = last_edit_gt.strip()
+        return self.get(CAMPAIGNS_LIST_PATH, params)
+
+    def campaign_details(self, campaign_id: str) -> dict[str, Any]:
+        """``GET /campaigns/details``: name, channels, variations, conversion behaviours.
+
+        Args:
+            campaign_id: The campaign's API identifier.
+
+        Returns:
+            The decoded body (``name``, ``messages`` keyed by variation id, ...).
+        """
+        return self.get(CAMPAIGN_DETAILS_PATH, {"campaign_id": _check_id(campaign_id)})
+
+    # -- the request loop ------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, str | int | bool] | None = None) -> dict[str, Any]:
+        """One logical ``GET``, retried as needed; the decoded JSON object on success.
+
+        Args:
+            path: The API path, such as ``"/campaigns/data_series"``.
+            params: Query parameters; booleans are sent as ``true``/``false``.
+
+        Returns:
+            The decoded body, a JSON object whose ``message`` is ``"success"``.
+
+        Raises:
+            AuthenticationError: 401.
+            PermissionDeniedError: 403.
+            RateLimitError: 429 after every retry, or a reset further away than ``max_wait``.
+            BrazeAPIError: Any other error status (after retries for 5xx), a redirect, or a
+                200 whose ``message`` is not ``"success"``.
+            UnexpectedResponseError: A body that is not Braze's JSON, after a few retries.
+            BrazeConnectionError: Connection failures, timeouts or cut bodies after every retry.
+        """
+        if self._closed:
+            raise RuntimeError("This BrazeClient is closed; create a new one.")
+        path = _check_path(path)
+        query = _encode_params(params)
+        url = self._endpoint + path
+        shown_url = f"{url}?{urlencode(query)}" if query else url
+        attempt = 0
+        odd_bodies = 0
+        while True:
+            outcome = self._send(url, path, query)
+            result = self._interpret(outcome, path, shown_url)
+            if not isinstance(result, _Failure):
+                return result
+            if outcome.status == 429:
+                self._stats._add("rate_limited")
+            retry = not result.permanent and should_retry(
+                result.policy_status, outcome.headers, attempt, self.max_retries
+            )
+            if result.unexpected_body:
+                odd_bodies += 1
+                retry = retry and odd_bodies <= UNEXPECTED_BODY_RETRIES
+            error = result.error
+            if retry:
+                now = self._clock()
+                delay = retry_delay(
+                    attempt, outcome.headers, rand=self._rand(), now=now,
+                    status=outcome.status, base=DEFAULT_BASE, cap=DEFAULT_CAP,
+                )
+                if delay <= self.max_wait:
+                    self._stats._add("retries")
+                    logger.info(
+                        "GET %s: %s; retry %d of %d in %.2f s",
+                        path, result.reason, attempt + 1, self.max_retries, delay,
+                    )
+                    if outcome.status == 429:
+                        # The budget is shared: every thread waits for this reset.
+                        self._limiter.block(path, until=now + delay)
+                    else:
+                        self._wait(delay)
+                    attempt += 1
+                    continue
+                if isinstance(error, RateLimitError):
+                    error = self._too_long_error(error, delay)
+            if attempt:
+                _note_attempts(error, attempt + 1)
+            self._stats._add("errors")
+            # Raised outside any except block, from a sanitized copy: no requests object
+            # (and so no Authorization header) is reachable from the traceback chain.
+            raise error from result.cause
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stats._waited(seconds)
+            self._sleep(seconds)
+
+    def _send(self, url: str, path: str, query: Mapping[str, str]) -> _Outcome:
+        """One HTTP attempt inside a limiter slot, reduced to plain values."""
+        with self._limiter.slot(path):
+            self._stats._add("requests")
+            started = time.perf_counter()
+            try:
+                response = self._session.get(
+                    url,
+                    params=query,
+                    headers=self._headers,
+                    auth=self._auth,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                )
+                with response:
+                    body = response.content
+                    status = response.status_code
+                    headers = requests.structures.CaseInsensitiveDict(response.headers)
+            except _TRANSPORT as exc:
+                elapsed = time.perf_counter() - started
+                logger.debug("GET %s -> %s after %.3f s", path, type(exc).__name__, elapsed)
+                return _Outcome(
+                    status=None,
+                    elapsed=elapsed,
+                    cause=self._sanitize(exc),
+                    error_kind=type(exc).__name__,
+                    transient=isinstance(exc, _TRANSIENT_TRANSPORT)
+                    and not isinstance(exc, requests.exceptions.SSLError),
+                )
+            elapsed = time.perf_counter() - started
+            self._limiter.update(path, headers)
+        logger.debug(
+            "GET %s -> %d in %.3f s (rate limit remaining: %s)",
+            path, status, elapsed, headers.get("X-RateLimit-Remaining", "n/a"),
+        )
+        return _Outcome(status=status, headers=headers, body=body, elapsed=elapsed)
+
+    def _sanitize(self, exc: BaseException) -> OSError:
+        """A plain, picklable copy of a transport error, without the request it carried."""
+        kind = TimeoutError if isinstance(exc, requests.Timeout) else ConnectionError
+        name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        return kind(self._auth.redact(f"{name}: {exc}"))
+
+    def _interpret(self, outcome: _Outcome, path: str, url: str) -> dict[str, Any] | _Failure:
+        """Turn one attempt into the decoded body or a failure (no I/O, no waiting)."""
+        status = outcome.status
+        if status is None:
+            reason = str(outcome.cause) if outcome.cause else "no response"
+            short = reason if len(reason) <= 300 else reason[:297] + "..."
+            hint = (
+                "TLS verification failed. If a proxy re-signs TLS traffic, point "
+                "REQUESTS_CA_BUNDLE (or session.verify) at its CA bundle."
+                if outcome.error_kind == "SSLError"
+                else f"Check the network (proxy, VPN, firewall) and that {self._endpoint} is "
+                "your Braze REST endpoint. Raise timeout= for slow responses."
+            )
+            error = BrazeConnectionError(
+                f"GET {path} failed: {short}", url=url, hint=hint
+            )
+            return _Failure(
+                error, None, outcome.error_kind or "no response",
+                cause=outcome.cause, permanent=not outcome.transient,
+            )
+        if 200 <= status < 300:
+            return self._interpret_success(outcome, path, url)
+        return self._status_failure(outcome, path, url)
+
+    def _interpret_success(
+        self, outcome: _Outcome, path: str, url: str
+    ) -> dict[str, Any] | _Failure:
+        status = outcome.status
+        assert status is not None
+        try:
+            decoded = _decode_json(outcome.body)
+        except ValueError:
+            what = _describe_body(outcome.body)
+            excerpt = self._excerpt(outcome.body)
+            error = UnexpectedResponseError(
+                f"GET {path} returned HTTP {status} with {what}, not Braze's JSON.",
+                url=url,
+                status=status,
+                body_excerpt=excerpt,
+                hint="Check that rest_endpoint is your Braze REST endpoint; a proxy, captive "
+                "portal or the dashboard may be answering.",
+            )
+            return _Failure(error, None, f"HTTP {status} with {what}", unexpected_body=True)
+        if not isinstance(decoded, dict):
+            error = UnexpectedResponseError(
+                f"GET {path} returned a JSON {type(decoded).__name__}, not an object.",
+                url=url,
+                status=status,
+                body_excerpt=self._excerpt(outcome.body),
+            )
+            return _Failure(error, None, f"HTTP {status} with non-object JSON", unexpected_body=True)
+        message = decoded.get("message")
+        if message == "success":
+            return decoded
+        if message is None:
+            no_message = UnexpectedResponseError(
+                f"GET {path} returned a JSON object without Braze's 'message' field.",
+                url=url,
+                status=status,
+                body_excerpt=self._excerpt(outcome.body),
+            )
+            return _Failure(no_message, status, f"HTTP {status} without message")
+        braze_message = self._auth.redact(str(message))
+        not_success = BrazeAPIError(
+            f"GET {path} returned HTTP {status} with message {braze_message!r} instead of "
+            "'success'.",
+            status=status,
+            braze_message=braze_message,
+            errors=decoded.get("errors"),
+            url=url,
+        )
+        return _Failure(not_success, status, f"HTTP {status} with message {braze_message!r}")
+
+    def _status_failure(self, outcome: _Outcome, path: str, url: str) -> _Failure:
+        status = outcome.status
+        assert status is not None
+        braze_message, errors = self._error_body(outcome.body)
+        detail = f": {braze_message}" if braze_message else ""
+        message = f"GET {path} failed with HTTP {status}{detail}"
+        if braze_message is None and outcome.body:
+            message += f" (body: {self._excerpt(outcome.body)!r})"
+        kwargs: dict[str, Any] = {
+            "status": status, "braze_message": braze_message, "errors": errors, "url": url,
+        }
+        cls: type[BrazeAPIError] = BrazeAPIError
+        hint: str | None = None
+        if 300 <= status < 400:
+            location = outcome.headers.get("Location", "")
+            target = _strip_query(location) if location else "another URL"
+            hint = (
+                f"The server redirected to {target}. Set rest_endpoint to your REST endpoint "
+                "itself (such as https://rest.iad-03.braze.com); redirects are not followed, so "
+                "the API key never reaches another host."
+            )
+        elif status == 400:
+            hint = "Braze rejected the request's parameters; see braze_message and errors."
+        elif status == 401:
+            cls = AuthenticationError
+            hint = (
+                f"Check the API key: it must be a REST API key of a workspace on this instance "
+                f"({self._endpoint}), and be given without quotes."
+            )
+        elif status == 403:
+            cls = PermissionDeniedError
+            permission = _PERMISSIONS.get(path)
+            needed = f"the permission {permission}" if permission else "the permission for " + path
+            hint = f"The API key needs {needed} (Settings > APIs and Identifiers), or the plan lacks it."
+        elif status == 404:
+            hint = f"Check rest_endpoint ({self._endpoint}) and the path {path}."
+        elif status == 429:
+            cls = RateLimitError
+            kwargs["retry_after"] = server_wait(429, outcome.headers, now=self._clock())
+            hint = "Lower max_concurrency=, or retry later."
+        elif status >= 500:
+            hint = "Braze had a server error; try again later."
+        error = cls(message, hint=hint, **kwargs)
+        return _Failure(error, status, f"HTTP {status}")
+
+    def _too_long_error(self, error: RateLimitError, wait: float) -> RateLimitError:
+        """The 429 whose reset is further away than ``max_wait``: raised without waiting."""
+        return RateLimitError(
+            f"{error.message}; Braze asks to wait {wait:.0f} s, longer than "
+            f"max_wait={self.max_wait:g} s",
+            status=error.status,
+            braze_message=error.braze_message,
+            errors=error.errors,
+            url=error.url,
+            retry_after=wait,
+            hint="Retry later, or build the client with a larger max_wait= to wait it out.",
+        )
+
+    def _error_body(self, body: bytes) -> tuple[str | None, Any]:
+        """Braze's ``message`` and ``errors`` from an error body, when it is Braze's JSON."""
+        try:
+            decoded = _decode_json(body)
+        except ValueError:
+            return None, None
+        if not isinstance(decoded, dict):
+            return None, None
+        message = decoded.get("message")
+        return (
+            self._auth.redact(str(message)) if message is not None else None,
+            decoded.get("errors"),
+        )
+
+    def _excerpt(self, body: bytes) -> str:
+        text = " ".join(body[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace").split())
+        text = self._auth.redact(text)
+        return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 3] + "..."
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _decode_json(body: bytes) -> Any:
+    """Decode with orjson; stdlib json only for numbers orjson refuses.
+
+    orjson reads integers beyond 64 bits as floats (fine: values become Float64 anyway) but
+    rejects numbers beyond the float range, which the stdlib reads as ``int``.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "out of range" not in str(exc) and "64-bit" not in str(exc):
+            raise
+    import json
+
+    return json.loads(body)
+
+
+def _note_attempts(error: BrazeError, attempts: int) -> None:
+    error.message = f"{error.message} (after {attempts} attempts)"
+    error.args = (error.message,)
+
+
+def _describe_body(body: bytes) -> str:
+    stripped = body.lstrip()[:64].lower()
+    if not stripped:
+        return "an empty body"
+    if stripped.startswith((b"<!doctype html", b"<html", b"<")):
+        return "an HTML page"
+    if stripped.startswith((b"{", b"[")):
+        return "malformed or truncated JSON"
+    return "a body that is not JSON"
+
+
+def _strip_query(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return parts.path or url
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
+
+
+def _default_user_agent() -> str:
+    import braze_frames
+
+    return f"braze-frames/{braze_frames.__version__} {requests.utils.default_user_agent()}"
+
+
+def _check_path(path: str) -> str:
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str, not {type(path).__name__}")
+    if not path.startswith("/") or path.startswith("//") or any(c in path for c in "?# \t\r\n"):
+        raise ValueError(
+            f"path must be an API path such as '/campaigns/data_series' (no host, query or "
+            f"spaces; pass query parameters as params=), got {path!r}"
+        )
+    return path
+
+
+def _encode_params(params: Mapping[str, str | int | bool] | None) -> dict[str, str]:
+    if params is None:
+        return {}
+    query: dict[str, str] = {}
+    for name, value in params.items():
+        if isinstance(value, bool):  # before int: bool is an int
+            query[name] = "true" if value else "false"
+        elif isinstance(value, (int, str)):
+            query[name] = str(value)
+        else:
+            raise TypeError(
+                f"query parameter {name!r} must be a str, int or bool, not {type(value).__name__}"
+            )
+    return query
+
+
+def _check_id(campaign_id: str) -> str:
+    if not isinstance(campaign_id, str):
+        raise TypeError(f"campaign_id must be a str, not {type(campaign_id).__name__}")
+    if not campaign_id.strip():
+        raise ValueError("campaign_id is empty; pass the campaign's API identifier")
+    return campaign_id.strip()
+
+
+def _check_length(length: int) -> int:
+    if isinstance(length, bool) or not isinstance(length, int):
+        raise TypeError(f"length must be an int, not {type(length).__name__}")
+    if not 1 <= length <= 100:
+        raise ValueError(f"length must be between 1 and 100 days (Braze's limit), got {length}")
+    return length
+
+
+def _check_int(name: str, value: int, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+    return value
+
+
+def _check_seconds(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a finite number of seconds >= 0, got {value}.")
+    return float(value)
+
+
+def _check_timeout(timeout: float | tuple[float, float]) -> float | tuple[float, float]:
+    if isinstance(timeout, tuple):
+        if len(timeout) != 2:
+            raise ConfigError(f"timeout must be seconds or (connect, read), got {timeout!r}.")
+        connect, read = (_check_seconds("timeout", t) for t in timeout)
+        if connect == 0 or read == 0:
+            raise ConfigError("timeout must be positive (a request without one can hang).")
+        return (connect, read)
+    seconds = _check_seconds("timeout", timeout)
+    if seconds == 0:
+        raise ConfigError("timeout must be positive (a request without one can hang).")
+    return seconds

@@ -1,12 +1,449 @@
-"""STUB: pivot, unpivot, validate (owned by the verbs helper)."""
+"""Narwhals transforms on the tidy table, written once: validate, pivot, unpivot.
+
+Every public function here has the shape ``IntoFrameT -> IntoFrameT``: pandas in, pandas
+out; polars in, polars out; a polars ``LazyFrame`` (or another lazy narwhals backend) in,
+the same lazy type out. The private helpers at the bottom are shared with ``_rates``,
+``_reconcile`` and ``_plot``.
+
+Key columns come back as plain strings (``String`` / pandas ``str``), sorted, whatever
+their input dtype (``Categorical`` / ``category`` included): category order differs
+between pandas and polars, string order does not.
+"""
+
 from __future__ import annotations
-from typing import Any
-def pivot(df: Any, **kwargs: Any) -> Any:
-    """Stub."""
-    raise NotImplementedError
-def unpivot(df: Any, **kwargs: Any) -> Any:
-    """Stub."""
-    raise NotImplementedError
-def validate(df: Any, **kwargs: Any) -> Any:
-    """Stub."""
-    raise NotImplementedError
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Literal, cast
+
+import narwhals.stable.v2 as nw
+from narwhals.typing import IntoFrameT
+
+from ._errors import BrazeError
+from ._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, KEY_COLUMNS, TIDY_COLUMNS, metric_order
+
+__all__ = ["WIDE_INDEX", "Layout", "TidyFrameError", "pivot", "unpivot", "validate"]
+
+Layout = Literal["metrics", "channels"]
+_LAYOUTS: Final = ("metrics", "channels")
+
+#: The row key of ``pivot(layout="metrics")``; every other column is a metric.
+WIDE_INDEX: Final = ("campaign_id", "date", "channel", "variation", "variation_name")
+#: ``layout="channels"`` names its columns ``<channel>__<metric>``.
+CHANNEL_SEPARATOR: Final = "__"
+
+STRING_COLUMNS: Final = ("campaign_id", "channel", "variation", "variation_name", "metric")
+_NULLABLE: Final = frozenset({"variation", "variation_name"})
+#: Shown in ``failure_cases``; more would not help anyone read the error.
+_MAX_FAILURE_CASES: Final = 100
+# Joins never match null keys (polars, pandas through narwhals, SQL), so nullable join keys
+# are filled with this value and restored afterwards. No Braze id contains a NUL.
+_NULL_KEY: Final = "\x00null\x00"
+
+
+class TidyFrameError(BrazeError, ValueError):
+    """A frame is not a tidy braze frame (SPEC section 3).
+
+    Attributes:
+        problems: One line per problem found (missing or extra columns, wrong dtypes,
+            duplicated keys).
+        failure_cases: For duplicated keys, a small frame of the caller's backend with the
+            duplicated keys and a ``count`` column (at most 100 rows); None otherwise.
+        n_failure_cases: How many duplicated keys there are in all.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: Sequence[str] = (),
+        failure_cases: Any = None,
+        n_failure_cases: int = 0,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = tuple(problems)
+        self.failure_cases = failure_cases
+        self.n_failure_cases = n_failure_cases
+
+
+# --------------------------------------------------------------------------- public verbs
+
+
+def validate(df: IntoFrameT) -> IntoFrameT:
+    """Check that a frame is a tidy braze frame and return it unchanged.
+
+    Checks, in this order: the exact columns in ``TIDY_COLUMNS`` order (naming missing
+    and unexpected ones), their dtypes (the five key/name columns String or Categorical,
+    ``date`` Date or Datetime, ``value`` Float64), and that no key (campaign_id, date,
+    channel, variation, metric) appears twice. On a lazy frame the key check runs one
+    query.
+
+    Args:
+        df: A pandas or polars DataFrame, a polars LazyFrame, or any narwhals frame.
+
+    Returns:
+        ``df`` itself, when it is valid.
+
+    Raises:
+        TidyFrameError: Naming every problem found; for duplicated keys its
+            ``failure_cases`` holds them, with their ``count``.
+
+    Examples:
+        >>> from braze_frames._tidy import from_records
+        >>> row = ("c1", "2024-07-01", "email", "v1", None, "sent", 10.0)
+        >>> validate(from_records([row])).shape
+        (1, 7)
+        >>> validate(from_records([row, row]))
+        Traceback (most recent call last):
+        ...
+        braze_frames._frames.TidyFrameError: not a tidy braze frame: 1 duplicated key ...
+    """
+    frame = nw.from_native(df)
+    problems = schema_problems(frame.collect_schema(), exact=True)
+    if problems:
+        raise _schema_error(problems)
+    dups = (
+        frame.lazy()
+        .group_by(*KEY_COLUMNS)
+        .agg(nw.len().alias("count"))
+        .filter(nw.col("count") > 1)
+        .collect()
+    )
+    if len(dups):
+        cases = sort_keys(string_keys(dups, KEY_COLUMNS), KEY_COLUMNS)
+        n = len(cases)
+        keys = ", ".join(KEY_COLUMNS)
+        problem = f"{n} duplicated key{'s' if n != 1 else ''} ({keys})"
+        raise TidyFrameError(
+            f"not a tidy braze frame: {problem}; see .failure_cases",
+            problems=[problem],
+            failure_cases=cases.head(_MAX_FAILURE_CASES).to_native(),
+            n_failure_cases=n,
+            hint=(
+                "keep one row per key, e.g. df.unique(subset=KEY_COLUMNS, keep='last') in "
+                "polars or df.drop_duplicates(subset=KEY_COLUMNS, keep='last') in pandas "
+                "(KEY_COLUMNS from braze_frames._schema), or sum them with a group_by."
+            ),
+        )
+    return df
+
+
+def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
+    """Spread the tidy table wide, one column per metric.
+
+    ``layout="metrics"`` (the default): one row per (campaign_id, date, channel,
+    variation), with ``variation_name`` kept, then one column per metric. Columns follow
+    the channels' schemas (Braze's order; channels in ``CHANNEL_SCHEMAS`` order), then the
+    extras, then conversion events by number, then unknown metrics by name
+    (``metric_order``). Every schema metric of the channels present gets a column, null
+    where the channel has no value. ``unpivot`` inverts this layout.
+
+    ``layout="channels"``: one row per (campaign_id, date) and one column per
+    ``<channel>__<metric>`` (e.g. ``email__opens``, ``all__conversions``), summed over
+    variations; null where no variation had the metric that day. Channels come in the
+    order ``all``, the documented ones, then unknown ones by name. This is the
+    "one line per day" table notebooks like to plot.
+
+    Keys must be unique (see ``validate``). Rows are sorted by their key, nulls first.
+    Works on lazy frames too: the metric names are read with one small query first.
+
+    Args:
+        df: A tidy frame (pandas, polars, polars lazy, or another narwhals backend).
+        layout: ``"metrics"`` or ``"channels"``.
+
+    Returns:
+        The wide frame, of the caller's type.
+
+    Raises:
+        TidyFrameError: When ``df`` lacks a tidy column or has a wrong dtype.
+        ValueError: For an unknown ``layout``.
+
+    Examples:
+        >>> from braze_frames._tidy import from_records
+        >>> tidy = from_records([
+        ...     ("c1", "2024-07-01", "webhook", "v1", "A", "sent", 10.0),
+        ...     ("c1", "2024-07-01", "webhook", "v1", "A", "errors", 1.0),
+        ... ])
+        >>> pivot(tidy).columns
+        ['campaign_id', 'date', 'channel', 'variation', 'variation_name', 'sent', 'errors']
+        >>> pivot(tidy, layout="channels").columns
+        ['campaign_id', 'date', 'webhook__sent', 'webhook__errors']
+    """
+    if layout not in _LAYOUTS:
+        msg = f"layout must be one of {_LAYOUTS}, not {layout!r}"
+        raise ValueError(msg)
+    frame, eager = tidy_lazy(df)
+    pairs = channel_metrics(frame)
+    if layout == "metrics":
+        names = wide_columns(pairs)
+        index = list(WIDE_INDEX)
+        wide = widen(frame, index, names, eager=eager)
+    else:
+        per_channel = {ch: metric_order(ch, _with_schema(ch, ms)) for ch, ms in pairs.items()}
+        names = [
+            f"{ch}{CHANNEL_SEPARATOR}{m}" for ch in order_channels(pairs) for m in per_channel[ch]
+        ]
+        index = ["campaign_id", "date"]
+        summed = (
+            frame.group_by("campaign_id", "date", "channel", "metric")
+            .agg(nw.col("value").sum(), nw.col("value").count().alias("_n"))
+            .with_columns(
+                nw.when(nw.col("_n") > 0).then(nw.col("value")).alias("value"),
+                nw.concat_str(
+                    nw.col("channel").cast(nw.String()),
+                    nw.lit(CHANNEL_SEPARATOR),
+                    nw.col("metric").cast(nw.String()),
+                ).alias("metric"),
+            )
+            .drop("_n", "channel")
+        )
+        wide = widen(summed, index, names, eager=eager)
+    wide = sort_keys(string_keys(wide, [c for c in index if c != "date"]), index)
+    return finish(wide, eager)
+
+
+def unpivot(wide: IntoFrameT) -> IntoFrameT:
+    """Turn a ``pivot(layout="metrics")`` frame back into the tidy table.
+
+    Every column other than ``campaign_id, date, channel, variation, variation_name`` is a
+    metric; null cells give no row. ``unpivot(pivot(df))`` equals ``df`` after sorting
+    (key columns come back as strings).
+
+    Args:
+        wide: A wide frame as ``pivot`` returns it (any backend, eager or lazy).
+
+    Returns:
+        The tidy frame (``TIDY_COLUMNS``), sorted by key, of the caller's type.
+
+    Raises:
+        ValueError: When ``wide`` lacks an index column (e.g. a ``layout="channels"``
+            frame, which sums over variations and cannot be inverted) or has a
+            non-numeric metric column.
+
+    Examples:
+        >>> from braze_frames._tidy import from_records
+        >>> tidy = from_records([("c1", "2024-07-01", "webhook", "v1", "A", "sent", 10.0)])
+        >>> unpivot(pivot(tidy)).rows()
+        [('c1', datetime.date(2024, 7, 1), 'webhook', 'v1', 'A', 'sent', 10.0)]
+    """
+    frame = nw.from_native(wide)
+    eager = isinstance(frame, nw.DataFrame)
+    lazy = frame.lazy()
+    schema = lazy.collect_schema()
+    missing = [c for c in WIDE_INDEX if c not in schema]
+    if missing:
+        msg = (
+            f"unpivot needs the columns {list(WIDE_INDEX)} of pivot(layout='metrics'); "
+            f"missing: {missing}. A layout='channels' frame sums over variations and "
+            "cannot be turned back into the tidy table."
+        )
+        raise ValueError(msg)
+    metrics = [c for c in schema if c not in WIDE_INDEX]
+    bad = [c for c, dtype in schema.items() if c in metrics and not dtype.is_numeric()]
+    if bad:
+        msg = f"metric columns must be numeric; not numeric: {bad}"
+        raise ValueError(msg)
+    if metrics:
+        long = lazy.unpivot(
+            on=metrics, index=list(WIDE_INDEX), variable_name="metric", value_name="value"
+        ).filter(~nw.col("value").is_null())
+    else:
+        long = lazy.with_columns(
+            nw.lit(None, nw.String()).alias("metric"), nw.lit(None, nw.Float64()).alias("value")
+        ).head(0)
+    long = long.with_columns(nw.col("value").cast(nw.Float64())).select(*TIDY_COLUMNS)
+    long = sort_keys(string_keys(long, STRING_COLUMNS), KEY_COLUMNS)
+    return finish(long, eager)
+
+
+# --------------------------------------------------------------- helpers shared by the verbs
+
+
+def schema_problems(
+    schema: Mapping[str, Any], *, exact: bool, required: Sequence[str] = TIDY_COLUMNS
+) -> list[str]:
+    """List what is wrong with a frame's columns and dtypes (empty when nothing is).
+
+    Args:
+        schema: Column name -> narwhals dtype.
+        exact: Also require no other columns, in ``TIDY_COLUMNS`` order (``validate``);
+            the verbs only need ``required`` and ignore the rest.
+        required: The columns needed.
+    """
+    problems: list[str] = []
+    names = list(schema)
+    missing = [c for c in required if c not in schema]
+    if missing:
+        problems.append(f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+    if exact:
+        extra = [c for c in names if c not in TIDY_COLUMNS]
+        if extra:
+            problems.append(
+                f"unexpected column{'s' if len(extra) > 1 else ''}: {', '.join(extra)}"
+            )
+        if not missing and not extra and names != list(TIDY_COLUMNS):
+            problems.append(f"columns out of order: {names}, expected {list(TIDY_COLUMNS)}")
+    for name in required:
+        if name in schema and not _dtype_ok(name, schema[name]):
+            problems.append(f"{name} has dtype {schema[name]}, expected {_EXPECTED[name]}")
+    return problems
+
+
+_EXPECTED: Final = {
+    **dict.fromkeys(STRING_COLUMNS, "String or Categorical (pandas: str or category)"),
+    "date": "Date or Datetime (pandas: datetime64)",
+    "value": "Float64 (pandas: float64)",
+}
+
+
+def _dtype_ok(name: str, dtype: Any) -> bool:
+    if name == "value":
+        return bool(dtype == nw.Float64)
+    if name == "date":
+        return bool(dtype == nw.Date or dtype == nw.Datetime)
+    if dtype == nw.String or dtype == nw.Categorical or dtype == nw.Enum:
+        return True
+    # An all-null column has no dtype of its own (polars Null); fine where nulls are.
+    return name in _NULLABLE and bool(dtype == nw.Unknown)
+
+
+def _schema_error(problems: Sequence[str]) -> TidyFrameError:
+    return TidyFrameError(
+        "not a tidy braze frame: " + "; ".join(problems),
+        problems=problems,
+        hint=(
+            f"a tidy frame has exactly the columns {list(TIDY_COLUMNS)}, as "
+            "braze_frames.fetch_data_series returns it; rename, cast or select columns to "
+            "match (e.g. value to Float64, date to Date)."
+        ),
+    )
+
+
+def tidy_lazy(df: Any, required: Sequence[str] = TIDY_COLUMNS) -> tuple[nw.LazyFrame[Any], bool]:
+    """Wrap a tidy frame for the verbs: check the columns they need, go lazy.
+
+    Eager frames are made lazy so that one code path serves every backend (polars gets
+    its query optimiser; pandas stays eager underneath). ``finish`` undoes it.
+
+    Returns:
+        The narwhals LazyFrame with only the ``required`` columns, and whether the caller
+        passed an eager frame.
+
+    Raises:
+        TidyFrameError: A needed column is missing or has the wrong dtype.
+    """
+    frame = nw.from_native(df)
+    eager = isinstance(frame, nw.DataFrame)
+    lazy = frame.lazy()
+    problems = schema_problems(lazy.collect_schema(), exact=False, required=required)
+    if problems:
+        raise _schema_error(problems)
+    return lazy.select(*required), eager
+
+
+def finish(frame: nw.LazyFrame[Any], eager: bool) -> Any:
+    """Return a result as the caller's native type (collecting when it passed an eager frame)."""
+    if eager:
+        return frame.collect().to_native()
+    return frame.to_native()
+
+
+def channel_metrics(frame: nw.LazyFrame[Any]) -> dict[str, frozenset[str]]:
+    """Which metrics each channel has (one small query on lazy frames)."""
+    rows = frame.group_by("channel", "metric").agg(nw.len()).select("channel", "metric").collect()
+    found: dict[str, set[str]] = {}
+    for channel, metric in rows.iter_rows():
+        if channel is not None and metric is not None:
+            found.setdefault(str(channel), set()).add(str(metric))
+    return {ch: frozenset(ms) for ch, ms in found.items()}
+
+
+def present_metrics(pairs: Mapping[str, Iterable[str]]) -> frozenset[str]:
+    """Every metric found on any channel."""
+    return frozenset(m for ms in pairs.values() for m in ms)
+
+
+def order_channels(channels: Iterable[str]) -> list[str]:
+    """``"all"``, then documented channels in ``CHANNEL_SCHEMAS`` order, then others by name."""
+    known = {ch: i for i, ch in enumerate(CHANNEL_SCHEMAS)}
+
+    def key(ch: str) -> tuple[int, int, str]:
+        if ch == ALL_CHANNEL:
+            return (0, 0, "")
+        if ch in known:
+            return (1, known[ch], "")
+        return (2, 0, ch)
+
+    return sorted(set(channels), key=key)
+
+
+def _with_schema(channel: str, metrics: Iterable[str]) -> set[str]:
+    return set(metrics) | set(CHANNEL_SCHEMAS.get(channel, ()))
+
+
+def wide_columns(pairs: Mapping[str, Iterable[str]]) -> list[str]:
+    """The metric columns of ``pivot(layout="metrics")``, in order.
+
+    The schema metrics of the channels present (channels in ``order_channels`` order,
+    each schema in Braze's order, first occurrence wins), then every other metric in
+    ``metric_order`` (extras, conversion events, unknown by name).
+    """
+    columns: dict[str, None] = {}
+    for ch in order_channels(pairs):
+        columns.update(dict.fromkeys(CHANNEL_SCHEMAS.get(ch, ())))
+    rest = present_metrics(pairs) - columns.keys()
+    return [*columns, *metric_order(ALL_CHANNEL, rest)]
+
+
+def widen(
+    frame: nw.LazyFrame[Any], index: Sequence[str], names: Sequence[str], *, eager: bool
+) -> nw.LazyFrame[Any]:
+    """Spread ``metric``/``value`` into one column per name, null where absent.
+
+    Needs (index, metric) unique. Eager frames use the backend's own pivot (fast, and the
+    only way pandas can: its group_by takes no conditional aggregations); lazy frames use
+    ``when(metric == name).then(value).max()`` per name, which every lazy backend runs.
+    """
+    index = list(index)
+    if eager or frame.implementation.is_pandas_like():
+        collected = frame.collect()
+        if len(collected):
+            wide = collected.pivot(on="metric", index=index, values="value").lazy()
+        else:
+            wide = collected.select(*index).lazy()
+        have = set(wide.collect_schema())
+        missing = [nw.lit(None, nw.Float64()).alias(n) for n in names if n not in have]
+        return wide.with_columns(*missing).select(*index, *names)
+    metric = nw.col("metric")
+    return frame.group_by(*index).agg(
+        *(nw.when(metric == n).then(nw.col("value")).max().alias(n) for n in names)
+    )
+
+
+def string_keys(frame: Any, columns: Iterable[str]) -> Any:
+    """Cast key columns to String (Categorical in, String out: one sort order everywhere)."""
+    schema = frame.collect_schema()
+    casts = [nw.col(c).cast(nw.String()) for c in columns if c in schema and schema[c] != nw.String]
+    return frame.with_columns(*casts) if casts else frame
+
+
+def sort_keys(frame: Any, columns: Sequence[str]) -> Any:
+    """Sort by the given columns, nulls first (the ``"all"`` rows' null variation)."""
+    return frame.sort(*columns, nulls_last=False)
+
+
+def fill_null_key(frame: Any, column: str) -> Any:
+    """Fill a nullable String join key so joins match its nulls (see ``restore_null_key``)."""
+    return frame.with_columns(nw.col(column).fill_null(_NULL_KEY))
+
+
+def restore_null_key(frame: Any, column: str) -> Any:
+    """Undo ``fill_null_key``."""
+    return frame.with_columns(
+        nw.when(nw.col(column) != _NULL_KEY).then(nw.col(column)).alias(column)
+    )
+
+
+def cast_like(expr: nw.Expr, dtype: Any) -> nw.Expr:
+    """Cast a derived date column back to the input's date dtype (DuckDB gives timestamps)."""
+    return cast("nw.Expr", expr.cast(dtype))

@@ -39,13 +39,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ._errors import UnexpectedResponseError
-from ._schema import ALL_CHANNEL, is_known_metric, schema_for
+from ._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, is_known_metric, schema_for
 
 __all__ = ["DayMap", "ParsedColumns", "collect_days", "parse_date_key", "parse_days"]
 
 _NUMBERS: Final = frozenset({int, float})
 _NUMBERS_OR_NONE: Final = frozenset({int, float, type(None)})
 _ID_KEYS: Final = ("variation_api_id", "variation_name")
+_TEXT_OR_NONE: Final = (str, type(None))
 _DAY_SKIP: Final = ("time", "messages")
 _MAX_NOTES: Final = 20
 
@@ -173,7 +174,9 @@ class _Parser:
     def _check_known(self, channel: str, keys: Iterable[str]) -> None:
         known = self._known.get(channel)
         if known is None:
-            known = self._known[channel] = set(schema_for(channel))
+            known = self._known[channel] = set(_ID_KEYS).union(schema_for(channel))
+        if known.issuperset(keys):
+            return
         extra = set(keys) - known
         for metric in extra:
             if is_known_metric(channel, metric):
@@ -193,6 +196,7 @@ class _Parser:
         variation_name: str | None,
         entry: Mapping[str, Any],
     ) -> None:
+        """Append one entry's metrics (``entry`` holds no id keys)."""
         out = self.out
         self._check_known(channel, entry.keys())
         types = set(map(type, entry.values()))
@@ -288,14 +292,17 @@ def _variation_keys(
     for position, entry in enumerate(entries, start=1):
         if entry is None:
             continue
-        if not isinstance(entry, Mapping):
+        if type(entry) is not dict and not isinstance(entry, Mapping):
             msg = f"{where} {channel}: entry {position} is a JSON {type(entry).__name__}, not an object"
             raise UnexpectedResponseError(msg)
-        api_id = _id_text(entry.get("variation_api_id"))
-        name = _id_text(entry.get("variation_name"))
+        api_id = entry.get("variation_api_id")
+        name = entry.get("variation_name")
+        if type(api_id) is not str or type(name) not in _TEXT_OR_NONE:
+            api_id = _id_text(api_id)
+            name = _id_text(name)
         metrics = dict(entry)
-        for id_key in _ID_KEYS:
-            metrics.pop(id_key, None)
+        metrics.pop("variation_api_id", None)
+        metrics.pop("variation_name", None)
         if names and api_id is not None and api_id in names:
             name = names[api_id]
         key = api_id or name or f"#{position}"
@@ -366,24 +373,20 @@ def parse_days(
         for channel, value in messages.items():
             if value is None:
                 continue
-            if isinstance(value, Mapping):
+            if type(value) is list:
+                entries = value
+            elif isinstance(value, Mapping):
                 out.note(f"{where} {channel}: one object instead of a list; read as a list")
                 entries = [value]
-            elif isinstance(value, list):
-                entries = value
             else:
                 msg = (f"{where}: channel {channel!r} holds a JSON {type(value).__name__}, "
                        "not a list of variations")
                 raise UnexpectedResponseError(msg)
             if not entries:
                 continue
-            if channel == ALL_CHANNEL or not schema_for(channel):
-                _note_unknown_channel(out, channel)
+            if channel not in CHANNEL_SCHEMAS:
+                out.unknown_channels.add(channel)
             for key, name, metrics in _variation_keys(channel, entries, variation_names, out, where):
                 parser.segment(campaign_id, date, channel, key, name, metrics)
     return out
 
-
-def _note_unknown_channel(out: ParsedColumns, channel: str) -> None:
-    if channel not in out.unknown_channels:
-        out.unknown_channels.add(channel)

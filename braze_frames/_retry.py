@@ -1,8 +1,8 @@
-"""The retry policy, as pure functions (the shape of stripe-python's ``_should_retry`` and
-``_sleep_time_seconds``).
+"""The retry policy, as pure functions.
 
-Nothing here sleeps, reads a clock or draws a random number: the client passes ``now`` and
-``rand`` in, so the policy is tested exhaustively and instantly.
+The shape follows stripe-python's ``_should_retry`` and ``_sleep_time_seconds``. Nothing
+here sleeps, reads a clock or draws a random number: the client passes ``now`` and ``rand``
+in, so the policy is tested exhaustively and instantly.
 
 * :func:`should_retry` says whether a failed attempt is worth another try.
 * :func:`server_wait` reads how long the server asked us to wait (``X-RateLimit-Retry-After``,
@@ -29,8 +29,8 @@ __all__ = [
     "backoff",
     "get_header",
     "parse_number",
-    "retryable_status",
     "retry_delay",
+    "retryable_status",
     "server_wait",
     "should_retry",
 ]
@@ -175,9 +175,13 @@ def server_wait(status: int | None, headers: Mapping[str, str], *, now: float) -
     return None
 
 
-def backoff(attempt: int, *, rand: float, base: float = DEFAULT_BASE, cap: float = DEFAULT_CAP) -> float:
-    """Exponential backoff with equal jitter: a step of ``min(cap, base * 2**attempt)``, of which
-    the first half is always waited and the second half scaled by ``rand``.
+def backoff(
+    attempt: int, *, rand: float, base: float = DEFAULT_BASE, cap: float = DEFAULT_CAP
+) -> float:
+    """Exponential backoff with equal jitter.
+
+    The step is ``min(cap, base * 2**attempt)``; its first half is always waited and its
+    second half is scaled by ``rand``.
 
     Equal jitter (rather than full jitter) keeps a floor under each wait, so a struggling
     server always gets some rest, while still spreading threads apart.

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._client import BrazeClient
 
 __all__ = [
+    "FetchFailedWarning",
     "FetchFailure",
     "FetchResult",
     "campaign_details",
