@@ -1,8 +1,8 @@
 """``BrazeClient``: one HTTP session, timeouts, retries, pacing, status -> error mapping.
 
 Data flows one way through :meth:`BrazeClient.get`: the limiter grants a slot, one HTTP
-attempt runs (:meth:`BrazeClient._send`), its outcome is interpreted into a decoded body or a
-failure (:func:`_interpret`), and the pure retry policy (``_retry``) decides what happens to a
+attempt runs (``_send``), its outcome is interpreted into a decoded body or a failure
+(``_interpret``), and the pure retry policy (``_retry``) decides what happens to a
 failure. Everything the client raises is a ``BrazeError`` built from plain values.
 
 The API key is guarded on every path out:
@@ -48,7 +48,7 @@ from ._errors import (
     UnexpectedResponseError,
 )
 from ._limiter import RateLimiter
-from ._retry import DEFAULT_BASE, DEFAULT_CAP, retry_delay, server_wait, should_retry
+from ._retry import retry_delay, server_wait, should_retry
 from ._windows import Reading
 
 __all__ = ["UNEXPECTED_BODY_RETRIES", "BrazeClient", "ClientStats"]
@@ -180,8 +180,7 @@ class _Outcome:
 
     status: int | None
     headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    elapsed: float = 0.0
+    body: bytes = field(default=b"", repr=False)  # may quote anything, even a secret
     cause: OSError | None = None  # the sanitized transport error, when there was no response
     error_kind: str = ""  # the transport error's class name
     transient: bool = True
@@ -447,11 +446,14 @@ class BrazeClient:
             error = result.error
             if retry:
                 now = self._clock()
-                delay = retry_delay(
-                    attempt, outcome.headers, rand=self._rand(), now=now,
-                    status=outcome.status, base=DEFAULT_BASE, cap=DEFAULT_CAP,
-                )
-                if delay <= self.max_wait:
+                asked = server_wait(outcome.status, outcome.headers, now=now)
+                if asked is None or asked <= self.max_wait:
+                    # Our own backoff never exceeds max_wait either.
+                    delay = min(
+                        retry_delay(attempt, outcome.headers, rand=self._rand(), now=now,
+                                    status=outcome.status),
+                        self.max_wait,
+                    )
                     self._stats._add("retries")
                     logger.info(
                         "GET %s: %s; retry %d of %d in %.2f s",
@@ -465,7 +467,7 @@ class BrazeClient:
                     attempt += 1
                     continue
                 if isinstance(error, RateLimitError):
-                    error = self._too_long_error(error, delay)
+                    error = self._too_long_error(error, asked)
             if attempt:
                 _note_attempts(error, attempt + 1)
             self._stats._add("errors")
@@ -501,7 +503,6 @@ class BrazeClient:
                 logger.debug("GET %s -> %s after %.3f s", path, type(exc).__name__, elapsed)
                 return _Outcome(
                     status=None,
-                    elapsed=elapsed,
                     cause=self._sanitize(exc),
                     error_kind=type(exc).__name__,
                     transient=isinstance(exc, _TRANSIENT_TRANSPORT)
@@ -513,7 +514,7 @@ class BrazeClient:
             "GET %s -> %d in %.3f s (rate limit remaining: %s)",
             path, status, elapsed, headers.get("X-RateLimit-Remaining", "n/a"),
         )
-        return _Outcome(status=status, headers=headers, body=body, elapsed=elapsed)
+        return _Outcome(status=status, headers=headers, body=body)
 
     def _sanitize(self, exc: BaseException) -> OSError:
         """A plain, picklable copy of a transport error, without the request it carried."""
@@ -534,9 +535,7 @@ class BrazeClient:
                 else f"Check the network (proxy, VPN, firewall) and that {self._endpoint} is "
                 "your Braze REST endpoint. Raise timeout= for slow responses."
             )
-            error = BrazeConnectionError(
-                f"GET {path} failed: {short}", url=url, hint=hint
-            )
+            error = BrazeConnectionError(f"GET {path} failed: {short}", url=url, hint=hint)
             return _Failure(
                 error, None, outcome.error_kind or "no response",
                 cause=outcome.cause, permanent=not outcome.transient,
@@ -679,12 +678,14 @@ def _decode_json(body: bytes) -> Any:
     """Decode with orjson; stdlib json only for numbers orjson refuses.
 
     orjson reads integers beyond 64 bits as floats (fine: values become Float64 anyway) but
-    rejects numbers beyond the float range, which the stdlib reads as ``int``.
+    rejects numbers beyond the float range ("number is infinity when parsed as double"; older
+    releases said "out of range" or "exceeds 64-bit"), which the stdlib reads as ``int``.
     """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        if "out of range" not in str(exc) and "64-bit" not in str(exc):
+        reason = str(exc)
+        if not any(s in reason for s in ("infinity", "out of range", "64-bit")):
             raise
     import json
 

@@ -13,7 +13,7 @@ between pandas and polars, string order does not.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal
 
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
@@ -98,7 +98,7 @@ def validate(df: IntoFrameT) -> IntoFrameT:
         ...
         braze_frames._frames.TidyFrameError: not a tidy braze frame: 1 duplicated key ...
     """
-    frame = nw.from_native(df)
+    frame = wrap(df)
     problems = schema_problems(frame.collect_schema(), exact=True)
     if problems:
         raise _schema_error(problems)
@@ -199,7 +199,8 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
         )
         wide = widen(summed, index, names, eager=eager)
     wide = sort_keys(string_keys(wide, [c for c in index if c != "date"]), index)
-    return finish(wide, eager)
+    result: IntoFrameT = finish(wide, eager)
+    return result
 
 
 def unpivot(wide: IntoFrameT) -> IntoFrameT:
@@ -226,7 +227,7 @@ def unpivot(wide: IntoFrameT) -> IntoFrameT:
         >>> unpivot(pivot(tidy)).rows()
         [('c1', datetime.date(2024, 7, 1), 'webhook', 'v1', 'A', 'sent', 10.0)]
     """
-    frame = nw.from_native(wide)
+    frame = wrap(wide)
     eager = isinstance(frame, nw.DataFrame)
     lazy = frame.lazy()
     schema = lazy.collect_schema()
@@ -253,7 +254,8 @@ def unpivot(wide: IntoFrameT) -> IntoFrameT:
         ).head(0)
     long = long.with_columns(nw.col("value").cast(nw.Float64())).select(*TIDY_COLUMNS)
     long = sort_keys(string_keys(long, STRING_COLUMNS), KEY_COLUMNS)
-    return finish(long, eager)
+    result: IntoFrameT = finish(long, eager)
+    return result
 
 
 # --------------------------------------------------------------- helpers shared by the verbs
@@ -283,9 +285,11 @@ def schema_problems(
             )
         if not missing and not extra and names != list(TIDY_COLUMNS):
             problems.append(f"columns out of order: {names}, expected {list(TIDY_COLUMNS)}")
-    for name in required:
-        if name in schema and not _dtype_ok(name, schema[name]):
-            problems.append(f"{name} has dtype {schema[name]}, expected {_EXPECTED[name]}")
+    problems.extend(
+        f"{name} has dtype {schema[name]}, expected {_EXPECTED[name]}"
+        for name in required
+        if name in schema and not _dtype_ok(name, schema[name])
+    )
     return problems
 
 
@@ -300,8 +304,8 @@ def _dtype_ok(name: str, dtype: Any) -> bool:
     if name == "value":
         return bool(dtype == nw.Float64)
     if name == "date":
-        return bool(dtype == nw.Date or dtype == nw.Datetime)
-    if dtype == nw.String or dtype == nw.Categorical or dtype == nw.Enum:
+        return any(dtype == kind for kind in (nw.Date, nw.Datetime))
+    if any(dtype == kind for kind in (nw.String, nw.Categorical, nw.Enum)):
         return True
     # An all-null column has no dtype of its own (polars Null); fine where nulls are.
     return name in _NULLABLE and bool(dtype == nw.Unknown)
@@ -332,7 +336,7 @@ def tidy_lazy(df: Any, required: Sequence[str] = TIDY_COLUMNS) -> tuple[nw.LazyF
     Raises:
         TidyFrameError: A needed column is missing or has the wrong dtype.
     """
-    frame = nw.from_native(df)
+    frame = wrap(df)
     eager = isinstance(frame, nw.DataFrame)
     lazy = frame.lazy()
     problems = schema_problems(lazy.collect_schema(), exact=False, required=required)
@@ -341,10 +345,17 @@ def tidy_lazy(df: Any, required: Sequence[str] = TIDY_COLUMNS) -> tuple[nw.LazyF
     return lazy.select(*required), eager
 
 
+def wrap(df: Any) -> nw.DataFrame[Any] | nw.LazyFrame[Any]:
+    """The narwhals frame of any native frame (eager or lazy)."""
+    frame: nw.DataFrame[Any] | nw.LazyFrame[Any] = nw.from_native(df)
+    return frame
+
+
 def finish(frame: nw.LazyFrame[Any], eager: bool) -> Any:
     """Return a result as the caller's native type (collecting when it passed an eager frame)."""
     if eager:
-        return frame.collect().to_native()
+        # pandas keeps the pre-sort index; a fresh RangeIndex is what people expect.
+        return nw.maybe_reset_index(frame.collect()).to_native()
     return frame.to_native()
 
 
@@ -413,7 +424,9 @@ def widen(
             wide = collected.select(*index).lazy()
         have = set(wide.collect_schema())
         missing = [nw.lit(None, nw.Float64()).alias(n) for n in names if n not in have]
-        return wide.with_columns(*missing).select(*index, *names)
+        if missing:
+            wide = wide.with_columns(*missing)
+        return wide.select(*index, *names)
     metric = nw.col("metric")
     return frame.group_by(*index).agg(
         *(nw.when(metric == n).then(nw.col("value")).max().alias(n) for n in names)
@@ -443,7 +456,3 @@ def restore_null_key(frame: Any, column: str) -> Any:
         nw.when(nw.col(column) != _NULL_KEY).then(nw.col(column)).alias(column)
     )
 
-
-def cast_like(expr: nw.Expr, dtype: Any) -> nw.Expr:
-    """Cast a derived date column back to the input's date dtype (DuckDB gives timestamps)."""
-    return cast("nw.Expr", expr.cast(dtype))

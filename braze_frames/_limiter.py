@@ -113,6 +113,8 @@ def observe(
         if reset == budget.reset_at and budget.remaining is not None:
             # Same window: responses arrive out of order, the lowest count is the freshest.
             estimate = min(estimate, budget.remaining)
+    if reset is None:  # a response without the reset keeps the window we know
+        reset = budget.reset_at
     return replace(budget, limit=limit, remaining=estimate, reset_at=reset)
 
 

@@ -1,4 +1,4 @@
-"""Parquet files and hive-partitioned datasets: one Arrow schema, atomic writes, exact read-back.
+r"""Parquet files and hive-partitioned datasets: one Arrow schema, atomic writes, exact read-back.
 
 Tidy frames (exactly the columns of ``TIDY_COLUMNS``) are cast to :data:`TIDY_ARROW_SCHEMA`
 whatever the backend they come from, so a pandas frame and a polars frame holding the same
@@ -7,8 +7,10 @@ frames (pivot, rates, reconcile output, or anything else) keep their own columns
 differences between backends ironed out: every string flavour (``string``,
 ``large_string``, ``string_view``, dictionaries/categoricals of strings) becomes ``string``,
 binaries become ``binary``, a ``date`` column that pandas holds as midnight timestamps
-becomes ``date32`` like polars' ``Date``. Which columns were categorical is kept in the
-metadata, so :func:`read_parquet` gives them back as categoricals.
+becomes ``date32`` like polars' ``Date``, and a float NaN becomes null (pyarrow reads every
+pandas NaN as null, so polars' NaN must go the same way for the rows to match). Which
+columns were categorical is kept in the metadata, so :func:`read_parquet` gives them back
+as categoricals.
 
 Every file carries key-value metadata under the key ``braze_frames`` (JSON): the library
 version, :data:`SCHEMA_VERSION`, the frame's ``kind``, its columns, the campaign ids, the
@@ -30,14 +32,16 @@ pyarrow all read::
 ``month`` (``YYYY-MM``) is derived from ``date``. Partition columns live only in the paths,
 not inside the files, as hive readers expect (a column in both places makes some readers
 fail or pick one silently). Values are escaped the hive way: every ASCII character except
-letters, digits and ``-_.~`` is percent-encoded as ``%XX`` (upper-case hex), which covers
+letters, digits and ``-_.~`` is percent-encoded as ``%XX`` (upper-case hex). That covers
 Spark/Hive's ``escapePathName`` set (``/``, ``=``, ``%``, ``:``, ``?``, ``#``, quotes,
-``*``, ``[``, ``]``, ``{``, ``^``, ``\\``, control characters, and on Windows ``<>|`` and
-space) plus space and ``+``. Non-ASCII characters are left as they are: Spark decodes each
-``%XX`` as one character, so a percent-encoded UTF-8 sequence would come back garbled
+``*``, ``[``, ``]``, ``{``, ``^``, ``\``, DEL and control characters; on Windows also
+``<>|`` and space) and adds space, ``+`` and the rest of ASCII punctuation, as pyarrow's
+URI encoding does. Non-ASCII characters are left as they are, as Spark does: Spark decodes
+each ``%XX`` as one character, so a percent-encoded UTF-8 sequence would come back garbled
 there, while raw UTF-8 paths read back right everywhere. A null value is written as
-``__HIVE_DEFAULT_PARTITION__``. On a case-insensitive file system ids that differ only by
-case would share a directory; Braze's ids are lower-case hex.
+``__HIVE_DEFAULT_PARTITION__``; an empty string is refused (Spark and Hive read it as
+null). On a case-insensitive file system ids that differ only by case would share a
+directory; Braze's ids are lower-case hex.
 
 Reading a dataset as it is::
 
@@ -69,7 +73,6 @@ import narwhals.stable.v2 as nw
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ._schema import TIDY_COLUMNS
@@ -179,7 +182,8 @@ def write_parquet(
             written is replaced whole by this frame's rows, partitions absent from the
             frame are kept); ``"delete_matching"`` also deletes other Parquet files in the
             partition directories written; ``"error"`` refuses to write over an existing
-            file or into a non-empty directory.
+            file or into a non-empty directory. A dataset is written file by file, each
+            file atomically: after a crash every partition is either old or new, whole.
 
     Returns:
         The path written: the file, or the dataset's root.
@@ -362,10 +366,7 @@ def _prepare(df: Any, kind: Kind | None) -> tuple[pa.Table, Kind, list[str]]:
     """
     table = _to_arrow(df)
     names = list(table.column_names)
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        msg = f"the frame has duplicate column names {dupes}; Parquet needs unique names"
-        raise ValueError(msg)
+    _check_unique(names)
     if kind is None:
         kind = _detect_kind(names)
     elif kind not in _KINDS:
@@ -378,6 +379,13 @@ def _prepare(df: Any, kind: Kind | None) -> tuple[pa.Table, Kind, list[str]]:
         return _cast_tidy(table), kind, list(_TIDY_STRINGS)
     table, categorical = _normalise(table)
     return table, kind, categorical
+
+
+def _check_unique(names: Sequence[Any]) -> None:
+    if len(set(names)) != len(names):
+        dupes = sorted({str(n) for n in names if names.count(n) > 1})
+        msg = f"the frame has duplicate column names {dupes}; Parquet needs unique names"
+        raise ValueError(msg)
 
 
 def _to_arrow(df: Any) -> pa.Table:
@@ -397,7 +405,10 @@ def _to_arrow(df: Any) -> pa.Table:
         raise TypeError(msg) from None
     if isinstance(frame, nw.LazyFrame):
         return frame.collect().to_arrow()
-    return frame.to_arrow()
+    if isinstance(frame, nw.DataFrame):
+        return frame.to_arrow()
+    msg = f"write a frame: {_ACCEPTED}; got a {type(df).__qualname__}"
+    raise TypeError(msg)
 
 
 def _pandas_to_arrow(df: Any) -> pa.Table:
@@ -405,7 +416,9 @@ def _pandas_to_arrow(df: Any) -> pa.Table:
 
     if isinstance(df.columns, pd.MultiIndex):
         msg = "the frame has MultiIndex columns; flatten them to strings first"
-        raise ValueError(msg)
+        raise TypeError(msg)
+    if df.columns.has_duplicates:
+        _check_unique(list(df.columns))
     bad = [c for c in df.columns if not isinstance(c, str)]
     if bad:
         msg = f"column names must be strings, got {bad[:5]!r}; rename them first"
@@ -437,16 +450,24 @@ def _detect_kind(names: Sequence[str]) -> Kind:
     return "frame"
 
 
+# Compared by name: the ``*_view`` types and their ``pa.types`` predicates are newer than
+# the oldest pyarrow this package supports.
+_STRING_TYPES: Final = frozenset({"string", "large_string", "string_view"})
+_BINARY_TYPES: Final = frozenset({"binary", "large_binary", "binary_view"})
+
+
 def _is_stringish(t: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-    )
+    return str(t) in _STRING_TYPES
 
 
 def _is_binaryish(t: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)
-    )
+    return str(t) in _BINARY_TYPES
+
+
+def _is_variable_list(t: pa.DataType) -> bool:
+    return isinstance(t, (pa.ListType, pa.LargeListType)) or type(t).__name__ in {
+        "ListViewType", "LargeListViewType"
+    }
 
 
 def _cast_tidy(table: pa.Table) -> pa.Table:
@@ -461,7 +482,7 @@ def _cast_tidy(table: pa.Table) -> pa.Table:
                     or pa.types.is_decimal(col.type) or pa.types.is_null(col.type)):
                 msg = f"tidy column 'value' must be numeric, got {col.type}"
                 raise TypeError(msg)
-            col = pc.cast(col, pa.float64())
+            col = _nan_to_null(pc.cast(col, pa.float64()))
         else:
             t = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
             if not (_is_stringish(t) or pa.types.is_null(t)):
@@ -510,6 +531,15 @@ def _all_midnight(col: pa.ChunkedArray) -> bool:
     return bool(pc.all(pc.equal(floored, col)).as_py())
 
 
+def _nan_to_null(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    # pandas has no null apart from NaN, and pyarrow reads its NaN as null; doing the same
+    # for polars makes both backends write the same rows.
+    nan = pc.is_nan(col)
+    if not pc.any(nan).as_py():
+        return col
+    return pc.if_else(nan, pa.scalar(None, col.type), col)
+
+
 def _normalise_type(t: pa.DataType) -> pa.DataType:
     """The backend-neutral version of a type: one string, one binary, one list, date32."""
     if _is_stringish(t):
@@ -518,8 +548,7 @@ def _normalise_type(t: pa.DataType) -> pa.DataType:
         return pa.binary()
     if pa.types.is_date64(t):
         return pa.date32()
-    if (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t)
-            or pa.types.is_large_list_view(t)):
+    if _is_variable_list(t):
         return pa.list_(_normalise_type(t.value_type))
     if pa.types.is_struct(t):
         return pa.struct([t.field(i).with_type(_normalise_type(t.field(i).type))
@@ -532,7 +561,8 @@ def _normalise(table: pa.Table) -> tuple[pa.Table, list[str]]:
     fields: list[pa.Field] = []
     arrays: list[pa.ChunkedArray] = []
     categorical: list[str] = []
-    for name, col in zip(table.column_names, table.columns):
+    for name, original in zip(table.column_names, table.columns, strict=True):
+        col = original
         t = col.type
         if pa.types.is_dictionary(t):
             value_type = t.value_type
@@ -547,6 +577,8 @@ def _normalise(table: pa.Table) -> tuple[pa.Table, list[str]]:
             target = _normalise_type(t)
         if target != col.type:
             col = pc.cast(col, target)
+        if pa.types.is_floating(target):
+            col = _nan_to_null(col)
         fields.append(pa.field(name, target))
         arrays.append(col)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), categorical
@@ -576,7 +608,7 @@ def _version() -> str:
     return __version__
 
 
-def _check_user_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _check_user_metadata(metadata: object) -> dict[str, Any] | None:
     if metadata is None:
         return None
     if not isinstance(metadata, Mapping):
@@ -664,11 +696,11 @@ def _require_metadata(schema: pa.Schema, path: Path) -> dict[str, Any]:
 
 
 class _WriteOptions:
-    def __init__(self, compression: str, level: int | None) -> None:
+    def __init__(self, compression: object, level: int | None) -> None:
         if not isinstance(compression, str):
             msg = f"compression must be a codec name such as 'zstd', not {compression!r}"
             raise TypeError(msg)
-        self.compression = compression
+        self.compression: str = compression
         self.level = _ZSTD_LEVEL if level is None and compression.lower() == "zstd" else level
 
 
@@ -881,7 +913,8 @@ def _write_dataset(
     root.mkdir(exist_ok=True)
     for values, rows in _iter_partitions(table, spec):
         directory = root.joinpath(*(
-            f"{col}={_HIVE_NULL if v is None else hive_escape(v)}" for col, v in zip(parts, values)
+            f"{col}={_HIVE_NULL if v is None else hive_escape(v)}"
+            for col, v in zip(parts, values, strict=True)
         ))
         directory.mkdir(parents=True, exist_ok=True)
         meta = _metadata_json(kind, columns, categorical, _stats(rows), spec, user)
@@ -903,6 +936,13 @@ def _write_dataset(
 
 
 # --- reading ---------------------------------------------------------------------------
+
+
+def _dataset_module() -> Any:
+    # pyarrow.dataset imports pandas when it is installed; import braze_frames must not.
+    import pyarrow.dataset
+
+    return pyarrow.dataset
 
 
 def _data_files(root: Path) -> list[Path]:
@@ -932,10 +972,10 @@ def _hive_partitioning(root: Path, files: Sequence[Path], meta: Mapping[str, Any
     if spec:
         fields = [pa.field(c, _PARTITION_TYPES.get(spec["types"].get(c, ""), pa.string()))
                   for c in spec["columns"]]
-        return ds.partitioning(pa.schema(fields), flavor="hive")
+        return _dataset_module().partitioning(pa.schema(fields), flavor="hive")
     # A dataset written by another tool: infer the partition columns from the paths.
     has_keys = any("=" in p for f in files for p in f.relative_to(root).parts[:-1])
-    return ds.HivePartitioning.discover(infer_dictionary=False) if has_keys else None
+    return _dataset_module().HivePartitioning.discover(infer_dictionary=False) if has_keys else None
 
 
 def _read_table(
@@ -950,19 +990,33 @@ def _read_table(
         raise FileNotFoundError(msg)
     if not source.is_dir():
         meta = _decode_metadata(pq.read_schema(source))
-        dataset = ds.dataset(str(source), format="parquet")
+        dataset = _dataset_module().dataset(str(source), format="parquet")
         return _scan(dataset, cols, expression), meta
     files = _data_files(source)
     if not files:
         return _empty_dataset(source, cols, expression), _common_meta(source)
     meta = _decode_metadata(pq.read_schema(files[0]))
-    dataset = ds.dataset(
+    base = _dataset_root(source, meta)
+    dataset = _dataset_module().dataset(
         [str(f) for f in files],
         format="parquet",
-        partitioning=_hive_partitioning(source, files, meta),
-        partition_base_dir=str(source),
+        partitioning=_hive_partitioning(base, files, meta),
+        partition_base_dir=str(base),
     )
     return _scan(dataset, cols, expression), meta
+
+
+def _dataset_root(source: Path, meta: Mapping[str, Any] | None) -> Path:
+    """The dataset's root, also when ``source`` is one of its partition directories.
+
+    Reading ``root/campaign_id=c1`` must still give ``campaign_id`` from the path, so the
+    partition components above the files are parsed from the root.
+    """
+    columns = set(((meta or {}).get("partitioning") or {}).get("columns") or [])
+    base = source.resolve()
+    while base.name.partition("=")[0] in columns and base.parent != base:
+        base = base.parent
+    return base
 
 
 def _scan(dataset: Any, columns: list[str] | None, expression: Any) -> pa.Table:
@@ -987,12 +1041,13 @@ def _empty_dataset(root: Path, columns: list[str] | None, expression: Any) -> pa
     schema = pq.read_schema(common)
     meta = _decode_metadata(schema) or {}
     spec = meta.get("partitioning") or {}
-    fields = list(schema)
-    for col in spec.get("columns", []):
-        if col not in schema.names:
-            fields.append(pa.field(col, _PARTITION_TYPES.get(spec["types"].get(col, ""), pa.string())))
+    fields = list(schema) + [
+        pa.field(col, _PARTITION_TYPES.get(spec["types"].get(col, ""), pa.string()))
+        for col in spec.get("columns", [])
+        if col not in schema.names
+    ]
     table = pa.schema(fields).empty_table()
-    return _scan(ds.dataset(table), columns, expression)
+    return _scan(_dataset_module().dataset(table), columns, expression)
 
 
 def _to_polars(table: pa.Table, meta: Mapping[str, Any] | None, *, selected: bool) -> pl.DataFrame:

@@ -217,6 +217,7 @@ def fetch_data_series(
         DataRepairWarning: Once, when the input needed repairs (see ``_parse``).
 
     Examples:
+        >>> from braze_frames import BrazeClient
         >>> from braze_frames.sandbox import Sandbox
         >>> with Sandbox(seed=0) as sb, BrazeClient(sb.api_key, sb.url) as client:
         ...     df = fetch_data_series(sb.campaign_ids[0], length=7, client=client)

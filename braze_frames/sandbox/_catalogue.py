@@ -41,8 +41,8 @@ from .._schema import IN_APP_CHANNELS, PUSH_CHANNELS
 
 __all__ = [
     "CURATED_COUNT",
-    "Campaign",
     "Cadence",
+    "Campaign",
     "Variation",
     "build_catalogue",
     "carries_conversions",
@@ -55,9 +55,6 @@ Cadence = Literal["daily", "weekly"]
 #: conversions (SPEC section 2); email, sms, WhatsApp and content cards only have them
 #: at day level.
 _CARRYING: Final = PUSH_CHANNELS | IN_APP_CHANNELS | {"webhook"}
-
-#: Conversion behaviour types in Braze's spelling, with the base rate per unique recipient.
-_EVENT_RATES: Final = (0.04, 0.018, 0.009, 0.005, 0.003)
 
 
 def carries_conversions(channel: str) -> bool:
@@ -198,6 +195,7 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.timezone.utc)
 
 
+#: Conversion behaviour types in Braze's spelling, in the order campaigns use them.
 _EVENT_TYPES: Final = ("Makes Purchase", "Starts Session", "Performs Custom Event",
                        "Upgrades App", "Performs Custom Event")
 
@@ -237,7 +235,7 @@ _EVERY_OTHER_CHANNEL: Final = ("ios_push", "android_push", "kindle_push", "web_p
 
 _CURATED: Final[tuple[_Plan, ...]] = (
     _Plan("Weekly Newsletter", (("email", "Variant 1"),), 700, 1, cadence="weekly",
-          audience=40_000, aov=35.0, lag_scale=1.0, tags=("newsletter",), empty=("sms",),
+          audience=40_000, aov=35.0, lag_scale=1.5, tags=("newsletter",), empty=("sms",),
           description="The weekly newsletter; the recorded shape with an empty sms list."),
     _Plan("Spring Sale 2023 (legacy opens)", (("email", "Variant 1"), ("email", "Variant 2")),
           730, 600, audience=12_000, aov=55.0, lag_scale=0.8, archived=True,
@@ -254,9 +252,9 @@ _CURATED: Final[tuple[_Plan, ...]] = (
           description="Carousel push with per-slide and per-button click keys."),
     _Plan("Web Push Re-engagement", (("web_push", "Variant 1"),), 365, 95, cadence="weekly",
           window=7, lag_scale=1.5, audience=15_000, aov=25.0, tags=("reengagement",)),
-    _Plan("Kindle Reading Reminder", (("kindle_push", "Variant 1"),), 480, 300, audience=2_000,
+    _Plan("Kindle Reading Reminder", (("kindle_push", "Variant 1"),), 480, 300, audience=2_000, lag_scale=2.0,
           aov=12.0, archived=True, tags=("engagement",)),
-    _Plan("Legacy iOS Launch", (("apple_push", "Variant 1"),), 729, 640, audience=5_000,
+    _Plan("Legacy iOS Launch", (("apple_push", "Variant 1"),), 729, 640, audience=5_000, lag_scale=1.2,
           aov=20.0, archived=True, tags=("legacy",),
           description="Old campaign served under the legacy apple_push key."),
     _Plan("Order Confirmation Webhook", (("webhook", "Variant 1"), ("webhook", _CONTROL)),
@@ -276,7 +274,7 @@ _CURATED: Final[tuple[_Plan, ...]] = (
            ("trigger_in_app_message", "Variant 3"), ("trigger_in_app_message", _CONTROL)),
           250, 0, lag_scale=0.8, audience=10_000, aov=15.0, schedule_type="action_based",
           tags=("onboarding", "multivariate")),
-    _Plan("Feature Announcement", (("in_app_message", "Variant 1"),), 700, 610, audience=7_000,
+    _Plan("Feature Announcement", (("in_app_message", "Variant 1"),), 700, 610, audience=7_000, lag_scale=1.5,
           aov=10.0, archived=True, schedule_type="action_based", tags=("product",)),
     _Plan("Black Friday Multichannel", (("email", "Variant 1"), ("ios_push", "Variant 1")),
           380, 377, window=7, lag_scale=1.2, audience=60_000, aov=80.0,
@@ -286,14 +284,15 @@ _CURATED: Final[tuple[_Plan, ...]] = (
           400, 40, window=30, lag_scale=6.0, events=5, audience=2_500, aov=90.0,
           tags=("loyalty",), description="Five conversion events: conversions .. conversions4."),
     _Plan("Price Drop Alert", (("ios_push", "Variant 1"), ("ios_push", "Variant 2")), 120, 6,
-          audience=3_500, aov=50.0, name_only=True, tags=("alerts",),
+          audience=3_500, lag_scale=2.0, aov=50.0, name_only=True, tags=("alerts",),
           description="Entries carry variation_name but no variation_api_id."),
     _Plan("Holiday Teaser (draft)", (("email", "Variant 1"),), None, None, draft=True,
           tags=("holiday",)),
     _Plan("Welcome Series v2", (("email", "Variant 1"), ("android_push", "Variant 1")),
           None, None, tags=("onboarding",)),
     _Plan("Winback Email Q1", (("email", "Variant 1"),), 520, 430, cadence="weekly",
-          audience=25_000, aov=40.0, archived=True, null=("content_cards",), tags=("winback",)),
+          window=7, lag_scale=2.5, audience=25_000, aov=40.0, archived=True,
+          null=("content_cards",), tags=("winback",)),
     _Plan("Daily Digest (API)", (("email", "Variant 1"),), 60, 0, audience=5_000, aov=20.0,
           api=True, schedule_type="api_triggered", tags=("digest",)),
 )
@@ -368,7 +367,8 @@ def _make(seed: int, index: int, plan: _Plan, today: dt.date, synthetic: bool) -
     anchor = first if first is not None else today - dt.timedelta(days=shape.randint(5, 200))
     created = _at(anchor - dt.timedelta(days=shape.randint(1, 30)), shape.randint(8, 18),
                   shape.randint(0, 59))
-    edited_day = min(today, (last or anchor) + dt.timedelta(days=shape.randint(0, 20)))
+    edited_day = min(today - dt.timedelta(days=1),
+                     (last or anchor) + dt.timedelta(days=shape.randint(0, 20)))
     updated = max(created, _at(edited_day, shape.randint(0, 23), shape.randint(0, 59)))
 
     lags = lag_probabilities(plan.lag_scale, plan.window)

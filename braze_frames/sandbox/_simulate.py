@@ -25,10 +25,11 @@ import json
 import math
 import random
 import threading
-from statistics import NormalDist
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from statistics import NormalDist
 from typing import Any, Final, Literal
 
 from .._schema import PUSH_CHANNELS
@@ -101,7 +102,7 @@ def _allocate(rng: random.Random, n: int, probs: tuple[float, ...],
         counts[j] = int(x)
     rest = n - sum(counts)
     if rest > 0:
-        fractions = [x - c for x, c in zip(exact, counts)]
+        fractions = [x - c for x, c in zip(exact, counts, strict=True)]
         for j in rng.choices(lags, weights=fractions, k=rest):
             counts[j] += 1
     return counts
@@ -210,6 +211,7 @@ def _funnel(kind: str, channel: str, rng: random.Random, s: int, e: float,
 
 
 def _zeros(kind: str, legacy: bool, dynamic: tuple[str, ...]) -> dict[str, int]:
+    keys: tuple[str, ...]
     if kind == "email":
         keys = _EMAIL_LEGACY_KEYS if legacy else _EMAIL_KEYS
     elif kind == "push":
@@ -222,7 +224,7 @@ def _zeros(kind: str, legacy: bool, dynamic: tuple[str, ...]) -> dict[str, int]:
 # ------------------------------------------------------------------------- simulation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConversionBatch:
     """Conversions of one event, from one variation's sends of one day, on one later day.
 
@@ -488,9 +490,23 @@ class CampaignTruth:
             out[day] = out.get(day, 0) + b.count
         return dict(sorted(out.items()))
 
+    @cached_property
+    def _totals(self) -> dict[tuple[str | None, int], int]:
+        totals: dict[tuple[str | None, int], int] = {}
+        for b in self.batches:
+            if b.counted:
+                for key in ((b.variation, b.event), (None, b.event)):
+                    totals[key] = totals.get(key, 0) + b.count
+        return totals
+
     def total(self, event: int = 0, variation: str | None = None) -> int:
-        """All counted conversions of an event (both attributions sum to it)."""
-        return sum(b.count for b in self._batches(event, variation))
+        """All counted conversions of an event (both attributions sum to it).
+
+        Args:
+            event: 0 for ``conversions``, 1 for ``conversions1``, ...
+            variation: A variation key, or None for every variation.
+        """
+        return self._totals.get((variation, event), 0)
 
     def observed_mean_lag(self, event: int = 0, variation: str | None = None) -> float | None:
         """Mean lag in days of the counted conversions (None when there are none)."""
@@ -507,8 +523,8 @@ def truth_of(campaign: Campaign, seed: int, today: dt.date) -> CampaignTruth:
         campaign=campaign,
         today=today,
         dates=dates,
-        days=dict(zip(dates, sim.days)),
-        sends={key: dict(zip(dates, values)) for key, values in sim.sends.items()},
+        days=dict(zip(dates, sim.days, strict=True)),
+        sends={key: dict(zip(dates, values, strict=True)) for key, values in sim.sends.items()},
         batches=tuple(sim.batches),
     )
 
