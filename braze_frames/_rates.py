@@ -346,7 +346,15 @@ def rates(
     wide = widen(sums, fine, metrics, eager=eager)
     pieces = [_rate_rows(wide, r, fine) for r in definitions]
     if not pieces:  # an empty frame: same columns, no rows
-        pieces = [_rate_rows(wide, RATES[0], fine).head(0)]
+        nothing = nw.lit(None, nw.Float64())
+        pieces = [
+            wide.select(
+                *fine,
+                nw.lit("").alias("metric"),
+                nothing.alias("numerator"),
+                nothing.alias("denominator"),
+            ).head(0)
+        ]
     long = nw.concat(pieces, how="vertical")
 
     # Stage 3: pool over the keys ``by`` drops, then divide.
@@ -415,7 +423,7 @@ def _select(requested: Iterable[str | Rate] | None, pairs: Mapping[str, frozense
     """The definitions to compute: resolve names, check conflicts and needed metrics."""
     present = present_metrics(pairs)
     events = sorted({e[0] for m in present if (e := conversion_event(m)) and not e[1]})
-    explicit = requested is not None
+    named: list[str] = []  # rates asked for by name must be computable
     if requested is None:
         chosen = [*RATES, *(_conversion_rate(k) for k in events if k >= 4)]
     else:
@@ -428,30 +436,31 @@ def _select(requested: Iterable[str | Rate] | None, pairs: Mapping[str, frozense
                 chosen.append(item)
             elif isinstance(item, str):
                 chosen.extend(_by_name(item))
+                named.append(item)
             else:
                 msg = f"rates takes rate names and Rate objects, not {type(item).__name__}"
                 raise TypeError(msg)
     chosen = list(dict.fromkeys(chosen))
     _check_conflicts(chosen)
 
-    def usable(r: Rate, metrics: Iterable[str]) -> bool:
-        return any(r.applies_to(ch) and any(m in pairs[ch] for m in metrics) for ch in pairs)
-
-    numerators = [r for r in chosen if usable(r, (m for _, m in r.numerator))]
-    if explicit:
-        for name in dict.fromkeys(r.name for r in chosen):
-            group = [r for r in chosen if r.name == name]
-            if not any(_complete(r, pairs) for r in group):
-                needs = "; or ".join(f"{r.formula} on {_channels_text(r)}" for r in group)
-                msg = f"the frame lacks the metrics of rate {name!r}, which needs {needs}"
-                raise ValueError(msg)
-    elif not numerators and pairs:
+    for name in dict.fromkeys(named):
+        group = [r for r in chosen if r.name == name]
+        if not any(_complete(r, pairs) for r in group):
+            needs = "; or ".join(f"{r.formula} on {_channels_text(r)}" for r in group)
+            msg = f"the frame lacks the metrics of rate {name!r}, which needs {needs}"
+            raise ValueError(msg)
+    usable = [
+        r
+        for r in chosen
+        if any(r.applies_to(ch) and any(m in pairs[ch] for _, m in r.numerator) for ch in pairs)
+    ]
+    if not usable and pairs:
         msg = (
-            "no rate can be computed: the frame has none of the metrics the rates in "
-            f"RATES read (it has {sorted(present)})"
+            "no rate can be computed: the frame has none of the numerator metrics of the "
+            f"rates asked for (it has {sorted(present)})"
         )
         raise ValueError(msg)
-    return numerators
+    return usable
 
 
 def _by_name(name: str) -> list[Rate]:

@@ -73,6 +73,7 @@ def _utc_today() -> dt.date:
 
 
 def _check_ids(campaign_ids: object) -> list[str]:
+    ids: list[object]
     if isinstance(campaign_ids, str):
         ids = [campaign_ids]
     elif isinstance(campaign_ids, Iterable) and not isinstance(campaign_ids, (bytes, Mapping)):
@@ -91,7 +92,7 @@ def _check_ids(campaign_ids: object) -> list[str]:
         if not cid.strip():
             msg = "a campaign id is empty; pass the campaign's API identifier"
             raise ValueError(msg)
-    return list(dict.fromkeys(cid.strip() for cid in ids))
+    return list(dict.fromkeys(str(cid).strip() for cid in ids))
 
 
 @contextmanager
@@ -396,17 +397,7 @@ def list_campaigns(
     if sort_direction not in ("asc", "desc"):
         msg = f"sort_direction must be 'asc' or 'desc', not {sort_direction!r}"
         raise ValueError(msg)
-    since: str | None = None
-    if edited_since is not None:
-        if isinstance(edited_since, dt.datetime):
-            since = edited_since.isoformat()
-        elif isinstance(edited_since, dt.date):
-            since = f"{edited_since.isoformat()}T00:00:00+00:00"
-        elif isinstance(edited_since, str):
-            since = edited_since
-        else:
-            msg = f"edited_since must be a date, datetime or ISO string, not {type(edited_since).__name__}"
-            raise TypeError(msg)
+    since = _since_param(edited_since)
     if backend is not None:
         check_backend(backend)
     campaigns: list[dict[str, Any]] = []
@@ -426,6 +417,19 @@ def list_campaigns(
 
     frame = pl.DataFrame(campaigns, infer_schema_length=None) if campaigns else pl.DataFrame()
     return to_backend(frame, backend)
+
+
+def _since_param(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return f"{value.isoformat()}T00:00:00+00:00"
+    if isinstance(value, str):
+        return value
+    msg = f"edited_since must be a date, datetime or ISO string, not {type(value).__name__}"
+    raise TypeError(msg)
 
 
 def campaign_details(campaign_id: str, *, client: BrazeClient | None = None) -> dict[str, Any]:

@@ -82,10 +82,8 @@ def to_polars(native: Any) -> pl.DataFrame:
     if isinstance(native, pl.LazyFrame):
         native = native.collect()
     elif not isinstance(native, pl.DataFrame):
-        if hasattr(native, "pl"):  # a DuckDB relation
-            native = native.pl()
-        else:
-            native = pl.from_pandas(native)
+        # A DuckDB relation has .pl(); anything else here is pandas.
+        native = native.pl() if hasattr(native, "pl") else pl.from_pandas(native)
     frame: pl.DataFrame = native
     return frame.with_columns(
         pl.col(pl.Categorical, pl.Enum).cast(pl.String),
@@ -113,12 +111,10 @@ def tidy_sorted(native: Any) -> pl.DataFrame:
 
 def records(native: Any) -> list[dict[str, Any]]:
     """Rows as dicts with NaN turned into None (for hand-computed expectations)."""
-    out = []
-    for rec in to_polars(native).to_dicts():
-        out.append(
-            {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in rec.items()}
-        )
-    return out
+    return [
+        {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in rec.items()}
+        for rec in to_polars(native).to_dicts()
+    ]
 
 
 def one(native: Any, **where: Any) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import warnings
 import pandas as pd
 import polars as pl
 import pytest
+from _support_fake_braze import KEY, day_value, fake_braze
 
 import braze_frames as bf
-from tests._support_fake_braze import KEY, day_value, fake_braze
 
 
 def client_for(url: str, **kw: object) -> bf.BrazeClient:
@@ -88,10 +88,10 @@ def test_unknown_fields_warn_once_naming_all() -> None:
         {"time": f"2025-01-0{d}", "new_metric": 1,
          "messages": {"email": [{"variation_api_id": "v", "sent": 1, "other_new": 2}],
                       "holo": [{"variation_api_id": "h", "beams": 1}]}} for d in (1, 2, 3)]}
-    with fake_braze(bodies={"c1": body}) as fb, client_for(fb.url) as client:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            df = bf.fetch_data_series("c1", length=3, ending_at="2025-01-03", client=client)
+    with (fake_braze(bodies={"c1": body}) as fb, client_for(fb.url) as client,
+          warnings.catch_warnings(record=True) as caught):
+        warnings.simplefilter("always")
+        df = bf.fetch_data_series("c1", length=3, ending_at="2025-01-03", client=client)
     unknown = [w for w in caught if issubclass(w.category, bf.UnknownFieldWarning)]
     assert len(unknown) == 1
     text = str(unknown[0].message)
