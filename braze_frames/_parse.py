@@ -1,10 +1,23 @@
 """Pure parser: ``/campaigns/data_series`` JSON to plain columns. No dataframe library here.
 
-The output is run-length encoded: the five key columns arrive once per variation entry
-(a *segment*) with a row count, and only ``metric`` and ``value`` arrive once per row.
-``_tidy.frame_from_parsed`` expands the keys inside polars, so no Python object is made
-per row for them. The hot loop moves a whole entry at a time with C-level ``extend`` calls
-and takes a slow path only for entries holding something other than numbers and nulls.
+The output is dictionary- and run-length encoded, so that almost nothing is made per row:
+
+- a *segment* is one variation entry (or a day's totals) of one campaign-day; a *shape* is
+  what a segment shares with the same entry on other days: channel, variation, variation
+  name and *layout* (its metric names, in order, as codes into ``metric_names``);
+- per day: campaign id, date and where its segments end; per segment: a shape id; per row:
+  only the value.
+
+``_tidy.frame_from_parsed`` expands this inside polars. The ``seg_*``, ``metric`` and
+``value`` views give the plain per-segment and per-row lists (for tests and debugging).
+
+Speed (bench/bench_parse.py): entries of one campaign repeat their keys and their ``null``
+positions day after day, so each channel and list position remembers the *signature* of
+its last entry (keys, ``null`` keys, layout). An entry that matches it is moved with three
+C-level calls (key count, an ``itemgetter`` that checks every key is there and returns the
+values, and ``extend``); the values of a whole campaign are then checked in one pass. A
+campaign with anything else than plain numbers where numbers were expected is parsed again
+entry by entry, where every repair below is made and noted.
 
 Policy for odd input (SPEC section 3, and the hostile cases it implies):
 
@@ -34,8 +47,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Final
 
 from ._errors import UnexpectedResponseError
@@ -44,54 +58,239 @@ from ._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, is_known_metric, schema_for
 __all__ = ["DayMap", "ParsedColumns", "collect_days", "parse_date_key", "parse_days"]
 
 _NUMBERS: Final = frozenset({int, float})
-_NUMBERS_OR_NONE: Final = frozenset({int, float, type(None)})
 _ID_KEYS: Final = ("variation_api_id", "variation_name")
-_TEXT_OR_NONE: Final = (str, type(None))
-_DAY_SKIP: Final = ("time", "messages")
+_DAY_KEYS: Final = ("time", "messages")
 _MAX_NOTES: Final = 20
+#: ``date.toordinal()`` of 1970-01-01: dates travel as days since the epoch (polars' Date).
+EPOCH_ORDINAL: Final = 719_163
+_DATE_CACHE_MAX: Final = 4096
 
 #: Days of one campaign keyed by date; later responses overwrite earlier ones.
 DayMap = dict[dt.date, Mapping[str, Any]]
 
+# ``time`` strings repeat across campaigns and responses: parse each once.
+_date_cache: dict[str, dt.date] = {}
+
+
+class _Signature:
+    """What entries of one shape share: their keys, ``null`` keys and layout.
+
+    ``values(entry)`` raises ``KeyError`` unless every non-null metric key is there; with
+    ``len(entry) == n`` and the ``nulls``/``head`` checks, the entry has exactly these keys.
+    """
+
+    __slots__ = ("all_shape", "count", "head", "layout", "mode", "n", "null_tuple", "nulls", "values")
+
+    def __init__(
+        self,
+        n: int,
+        specials: tuple[str, ...],
+        present: tuple[str, ...],
+        nonnull: tuple[str, ...],
+        nulls: tuple[str, ...],
+        layout: int,
+    ) -> None:
+        self.n = n
+        # Bit 1: the first special key is there; bit 2: the second one.
+        self.mode = sum(1 << i for i, key in enumerate(specials) if key in present)
+        self.head = _tuple_getter(present) if present else None
+        self.values = _tuple_getter(nonnull)
+        self.count = len(nonnull)
+        self.nulls = _tuple_getter(nulls) if nulls else None
+        self.null_tuple = (None,) * len(nulls)
+        self.layout = layout
+        self.all_shape = -1  # the shape id of day totals with this signature, once known
+
+
+def _tuple_getter(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``itemgetter`` that always returns a tuple (it returns a bare item for one key)."""
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda obj: (obj[key],)
+    if not keys:
+        return lambda obj: ()
+    return itemgetter(*keys)
+
 
 @dataclass(slots=True)
 class ParsedColumns:
-    """Plain columns of a tidy table, run-length encoded on the key columns.
+    """Plain columns of a tidy table, dictionary- and run-length encoded (module docstring).
 
     Attributes:
-        seg_*: One item per segment (a variation entry, or a day's totals).
-        seg_count: Rows in each segment.
-        metric: One metric name per row.
-        value: One number per row (int or float, never None).
+        day_campaign_id, day_date, day_end: Per parsed day: campaign id, days since
+            1970-01-01, and the number of segments up to and including this day.
+        seg_shape: Per segment: its shape id.
+        shape_channel, shape_variation, shape_variation_name, shape_layout: Per shape.
+        layout_start, layout_len: Per layout: where its codes start in ``layout_codes``
+            and how many there are.
+        layout_codes: Metric codes, layout after layout.
+        metric_names: The metric of each code.
+        values: One number per row (int or float, finite, never None or bool).
         unknown_channels: Channel keys the schema does not know.
         unknown_metrics: ``channel.metric`` names the schema does not know.
         repairs: Human-readable notes of repaired input (first few of each kind).
         repair_count: How many repairs in all.
     """
 
-    seg_campaign_id: list[str] = field(default_factory=list)
-    seg_date: list[dt.date] = field(default_factory=list)
-    seg_channel: list[str] = field(default_factory=list)
-    seg_variation: list[str | None] = field(default_factory=list)
-    seg_variation_name: list[str | None] = field(default_factory=list)
-    seg_count: list[int] = field(default_factory=list)
-    metric: list[str] = field(default_factory=list)
-    value: list[int | float] = field(default_factory=list)
+    day_campaign_id: list[str] = field(default_factory=list)
+    day_date: list[int] = field(default_factory=list)
+    day_end: list[int] = field(default_factory=list)
+    seg_shape: list[int] = field(default_factory=list)
+    shape_channel: list[str] = field(default_factory=list)
+    shape_variation: list[str | None] = field(default_factory=list)
+    shape_variation_name: list[str | None] = field(default_factory=list)
+    shape_layout: list[int] = field(default_factory=list)
+    layout_start: list[int] = field(default_factory=list)
+    layout_len: list[int] = field(default_factory=list)
+    layout_codes: list[int] = field(default_factory=list)
+    metric_names: list[str] = field(default_factory=list)
+    values: list[int | float] = field(default_factory=list)
     unknown_channels: set[str] = field(default_factory=set)
     unknown_metrics: set[str] = field(default_factory=set)
     repairs: list[str] = field(default_factory=list)
     repair_count: int = 0
+    # Caches of one fetch; they only make later lookups cheaper.
+    _shapes: dict[tuple[str, str | None, str | None, int], int] = field(
+        default_factory=dict, repr=False, compare=False)
+    _layouts: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False, compare=False)
+    _codes: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _known: dict[str, set[str]] = field(default_factory=dict, repr=False, compare=False)
+    _signatures: dict[tuple[Any, ...], _Signature] = field(default_factory=dict, repr=False, compare=False)
+    _slots: dict[str, list[_Signature | None]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:
         """Number of tidy rows."""
-        return len(self.metric)
+        return len(self.values)
+
+    @property
+    def value(self) -> list[int | float]:
+        """One number per row (the ``values`` list itself)."""
+        return self.values
+
+    @property
+    def metric(self) -> list[str]:
+        """One metric name per row (built on each access)."""
+        names, codes, start, length = self.metric_names, self.layout_codes, self.layout_start, self.layout_len
+        out: list[str] = []
+        for layout in map(self.shape_layout.__getitem__, self.seg_shape):
+            first = start[layout]
+            out.extend(names[c] for c in codes[first:first + length[layout]])
+        return out
+
+    @property
+    def seg_count(self) -> list[int]:
+        """Rows in each segment."""
+        return [self.layout_len[self.shape_layout[s]] for s in self.seg_shape]
+
+    @property
+    def seg_channel(self) -> list[str]:
+        """Channel of each segment."""
+        return [self.shape_channel[s] for s in self.seg_shape]
+
+    @property
+    def seg_variation(self) -> list[str | None]:
+        """Variation key of each segment."""
+        return [self.shape_variation[s] for s in self.seg_shape]
+
+    @property
+    def seg_variation_name(self) -> list[str | None]:
+        """Variation name of each segment."""
+        return [self.shape_variation_name[s] for s in self.seg_shape]
+
+    @property
+    def seg_campaign_id(self) -> list[str]:
+        """Campaign id of each segment."""
+        return self._per_segment(self.day_campaign_id)
+
+    @property
+    def seg_date(self) -> list[dt.date]:
+        """Date of each segment."""
+        return [dt.date.fromordinal(d + EPOCH_ORDINAL) for d in self._per_segment(self.day_date)]
+
+    def _per_segment(self, per_day: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        begin = 0
+        for item, end in zip(per_day, self.day_end, strict=True):
+            out.extend([item] * (end - begin))
+            begin = end
+        return out
 
     def note(self, message: str) -> None:
         """Record a repair; keep the first few messages so a warning stays readable."""
         self.repair_count += 1
         if len(self.repairs) < _MAX_NOTES:
             self.repairs.append(message)
+
+    # ---- dictionaries (slow path: each new key is seen once per fetch) ----------------
+
+    def _layout(self, names: Iterable[str]) -> int:
+        codes = self._codes
+        key = tuple(codes.get(n) if n in codes else self._new_code(n) for n in names)
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = len(self.layout_start)
+            self.layout_start.append(len(self.layout_codes))
+            self.layout_len.append(len(key))
+            self.layout_codes.extend(key)  # type: ignore[arg-type]
+        return layout
+
+    def _new_code(self, name: str) -> int:
+        code = self._codes[name] = len(self.metric_names)
+        self.metric_names.append(name)
+        return code
+
+    def _shape(self, key: tuple[str, str | None, str | None, int]) -> int:
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shapes[key] = len(self.shape_channel)
+            self.shape_channel.append(key[0])
+            self.shape_variation.append(key[1])
+            self.shape_variation_name.append(key[2])
+            self.shape_layout.append(key[3])
+        return shape
+
+    def _check_known(self, channel: str, keys: Iterable[str]) -> None:
+        known = self._known.get(channel)
+        if known is None:
+            known = self._known[channel] = set(_ID_KEYS).union(schema_for(channel))
+        if known.issuperset(keys):
+            return
+        for metric in set(keys) - known:
+            if not is_known_metric(channel, metric) and channel not in self.unknown_channels:
+                # Metrics of an unknown channel are not listed: the channel is named.
+                self.unknown_metrics.add(f"{channel}.{metric}")
+            known.add(metric)
+
+    def _signature(self, channel: str, obj: Mapping[str, Any], specials: tuple[str, ...]) -> _Signature:
+        keys = tuple(obj)
+        vals = tuple(obj.values())
+        null_at = tuple(i for i, v in enumerate(vals) if v is None)
+        cache_key = (specials, channel, keys, null_at)
+        sig = self._signatures.get(cache_key)
+        if sig is None:
+            metrics = [k for k in keys if k not in specials]
+            self._check_known(channel, metrics)
+            nulls = {keys[i] for i in null_at}
+            nonnull = tuple(k for k in metrics if k not in nulls)
+            sig = _Signature(len(keys), specials, tuple(k for k in specials if k in obj), nonnull,
+                             tuple(k for k in metrics if k in nulls), self._layout(nonnull))
+            self._signatures[cache_key] = sig
+        return sig
+
+    # ---- rollback, for the careful second pass -----------------------------------------
+
+    def _mark(self) -> tuple[int, int, int, int, int]:
+        return (len(self.day_end), len(self.seg_shape), len(self.values), self.repair_count,
+                len(self.repairs))
+
+    def _rollback(self, mark: tuple[int, int, int, int, int]) -> None:
+        days, segs, vals, self.repair_count, notes = mark
+        for column in (self.day_campaign_id, self.day_date, self.day_end):
+            del column[days:]
+        del self.seg_shape[segs:]
+        del self.values[vals:]
+        del self.repairs[notes:]
 
 
 def parse_date_key(value: object) -> dt.date:
@@ -106,11 +305,20 @@ def parse_date_key(value: object) -> dt.date:
         >>> parse_date_key("2024-07-20T00:00:00Z")
         datetime.date(2024, 7, 20)
     """
+    if type(value) is str:
+        date = _date_cache.get(value)
+        if date is not None:
+            return date
     if isinstance(value, str) and len(value) >= 10:
         try:
-            return dt.date.fromisoformat(value[:10])
+            date = dt.date.fromisoformat(value[:10])
         except ValueError:
             pass
+        else:
+            if len(_date_cache) >= _DATE_CACHE_MAX:
+                _date_cache.clear()
+            _date_cache[str(value)] = date
+            return date
     msg = f"a day in the response has time={value!r}, not an ISO date such as '2024-07-20'"
     raise UnexpectedResponseError(msg, hint="the response is not shaped like Braze's data_series")
 
@@ -148,184 +356,22 @@ def collect_days(
         msg = f"the response has {got}; expected a list of days"
         raise UnexpectedResponseError(msg, hint="the response is not shaped like Braze's data_series")
     seen: set[dt.date] = set()
+    n_seen = 0
+    first, last = keep if keep is not None else (dt.date.min, dt.date.max)
     for day in data:
-        if not isinstance(day, Mapping):
+        if type(day) is not dict and not isinstance(day, Mapping):
             msg = f"a day in the response is a JSON {type(day).__name__}, not an object"
             raise UnexpectedResponseError(msg)
         date = parse_date_key(day.get("time"))
-        if date in seen and parsed is not None:
-            parsed.note(f"day {date} appears twice in one response; the last one is kept")
         seen.add(date)
-        if keep is not None and not keep[0] <= date <= keep[1]:
-            continue
-        days[date] = day
+        n_seen += 1
+        if len(seen) < n_seen:
+            n_seen -= 1
+            if parsed is not None:
+                parsed.note(f"day {date} appears twice in one response; the last one is kept")
+        if first <= date <= last:
+            days[date] = day
     return days
-
-
-class _Parser:
-    """Per-call state: caches of known metrics, so the hot loop does set operations only."""
-
-    __slots__ = ("_known", "out")
-
-    def __init__(self, out: ParsedColumns) -> None:
-        self.out = out
-        self._known: dict[str, set[str]] = {}
-
-    def _check_known(self, channel: str, keys: Iterable[str]) -> None:
-        known = self._known.get(channel)
-        if known is None:
-            known = self._known[channel] = set(_ID_KEYS).union(schema_for(channel))
-        if known.issuperset(keys):
-            return
-        extra = set(keys) - known
-        for metric in extra:
-            if is_known_metric(channel, metric):
-                known.add(metric)
-            elif channel in self.out.unknown_channels:
-                known.add(metric)  # the channel is already named; do not list its metrics
-            else:
-                self.out.unknown_metrics.add(f"{channel}.{metric}")
-                known.add(metric)
-
-    def segment(
-        self,
-        campaign_id: str,
-        date: dt.date,
-        channel: str,
-        variation: str | None,
-        variation_name: str | None,
-        entry: Mapping[str, Any],
-    ) -> None:
-        """Append one entry's metrics (``entry`` holds no id keys)."""
-        out = self.out
-        self._check_known(channel, entry.keys())
-        types = set(map(type, entry.values()))
-        if float in types and types <= _NUMBERS and not math.isfinite(sum(entry.values())):
-            # NaN or an infinity is in there (or finite floats overflow the sum): slow path.
-            types.add(object)
-        if types <= _NUMBERS:
-            out.metric.extend(entry.keys())
-            out.value.extend(entry.values())
-            n = len(entry)
-        elif types <= _NUMBERS_OR_NONE and float not in types:
-            n = 0
-            for key, val in entry.items():
-                if val is not None:
-                    out.metric.append(key)
-                    out.value.append(val)
-                    n += 1
-        else:
-            n = self._slow(channel, entry, f"{campaign_id} {date} {channel} {variation}")
-        if n:
-            out.seg_campaign_id.append(campaign_id)
-            out.seg_date.append(date)
-            out.seg_channel.append(channel)
-            out.seg_variation.append(variation)
-            out.seg_variation_name.append(variation_name)
-            out.seg_count.append(n)
-
-    def _slow(self, channel: str, entry: Mapping[str, Any], where: str) -> int:
-        n = 0
-        out = self.out
-        for key, val in _flatten(entry):
-            number = self._number(val, f"{where} {key}")
-            if number is None:
-                continue
-            if "." in key and key not in entry:
-                self._check_known(channel, (key,))
-            out.metric.append(key)
-            out.value.append(number)
-            n += 1
-        return n
-
-    def _number(self, val: object, where: str) -> int | float | None:
-        if val is None:
-            return None
-        kind = type(val)
-        if kind is int:
-            if abs(val) > 1e308:  # type: ignore[arg-type]
-                self.out.note(f"{where}: integer too large for a float, skipped")
-                return None
-            return val  # type: ignore[return-value]
-        if kind is float:
-            if math.isfinite(val):  # type: ignore[arg-type]
-                return val  # type: ignore[return-value]
-            self.out.note(f"{where}: non-finite number {val!r} skipped")
-            return None
-        if kind is str:
-            try:
-                number = float(val)  # type: ignore[arg-type]
-            except ValueError:
-                self.out.note(f"{where}: string {val!r} is not a number, skipped")
-                return None
-            if not math.isfinite(number):
-                self.out.note(f"{where}: non-finite number {val!r} skipped")
-                return None
-            self.out.note(f"{where}: number sent as the string {val!r}, converted")
-            return number
-        self.out.note(f"{where}: {kind.__name__} {val!r} is not a number, skipped")
-        return None
-
-
-def _flatten(entry: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    """Yield (key, leaf) pairs; nested objects and lists become dotted keys, never lost."""
-    for key, val in entry.items():
-        name = f"{prefix}{key}"
-        if isinstance(val, Mapping):
-            yield from _flatten(val, f"{name}.")
-        elif isinstance(val, list):
-            yield from _flatten({str(i): v for i, v in enumerate(val)}, f"{name}.")
-        else:
-            yield name, val
-
-
-def _variation_keys(
-    channel: str,
-    entries: list[Any],
-    names: Mapping[str, str] | None,
-    out: ParsedColumns,
-    where: str,
-) -> list[tuple[str, str | None, Mapping[str, Any]]]:
-    """Give each entry of a channel its variation key, name and metrics-only mapping."""
-    result: list[tuple[str, str | None, Mapping[str, Any]]] = []
-    used: dict[str, int] = {}
-    for position, entry in enumerate(entries, start=1):
-        if entry is None:
-            continue
-        if type(entry) is not dict and not isinstance(entry, Mapping):
-            msg = f"{where} {channel}: entry {position} is a JSON {type(entry).__name__}, not an object"
-            raise UnexpectedResponseError(msg)
-        api_id = entry.get("variation_api_id")
-        name = entry.get("variation_name")
-        if type(api_id) is not str or type(name) not in _TEXT_OR_NONE:
-            api_id = _id_text(api_id)
-            name = _id_text(name)
-        metrics = dict(entry)
-        metrics.pop("variation_api_id", None)
-        metrics.pop("variation_name", None)
-        if names and api_id is not None and api_id in names:
-            name = names[api_id]
-        key = api_id or name or f"#{position}"
-        if api_id is None and name is None:
-            out.note(f"{where} {channel}: entry {position} has neither variation_api_id nor "
-                     f"variation_name; named {key}")
-        count = used.get(key, 0) + 1
-        used[key] = count
-        if count > 1:
-            new_key = f"{key}#{count}"
-            out.note(f"{where} {channel}: variation {key!r} appears {count} times; "
-                     f"this one is kept as {new_key!r}")
-            key = new_key
-        result.append((key, name, metrics))
-    return result
-
-
-def _id_text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value or None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
 
 
 def parse_days(
@@ -358,35 +404,256 @@ def parse_days(
         (['revenue', 'sent', 'errors'], [1.5, 10, 1])
     """
     out = ParsedColumns() if into is None else into
-    parser = _Parser(out)
-    for date in sorted(days):
-        day = days[date]
-        where = f"campaign {campaign_id} day {date}"
-        totals = {k: v for k, v in day.items() if k not in _DAY_SKIP}
-        parser.segment(campaign_id, date, ALL_CHANNEL, None, None, totals)
-        messages = day.get("messages")
-        if messages is None:
-            continue
-        if not isinstance(messages, Mapping):
-            msg = f"{where}: 'messages' is a JSON {type(messages).__name__}, not an object"
-            raise UnexpectedResponseError(msg)
-        for channel, value in messages.items():
-            if value is None:
-                continue
-            if type(value) is list:
-                entries = value
-            elif isinstance(value, Mapping):
-                out.note(f"{where} {channel}: one object instead of a list; read as a list")
-                entries = [value]
-            else:
-                msg = (f"{where}: channel {channel!r} holds a JSON {type(value).__name__}, "
-                       "not a list of variations")
-                raise UnexpectedResponseError(msg)
-            if not entries:
-                continue
-            if channel not in CHANNEL_SCHEMAS:
-                out.unknown_channels.add(channel)
-            for key, name, metrics in _variation_keys(channel, entries, variation_names, out, where):
-                parser.segment(campaign_id, date, channel, key, name, metrics)
+    mark = out._mark()
+    _parse(out, campaign_id, days, variation_names, careful=False)
+    if not _plain_numbers(out.values, mark[2]):
+        # Something else than a finite int or float got in: redo this campaign entry by
+        # entry, which repairs and notes each odd value.
+        out._rollback(mark)
+        _parse(out, campaign_id, days, variation_names, careful=True)
     return out
 
+
+def _plain_numbers(values: list[Any], start: int) -> bool:
+    """Say whether ``values[start:]`` are all ints and floats that are finite as floats."""
+    chunk = values[start:]
+    if not set(map(type, chunk)) <= _NUMBERS:
+        return False
+    try:
+        # A float start keeps ``sum`` in floats: a NaN or infinity propagates, and an int
+        # beyond float range raises OverflowError.
+        return math.isfinite(sum(chunk, 0.0))
+    except OverflowError:
+        return False
+
+
+def _where(campaign_id: str, date: dt.date) -> str:
+    return f"campaign {campaign_id} day {date}"
+
+
+def _parse(  # noqa: C901, PLR0912, PLR0915 - one flat loop is the point (module docstring)
+    out: ParsedColumns,
+    campaign_id: str,
+    days: DayMap,
+    names: Mapping[str, str] | None,
+    *,
+    careful: bool,
+) -> None:
+    values_extend = out.values.extend
+    seg_append = out.seg_shape.append
+    shapes = out._shapes
+    new_shape = out._shape
+    signature = out._signature
+    slots_of = out._slots
+    unknown_channels = out.unknown_channels
+    day_slots = slots_of.setdefault("", [None])  # "" is no channel key: the day totals
+    for date in sorted(days):
+        day = days[date]
+        # ---- the day's totals -----------------------------------------------------------
+        sig = day_slots[0]
+        messages: Any = None
+        vals: tuple[Any, ...] = ()
+        if sig is not None and type(day) is dict and len(day) == sig.n:
+            try:
+                vals = sig.values(day)
+                if sig.nulls is not None and sig.nulls(day) != sig.null_tuple:
+                    sig = None
+                elif sig.mode == 3:  # noqa: PLR2004 - both "time" and "messages"
+                    messages = sig.head(day)[1]  # type: ignore[misc]
+                elif sig.head is not None:
+                    sig.head(day)
+            except KeyError:
+                sig = None
+        else:
+            sig = None
+        if sig is None:
+            sig = day_slots[0] = signature(ALL_CHANNEL, day, _DAY_KEYS)
+            vals = sig.values(day)
+            messages = day.get("messages")
+        if careful:
+            _careful(out, ALL_CHANNEL, None, None, sig, vals, day, _DAY_KEYS, _where(campaign_id, date))
+        elif sig.count:
+            shape = sig.all_shape
+            if shape < 0:
+                shape = sig.all_shape = new_shape((ALL_CHANNEL, None, None, sig.layout))
+            seg_append(shape)
+            values_extend(vals)
+        # ---- its messages, channel by channel ---------------------------------------------
+        if messages is not None:
+            if type(messages) is not dict and not isinstance(messages, Mapping):
+                msg = (f"{_where(campaign_id, date)}: 'messages' is a JSON "
+                       f"{type(messages).__name__}, not an object")
+                raise UnexpectedResponseError(msg)
+            for channel, value in messages.items():
+                if type(value) is list:
+                    if not value:
+                        continue
+                    entries = value
+                elif value is None:
+                    continue
+                elif isinstance(value, Mapping):
+                    out.note(f"{_where(campaign_id, date)} {channel}: one object instead of a list; "
+                             "read as a list")
+                    entries = [value]
+                else:
+                    msg = (f"{_where(campaign_id, date)}: channel {channel!r} holds a JSON "
+                           f"{type(value).__name__}, not a list of variations")
+                    raise UnexpectedResponseError(msg)
+                if channel not in CHANNEL_SCHEMAS:
+                    unknown_channels.add(channel)
+                slots = slots_of.get(channel)
+                if slots is None:
+                    slots = slots_of[channel] = []
+                if len(slots) < len(entries):
+                    slots.extend([None] * (len(entries) - len(slots)))
+                used: dict[str, int] | None = {} if len(entries) > 1 else None
+                for index, entry in enumerate(entries):
+                    if type(entry) is dict:
+                        sig = slots[index]
+                        if sig is not None and len(entry) == sig.n:
+                            try:
+                                vals = sig.values(entry)
+                                if sig.nulls is not None and sig.nulls(entry) != sig.null_tuple:
+                                    sig = None
+                                else:
+                                    head = sig.head(entry) if sig.head is not None else ()
+                            except KeyError:
+                                sig = None
+                        else:
+                            sig = None
+                        if sig is None:
+                            sig = slots[index] = signature(channel, entry, _ID_KEYS)
+                            vals = sig.values(entry)
+                            head = sig.head(entry) if sig.head is not None else ()
+                        mode = sig.mode
+                        api_id = head[0] if mode & 1 else None
+                        name = head[-1] if mode & 2 else None  # noqa: PLR2004
+                    elif entry is None:
+                        continue
+                    elif isinstance(entry, Mapping):
+                        sig = signature(channel, entry, _ID_KEYS)
+                        vals = sig.values(entry)
+                        api_id = entry.get("variation_api_id")
+                        name = entry.get("variation_name")
+                    else:
+                        msg = (f"{_where(campaign_id, date)} {channel}: entry {index + 1} is a JSON "
+                               f"{type(entry).__name__}, not an object")
+                        raise UnexpectedResponseError(msg)
+                    # ---- the variation key (SPEC section 3) ----------------------------
+                    if type(api_id) is not str or (name is not None and type(name) is not str):
+                        api_id = _id_text(api_id)
+                        name = _id_text(name)
+                    if names and api_id is not None and api_id in names:
+                        name = names[api_id]
+                    key = api_id or name or f"#{index + 1}"
+                    if api_id is None and name is None:
+                        out.note(f"{_where(campaign_id, date)} {channel}: entry {index + 1} has "
+                                 f"neither variation_api_id nor variation_name; named {key}")
+                    if used is not None:
+                        count = used[key] = used.get(key, 0) + 1
+                        if count > 1:
+                            new_key = f"{key}#{count}"
+                            out.note(f"{_where(campaign_id, date)} {channel}: variation {key!r} "
+                                     f"appears {count} times; this one is kept as {new_key!r}")
+                            key = new_key
+                    if careful:
+                        _careful(out, channel, key, name, sig, vals, entry, _ID_KEYS,
+                                 f"{_where(campaign_id, date)} {channel} {key}")
+                    elif sig.count:
+                        skey = (channel, key, name, sig.layout)
+                        shape = shapes.get(skey)
+                        seg_append(new_shape(skey) if shape is None else shape)
+                        values_extend(vals)
+        out.day_campaign_id.append(campaign_id)
+        out.day_date.append(date.toordinal() - EPOCH_ORDINAL)
+        out.day_end.append(len(out.seg_shape))
+
+
+def _careful(
+    out: ParsedColumns,
+    channel: str,
+    variation: str | None,
+    name: str | None,
+    sig: _Signature,
+    vals: tuple[Any, ...],
+    obj: Mapping[str, Any],
+    specials: tuple[str, ...],
+    where: str,
+) -> None:
+    """Append one entry (or a day's totals), checking and repairing each value."""
+    types = set(map(type, vals))
+    if types <= _NUMBERS and (float not in types or _finite_sum(vals)):
+        layout = sig.layout
+        kept: Iterable[int | float] = vals
+    else:
+        metric_names: list[str] = []
+        numbers: list[int | float] = []
+        for key, val in _flatten({k: v for k, v in obj.items() if k not in specials}):
+            number = _number(out, val, f"{where} {key}")
+            if number is None:
+                continue
+            if "." in key and key not in obj:
+                out._check_known(channel, (key,))
+            metric_names.append(key)
+            numbers.append(number)
+        layout = out._layout(metric_names)
+        kept = numbers
+    if out.layout_len[layout]:
+        out.seg_shape.append(out._shape((channel, variation, name, layout)))
+        out.values.extend(kept)
+
+
+def _finite_sum(vals: tuple[Any, ...]) -> bool:
+    try:
+        return math.isfinite(sum(vals, 0.0))
+    except OverflowError:
+        return False
+
+
+def _number(out: ParsedColumns, val: object, where: str) -> int | float | None:
+    if val is None:
+        return None
+    kind = type(val)
+    if kind is int:
+        if abs(val) > 1e308:  # type: ignore[arg-type]
+            out.note(f"{where}: integer too large for a float, skipped")
+            return None
+        return val  # type: ignore[return-value]
+    if kind is float:
+        if math.isfinite(val):  # type: ignore[arg-type]
+            return val  # type: ignore[return-value]
+        out.note(f"{where}: non-finite number {val!r} skipped")
+        return None
+    if kind is str:
+        try:
+            number = float(val)  # type: ignore[arg-type]
+        except ValueError:
+            out.note(f"{where}: string {val!r} is not a number, skipped")
+            return None
+        if not math.isfinite(number):
+            out.note(f"{where}: non-finite number {val!r} skipped")
+            return None
+        out.note(f"{where}: number sent as the string {val!r}, converted")
+        return number
+    out.note(f"{where}: {kind.__name__} {val!r} is not a number, skipped")
+    return None
+
+
+def _flatten(entry: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """Yield (key, leaf) pairs; nested objects and lists become dotted keys, never lost."""
+    for key, val in entry.items():
+        name = f"{prefix}{key}"
+        if isinstance(val, Mapping):
+            yield from _flatten(val, f"{name}.")
+        elif isinstance(val, list):
+            yield from _flatten({str(i): v for i, v in enumerate(val)}, f"{name}.")
+        else:
+            yield name, val
+
+
+def _id_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None

@@ -169,7 +169,7 @@ def _run_parallel(
 
 
 def fetch_data_series(
-    campaign_ids: str | Iterable[str],
+    campaign_ids: str | Iterable[str] | None,
     *,
     length: int | None = None,
     ending_at: str | dt.date | dt.datetime | None = None,
@@ -180,6 +180,7 @@ def fetch_data_series(
     variation_names: bool = False,
     on_error: OnError = "raise",
     progress: bool | None = None,
+    include_archived: bool = False,
 ) -> Any:
     """Fetch ``/campaigns/data_series`` for campaigns and days, as one tidy frame.
 
@@ -190,7 +191,10 @@ def fetch_data_series(
     ``ending_at`` inclusively or not.
 
     Args:
-        campaign_ids: One campaign id or several.
+        campaign_ids: One campaign id or several; ``None`` for every campaign that
+            ``/campaigns/list`` gives (then ``/campaigns/details`` skips those never sent
+            and limits each to its active days: first send to last send plus its
+            conversion window).
         length: Number of days ending on ``ending_at`` (D's date included); any size.
         ending_at: Last day (date, datetime or ISO string); default today (UTC).
         start: First day, inclusive (instead of ``length``).
@@ -204,6 +208,7 @@ def fetch_data_series(
             ``"collect"`` and return a ``FetchResult`` with the failures.
         progress: Show a progress bar; default: when interactive and there are several
             requests.
+        include_archived: With ``campaign_ids=None``, include archived campaigns.
 
     Returns:
         The tidy frame (the backend's type), or a ``FetchResult`` with ``on_error="collect"``.
@@ -225,7 +230,7 @@ def fetch_data_series(
         >>> df.columns
         ['campaign_id', 'date', 'channel', 'variation', 'variation_name', 'metric', 'value']
     """
-    ids = _check_ids(campaign_ids)
+    ids = None if campaign_ids is None else _check_ids(campaign_ids)
     check_backend(backend)
     if on_error not in _ON_ERROR:
         msg = f"on_error must be one of {_ON_ERROR}, not {on_error!r}"
@@ -233,8 +238,9 @@ def fetch_data_series(
     first, last = resolve_range(length=length, ending_at=ending_at, start=start, end=end,
                                 today=_utc_today())
     with _client_scope(client) as cl:
-        parsed, failures = _fetch(cl, ids, first, last, variation_names=variation_names,
-                                  on_error=on_error, progress=progress)
+        parsed, failures, _ = _fetch(cl, ids, first, last, variation_names=variation_names,
+                                     on_error=on_error, progress=progress,
+                                     include_archived=include_archived)
     _warn_parsed(parsed)
     frame = to_backend(frame_from_parsed(parsed), backend)
     if failures and on_error == "warn":
@@ -249,89 +255,149 @@ def fetch_data_series(
 
 def _fetch(
     client: BrazeClient,
-    ids: list[str],
+    ids: list[str] | None,
     first: dt.date,
     last: dt.date,
     *,
     variation_names: bool,
     on_error: OnError,
     progress: bool | None,
-) -> tuple[ParsedColumns, list[FetchFailure]]:
-    parsed = ParsedColumns()
+    include_archived: bool = False,
+) -> tuple[ParsedColumns, list[FetchFailure], list[str]]:
     failures: list[FetchFailure] = []
-    days: dict[str, DayMap] = {cid: {} for cid in ids}
+    details: dict[str, Mapping[str, Any]] = {}
+    ranges: dict[str, tuple[dt.date, dt.date]] = {}
+    every = ids is None
+    if ids is None:
+        listed = list_campaigns(client=client, include_archived=include_archived)
+        ids = [str(c["id"]) for c in listed if c.get("id")]
+    if ids and (variation_names or every):
+        # Details name the variations and, for "every campaign", say which were never
+        # sent and when each was active, so no request is spent on empty days.
+        details = _details(client, ids, on_error=on_error, failures=failures)
+    for cid in ids:
+        span = _active_span(details.get(cid), first, last) if every else (first, last)
+        if span is not None:
+            ranges[cid] = span
+    parsed = ParsedColumns()
+    days: dict[str, DayMap] = {cid: {} for cid in ranges}
     lock = threading.Lock()
+    names = {cid: variation_names_from_details(d) for cid, d in details.items()} \
+        if variation_names else {}
 
     def request(cid: str, window: Window) -> None:
         body = client.data_series(cid, length=window.length, ending_at=window.ending_at_param)
         with lock:
             collect_days(body, keep=(window.first, window.last), into=days[cid], parsed=parsed)
-            if getattr(client, "window_reading", None) is None:
-                found = detect_reading(window, list(collect_days(body)))
-                if found is not None:
-                    client.window_reading = found
+            if client.window_reading is None:
+                client.window_reading = detect_reading(window, list(collect_days(body)))
 
-    reading: Reading | None = getattr(client, "window_reading", None)
-    tasks = [(cid, w) for cid in ids for w in plan_windows(first, last, reading)]
+    def plan(reading: Reading | None, skip: tuple[str, Window] | None = None) -> list[tuple[str, Window]]:
+        tasks: list[tuple[str, Window]] = []
+        for cid, (a, b) in ranges.items():
+            done = skip is not None and cid == skip[0]
+            upto = skip[1].first - dt.timedelta(days=1) if skip is not None and done else b
+            tasks.extend((cid, w) for w in plan_windows(a, upto, reading))
+        return tasks
+
+    reading = client.window_reading
+    tasks = plan(reading)
     bar = _progress_bar(len(tasks), progress, "braze data_series")
     try:
-        if reading is None and len(tasks) > len(ids):
+        if reading is None and len(tasks) > len(ranges):
             # One request first: its dates tell how the server reads ending_at, and the
             # rest of the plan can then use exact 100-day windows.
-            head_id, head = tasks[0]
-            outcome = _run_parallel([lambda: request(head_id, head)], workers=1,
-                                    on_error=on_error, bar=bar)
-            _record(outcome, tasks[:1], failures)
-            reading = getattr(client, "window_reading", None)
-            if reading is None:
-                tasks = tasks[1:]
-            else:
-                before = head.first - dt.timedelta(days=1)
-                tasks = [(cid, w) for cid in ids
-                         for w in plan_windows(first, before if cid == head_id else last, reading)]
-                if bar is not None:
-                    bar.total = len(tasks) + 1
-                    bar.refresh()
+            head = tasks[0]
+            outcome = _run_parallel([lambda: request(*head)], workers=1, on_error=on_error, bar=bar)
+            _record(outcome, [head], failures)
+            reading = client.window_reading
+            tasks = tasks[1:] if reading is None else plan(reading, skip=head)
+            if bar is not None:
+                bar.total = len(tasks) + 1
+                bar.refresh()
         calls = [(lambda t=t: request(*t)) for t in tasks]
-        outcome = _run_parallel(calls, workers=getattr(client, "max_concurrency", 1),
-                                on_error=on_error, bar=bar)
+        outcome = _run_parallel(calls, workers=client.max_concurrency, on_error=on_error, bar=bar)
         _record(outcome, tasks, failures)
-        names: dict[str, Mapping[str, str]] = {}
-        if variation_names:
-            names = _variation_names(client, ids, on_error=on_error, failures=failures)
     finally:
         if bar is not None:
             bar.close()
-    for cid in ids:
-        parse_days(cid, days[cid], into=parsed, variation_names=names.get(cid))
-    return parsed, failures
+    for cid in ranges:
+        parse_days(cid, days.pop(cid), into=parsed, variation_names=names.get(cid))
+    return parsed, failures, ids
+
+
+def _active_span(
+    details: Mapping[str, Any] | None, first: dt.date, last: dt.date
+) -> tuple[dt.date, dt.date] | None:
+    """Clip a range to a campaign's life: first send .. last send + conversion window.
+
+    Conversions keep arriving for a campaign's conversion window after its last send, so
+    those days still hold data. A campaign never sent has no days; None.
+    """
+    if details is None:
+        return first, last
+    sent_first = _detail_date(details.get("first_sent"))
+    if sent_first is None:
+        return None
+    sent_last = _detail_date(details.get("last_sent"))
+    a = max(first, sent_first)
+    b = last
+    if sent_last is not None:
+        b = min(last, sent_last + dt.timedelta(days=conversion_window_days(details)))
+    return (a, b) if a <= b else None
+
+
+def _detail_date(value: object) -> dt.date | None:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def conversion_window_days(details: Mapping[str, Any], default: int = 30) -> int:
+    """The longest conversion window of a campaign, in whole days (Braze's max is 30).
+
+    Examples:
+        >>> conversion_window_days({"conversion_behaviors": [{"window": 86400}, {"window": 259200}]})
+        3
+        >>> conversion_window_days({})
+        30
+    """
+    behaviors = details.get("conversion_behaviors")
+    windows = [b.get("window") for b in behaviors if isinstance(b, Mapping)] \
+        if isinstance(behaviors, list) else []
+    seconds = [w for w in windows if isinstance(w, (int, float)) and not isinstance(w, bool)]
+    if not seconds:
+        return default
+    return max(1, -(-int(max(seconds)) // 86_400))
 
 
 def _record(outcome: Sequence[object], tasks: Sequence[tuple[str, Window]],
             failures: list[FetchFailure]) -> None:
-    for result, (cid, window) in zip(outcome, tasks, strict=False):
+    for result, (cid, window) in zip(outcome, tasks, strict=True):
         if isinstance(result, BrazeError):
             failures.append(FetchFailure(cid, window.first, window.last, result))
 
 
-def _variation_names(
+def _details(
     client: BrazeClient,
     ids: list[str],
     *,
     on_error: OnError,
     failures: list[FetchFailure],
-) -> dict[str, Mapping[str, str]]:
+) -> dict[str, Mapping[str, Any]]:
     calls = [(lambda cid=cid: client.campaign_details(cid)) for cid in ids]
-    outcome = _run_parallel(calls, workers=getattr(client, "max_concurrency", 1),
-                            on_error=on_error, bar=None)
-    names: dict[str, Mapping[str, str]] = {}
-    for cid, result in zip(ids, outcome, strict=False):
+    outcome = _run_parallel(calls, workers=client.max_concurrency, on_error=on_error, bar=None)
+    found: dict[str, Mapping[str, Any]] = {}
+    for cid, result in zip(ids, outcome, strict=True):
         if isinstance(result, BrazeError):
             today = _utc_today()
             failures.append(FetchFailure(cid, today, today, result))
-            continue
-        names[cid] = variation_names_from_details(result)
-    return names
+        else:
+            found[cid] = result
+    return found
 
 
 def variation_names_from_details(details: Mapping[str, Any]) -> dict[str, str]:

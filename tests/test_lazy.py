@@ -1,0 +1,166 @@
+"""SPEC section 10: rates and reconcile run where the data is, lazily.
+
+On ``polars.scan_parquet`` (a file and a hive-partitioned dataset) and on a DuckDB
+relation, each verb returns the same lazy type and, once collected, the same rows as the
+eager polars call. PySpark runs only where it is installed (``-m spark``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import random
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+from _support_frames import assert_same, tidy
+
+from braze_frames._frames import pivot
+from braze_frames._rates import PERIODS, rates
+from braze_frames._reconcile import reconcile
+
+BYS = [("campaign_id", "channel", "variation"), ("campaign_id",), ()]
+
+
+def _rows() -> list[tuple[object, ...]]:
+    rng = random.Random(7)
+    metrics = {
+        ("all", None): ["unique_recipients", "revenue", "conversions", "conversions_by_send_time",
+                        "conversions4", "conversions4_by_send_time"],
+        ("email", "e1"): ["sent", "delivered", "opens", "unique_opens", "unique_clicks", "bounces"],
+        ("ios_push", "p1"): ["sent", "bounces", "direct_opens", "total_opens", "conversions",
+                             "conversions_by_send_time", "unique_recipients"],
+        ("ios_push", "cg"): ["enrolled", "unique_recipients", "conversions",
+                             "conversions_by_send_time"],
+        ("webhook", "w1"): ["sent", "errors"],
+    }
+    rows = []
+    for campaign in ("c1", "c2", "c/3 odd=id"):
+        for i in range(40):
+            day = dt.date(2024, 6, 20) + dt.timedelta(days=i)
+            for (channel, variation), names in metrics.items():
+                for metric in names:
+                    if rng.random() < 0.1:
+                        continue  # some days lack some metrics
+                    name = "Control Group" if variation == "cg" else None
+                    value = float(rng.randint(0, 200))
+                    rows.append((campaign, day, channel, variation, name, metric, value))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def eager() -> pl.DataFrame:
+    frame: pl.DataFrame = tidy(_rows())
+    return frame
+
+
+@pytest.fixture(scope="module")
+def parquet_file(eager: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("lazy") / "tidy.parquet"
+    eager.with_columns(pl.col(pl.Categorical).cast(pl.String)).write_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def hive_root(eager: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hive")
+    eager.with_columns(pl.col(pl.Categorical).cast(pl.String)).write_parquet(
+        root, partition_by=["campaign_id"]
+    )
+    return root
+
+
+def _scan_hive(root: Path) -> pl.LazyFrame:
+    # Partition columns come last from a hive scan; the verbs do not mind the order.
+    return pl.scan_parquet(
+        root / "**" / "*.parquet", hive_partitioning=True, hive_schema={"campaign_id": pl.String}
+    )
+
+
+def _verbs() -> list[tuple[str, Any]]:
+    cases: list[tuple[str, Any]] = [
+        (f"rates-{p}-{len(by)}", lambda df, p=p, by=by: rates(df, p, by))
+        for p in PERIODS
+        for by in BYS
+    ]
+    cases.append(("reconcile", reconcile))
+    cases.append(("reconcile-summary", lambda df: reconcile(df, summary=True, window_days=3)))
+    return cases
+
+
+VERBS = _verbs()
+
+
+@pytest.mark.parametrize(("name", "verb"), VERBS, ids=[n for n, _ in VERBS])
+def test_polars_scan_parquet_equals_eager(
+    eager: pl.DataFrame, parquet_file: Path, hive_root: Path, name: str, verb: Any
+) -> None:
+    expected = verb(eager)
+    for lazy in (pl.scan_parquet(parquet_file), _scan_hive(hive_root)):
+        got = verb(lazy)
+        assert isinstance(got, pl.LazyFrame), name
+        assert_same(got, expected)
+
+
+@pytest.mark.parametrize(("name", "verb"), VERBS, ids=[n for n, _ in VERBS])
+def test_duckdb_relation_equals_eager(
+    eager: pl.DataFrame, parquet_file: Path, name: str, verb: Any
+) -> None:
+    con = duckdb.connect()
+    try:
+        relation = con.read_parquet(str(parquet_file))
+        got = verb(relation)
+        assert isinstance(got, duckdb.DuckDBPyRelation), name
+        assert_same(got, verb(eager))
+    finally:
+        con.close()
+
+
+def test_the_library_s_own_partitioned_store(eager: pl.DataFrame, tmp_path: Path) -> None:
+    """The SPEC 10 story end to end: write_parquet(partition_by=True), scan, compute."""
+    from braze_frames._parquet import write_parquet
+
+    root = write_parquet(eager, tmp_path / "store", partition_by=True)
+    glob = f"{root}/**/*.parquet"
+    lazy = pl.scan_parquet(
+        glob, hive_partitioning=True, hive_schema={"campaign_id": pl.String, "month": pl.String}
+    )
+    assert_same(rates(lazy, "month", ("campaign_id",)), rates(eager, "month", ("campaign_id",)))
+    con = duckdb.connect()
+    try:
+        relation = con.sql(
+            f"SELECT * FROM read_parquet('{glob}', hive_partitioning=true, "
+            "hive_types={'campaign_id': VARCHAR, 'month': VARCHAR})"
+        )
+        assert_same(reconcile(relation, summary=True), reconcile(eager, summary=True))
+    finally:
+        con.close()
+
+
+def test_pivot_stays_lazy(eager: pl.DataFrame, parquet_file: Path) -> None:
+    got = pivot(pl.scan_parquet(parquet_file))
+    assert isinstance(got, pl.LazyFrame)
+    assert_same(got, pivot(eager))
+    con = duckdb.connect()
+    try:
+        relation = pivot(con.read_parquet(str(parquet_file)), layout="channels")
+        assert_same(relation, pivot(eager, layout="channels"))
+    finally:
+        con.close()
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed")
+def test_pyspark_equals_eager(eager: pl.DataFrame, parquet_file: Path) -> None:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.master("local[1]").appName("braze_frames").getOrCreate()
+    try:
+        sdf = spark.read.parquet(str(parquet_file))
+        for _, verb in VERBS:
+            assert_same(verb(sdf).toPandas(), verb(eager))
+    finally:
+        spark.stop()
