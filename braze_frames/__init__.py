@@ -15,7 +15,7 @@ Examples:
     ['campaign_id', 'date', 'channel']
 """
 
-from ._client import BrazeClient
+from ._client import BrazeClient, ClientStats
 from ._errors import (
     AuthenticationError,
     BrazeAPIError,
@@ -29,7 +29,7 @@ from ._errors import (
     UnknownFieldWarning,
 )
 from ._frames import pivot, unpivot, validate
-from ._parquet import read_parquet, write_parquet
+from ._parquet import parquet_metadata, read_parquet, write_csv, write_parquet
 from ._plot import plot, plot_reconcile
 from ._rates import RATES, Rate, rates
 from ._reconcile import reconcile
@@ -58,6 +58,7 @@ __all__ = [
     "BrazeClient",
     "BrazeConnectionError",
     "BrazeError",
+    "ClientStats",
     "ConfigError",
     "DataRepairWarning",
     "FetchFailedWarning",
@@ -73,6 +74,7 @@ __all__ = [
     "fetch_data_series",
     "from_records",
     "list_campaigns",
+    "parquet_metadata",
     "pivot",
     "plot",
     "plot_reconcile",
@@ -81,6 +83,7 @@ __all__ = [
     "reconcile",
     "unpivot",
     "validate",
+    "write_csv",
     "write_parquet",
 ]
 

@@ -157,6 +157,7 @@ class ParsedColumns:
     _known: dict[str, set[str]] = field(default_factory=dict, repr=False, compare=False)
     _signatures: dict[tuple[Any, ...], _Signature] = field(default_factory=dict, repr=False, compare=False)
     _slots: dict[str, list[_Signature | None]] = field(default_factory=dict, repr=False, compare=False)
+    _day_slot: list[_Signature | None] = field(default_factory=lambda: [None], repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:
@@ -356,19 +357,15 @@ def collect_days(
         msg = f"the response has {got}; expected a list of days"
         raise UnexpectedResponseError(msg, hint="the response is not shaped like Braze's data_series")
     seen: set[dt.date] = set()
-    n_seen = 0
     first, last = keep if keep is not None else (dt.date.min, dt.date.max)
     for day in data:
         if type(day) is not dict and not isinstance(day, Mapping):
             msg = f"a day in the response is a JSON {type(day).__name__}, not an object"
             raise UnexpectedResponseError(msg)
         date = parse_date_key(day.get("time"))
+        if date in seen and parsed is not None:
+            parsed.note(f"day {date} appears twice in one response; the last one is kept")
         seen.add(date)
-        n_seen += 1
-        if len(seen) < n_seen:
-            n_seen -= 1
-            if parsed is not None:
-                parsed.note(f"day {date} appears twice in one response; the last one is kept")
         if first <= date <= last:
             days[date] = day
     return days
@@ -446,7 +443,7 @@ def _parse(  # noqa: C901, PLR0912, PLR0915 - one flat loop is the point (module
     signature = out._signature
     slots_of = out._slots
     unknown_channels = out.unknown_channels
-    day_slots = slots_of.setdefault("", [None])  # "" is no channel key: the day totals
+    day_slots = out._day_slot
     for date in sorted(days):
         day = days[date]
         # ---- the day's totals -----------------------------------------------------------
@@ -458,10 +455,9 @@ def _parse(  # noqa: C901, PLR0912, PLR0915 - one flat loop is the point (module
                 vals = sig.values(day)
                 if sig.nulls is not None and sig.nulls(day) != sig.null_tuple:
                     sig = None
-                elif sig.mode == 3:  # noqa: PLR2004 - both "time" and "messages"
-                    messages = sig.head(day)[1]  # type: ignore[misc]
-                elif sig.head is not None:
-                    sig.head(day)
+                else:
+                    head = sig.head(day) if sig.head is not None else ()
+                    messages = head[-1] if sig.mode & 2 else None  # noqa: PLR2004
             except KeyError:
                 sig = None
         else:

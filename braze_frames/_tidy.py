@@ -69,31 +69,67 @@ def empty_tidy() -> pl.DataFrame:
 
 
 def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
-    """Build the polars tidy frame from the parser's run-length encoded columns.
+    """Build the polars tidy frame from the parser's encoded columns (see ``_parse``).
 
-    Key columns arrive once per variation entry with a row count; only ``metric`` and
-    ``value`` arrive per row, so the key strings are expanded inside polars.
+    Only ``value`` crosses from Python one item per row. Keys are gathered in polars:
+    per row its segment, per segment its day (campaign id, date) and shape (channel,
+    variation, name, layout), per row its metric from the layout's codes.
     """
-    if not parsed.metric:
+    n_rows = parsed.n_rows
+    if not n_rows:
         return empty_tidy()
-    seg = pl.DataFrame(
+    u32 = pl.UInt32()
+    cat = pl.Categorical()
+    days = pl.DataFrame(
+        {"campaign_id": parsed.day_campaign_id, "date": parsed.day_date},
+        schema={"campaign_id": cat, "date": pl.Int32()},
+    ).with_columns(pl.col("date").cast(pl.Date()))
+    shapes = pl.DataFrame(
         {
-            "campaign_id": parsed.seg_campaign_id,
-            "date": parsed.seg_date,
-            "channel": parsed.seg_channel,
-            "variation": parsed.seg_variation,
-            "variation_name": parsed.seg_variation_name,
+            "channel": parsed.shape_channel,
+            "variation": parsed.shape_variation,
+            "variation_name": parsed.shape_variation_name,
         },
-        schema={k: POLARS_SCHEMA[k] for k in TIDY_COLUMNS[:5]},
+        schema={"channel": cat, "variation": cat, "variation_name": cat},
     )
-    index = pl.Series(range(len(parsed.seg_count)), dtype=pl.UInt32)
-    counts = pl.Series(parsed.seg_count, dtype=pl.UInt32)
-    rows = pl.select(index.repeat_by(counts).explode()).to_series()
-    keys = seg[rows]
-    return keys.with_columns(
-        pl.Series("metric", parsed.metric, dtype=pl.Categorical()),
-        pl.Series("value", parsed.value, dtype=pl.Float64(), strict=False),
+    layout = pl.Series(parsed.shape_layout, dtype=u32)
+    seg_shape = pl.Series(parsed.seg_shape, dtype=u32)
+    seg_layout = layout.gather(seg_shape)
+    seg_len = pl.Series(parsed.layout_len, dtype=u32).gather(seg_layout)
+    # Segments per day, from the running totals the parser keeps.
+    day_end = pl.Series(parsed.day_end, dtype=u32)
+    day_segs = day_end - day_end.shift(1, fill_value=0)
+    n_days = len(day_end)
+    seg_day = _repeat_index(n_days, day_segs)
+    row_seg = _repeat_index(len(seg_shape), seg_len)
+    # The row's metric code sits at (its layout's start + its place in the segment); its
+    # place is its row number minus the row where its segment starts.
+    seg_first_row = seg_len.cum_sum() - seg_len
+    seg_base = pl.Series(parsed.layout_start, dtype=pl.Int64()).gather(seg_layout) - seg_first_row
+    code_at = (pl.int_range(0, n_rows, dtype=pl.Int64(), eager=True) + seg_base.gather(row_seg)).cast(u32)
+    code_names = pl.Series(parsed.metric_names, dtype=cat)
+    metric = code_names.gather(pl.Series(parsed.layout_codes, dtype=u32).gather(code_at))
+    row_day = seg_day.gather(row_seg)
+    row_shape = seg_shape.gather(row_seg)
+    day_rows = days[row_day]
+    shape_rows = shapes[row_shape]
+    return pl.DataFrame(
+        [
+            day_rows.get_column("campaign_id"),
+            day_rows.get_column("date"),
+            shape_rows.get_column("channel"),
+            shape_rows.get_column("variation"),
+            shape_rows.get_column("variation_name"),
+            metric.alias("metric"),
+            pl.Series("value", parsed.values, dtype=pl.Float64()),
+        ]
     )
+
+
+def _repeat_index(n: int, counts: pl.Series) -> pl.Series:
+    """``[0]*counts[0] + [1]*counts[1] + ...`` as a UInt32 series."""
+    index = pl.int_range(0, n, dtype=pl.UInt32(), eager=True)
+    return index.repeat_by(counts).explode()
 
 
 def from_records(
