@@ -675,21 +675,47 @@ class BrazeClient:
 
 
 def _decode_json(body: bytes) -> Any:
-    """Decode with orjson; stdlib json only for numbers orjson refuses.
+    """Decode with orjson; the stdlib only for what orjson refuses and the stdlib reads.
 
-    orjson reads integers beyond 64 bits as floats (fine: values become Float64 anyway) but
-    rejects numbers beyond the float range ("number is infinity when parsed as double"; older
-    releases said "out of range" or "exceeds 64-bit"), which the stdlib reads as ``int``.
+    orjson is strict: it rejects numbers beyond the float range (the stdlib reads them as
+    ``int``, or ``inf`` for ``1e400``) and the ``NaN``/``Infinity`` literals that Python's own
+    ``json.dumps`` writes. Decoded, such values are skipped by the parser with a
+    ``DataRepairWarning`` and the rest of the response is kept. orjson's error stands when the
+    stdlib refuses too, when it recurses too deep (``RecursionError``: a body nested beyond
+    orjson's limit), or when it lets through a lone UTF-16 surrogate escape, which no string
+    of a frame or a Parquet file can hold.
     """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        reason = str(exc)
-        if not any(s in reason for s in ("infinity", "out of range", "64-bit")):
-            raise
+        refused = exc
     import json
 
-    return json.loads(body)
+    try:
+        decoded = json.loads(body)
+    except (ValueError, RecursionError):
+        raise refused from None
+    if not _valid_text(decoded):
+        raise refused
+    return decoded
+
+
+def _valid_text(decoded: Any) -> bool:
+    """Say whether every string (keys too) of a decoded body is valid Unicode; no recursion."""
+    stack = [decoded]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def _note_attempts(error: BrazeError, attempts: int) -> None:

@@ -173,31 +173,31 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
         msg = f"layout must be one of {_LAYOUTS}, not {layout!r}"
         raise ValueError(msg)
     frame, eager = tidy_lazy(df)
-    pairs = channel_metrics(frame)
     if layout == "metrics":
-        names = wide_columns(pairs)
         index = list(WIDE_INDEX)
-        wide = widen(frame, index, names, eager=eager)
+        names = wide_columns(distinct(frame, "channel"), distinct(frame, "metric"))
+        wide = widen(frame, index, names)
     else:
-        per_channel = {ch: metric_order(ch, _with_schema(ch, ms)) for ch, ms in pairs.items()}
-        names = [
-            f"{ch}{CHANNEL_SEPARATOR}{m}" for ch in order_channels(pairs) for m in per_channel[ch]
-        ]
         index = ["campaign_id", "date"]
         summed = (
             frame.group_by("campaign_id", "date", "channel", "metric")
             .agg(nw.col("value").sum(), nw.col("value").count().alias("_n"))
-            .with_columns(
-                nw.when(nw.col("_n") > 0).then(nw.col("value")).alias("value"),
-                nw.concat_str(
-                    nw.col("channel").cast(nw.String()),
-                    nw.lit(CHANNEL_SEPARATOR),
-                    nw.col("metric").cast(nw.String()),
-                ).alias("metric"),
-            )
-            .drop("_n", "channel")
+            .with_columns(nw.when(nw.col("_n") > 0).then(nw.col("value")).alias("value"))
+            .drop("_n")
         )
-        wide = widen(summed, index, names, eager=eager)
+        if eager:
+            summed = summed.collect().lazy()
+        pairs = channel_metrics(summed)
+        per_channel = {ch: metric_order(ch, _with_schema(ch, ms)) for ch, ms in pairs.items()}
+        names = [
+            f"{ch}{CHANNEL_SEPARATOR}{m}" for ch in order_channels(pairs) for m in per_channel[ch]
+        ]
+        label = nw.concat_str(
+            nw.col("channel").cast(nw.String()),
+            nw.lit(CHANNEL_SEPARATOR),
+            nw.col("metric").cast(nw.String()),
+        )
+        wide = widen(summed.with_columns(label.alias("metric")).drop("channel"), index, names)
     wide = sort_keys(string_keys(wide, [c for c in index if c != "date"]), index)
     result: IntoFrameT = finish(wide, eager)
     return result
@@ -392,7 +392,13 @@ def _with_schema(channel: str, metrics: Iterable[str]) -> set[str]:
     return set(metrics) | set(CHANNEL_SCHEMAS.get(channel, ()))
 
 
-def wide_columns(pairs: Mapping[str, Iterable[str]]) -> list[str]:
+def distinct(frame: nw.LazyFrame[Any], column: str) -> list[str]:
+    """The distinct non-null values of a column (one small query on lazy frames)."""
+    values = frame.select(column).filter(~nw.col(column).is_null()).unique().collect()
+    return [str(v) for v in values[column].to_list()]
+
+
+def wide_columns(channels: Iterable[str], metrics: Iterable[str]) -> list[str]:
     """The metric columns of ``pivot(layout="metrics")``, in order.
 
     The schema metrics of the channels present (channels in ``order_channels`` order,
@@ -400,23 +406,22 @@ def wide_columns(pairs: Mapping[str, Iterable[str]]) -> list[str]:
     ``metric_order`` (extras, conversion events, unknown by name).
     """
     columns: dict[str, None] = {}
-    for ch in order_channels(pairs):
+    for ch in order_channels(channels):
         columns.update(dict.fromkeys(CHANNEL_SCHEMAS.get(ch, ())))
-    rest = present_metrics(pairs) - columns.keys()
+    rest = set(metrics) - columns.keys()
     return [*columns, *metric_order(ALL_CHANNEL, rest)]
 
 
-def widen(
-    frame: nw.LazyFrame[Any], index: Sequence[str], names: Sequence[str], *, eager: bool
-) -> nw.LazyFrame[Any]:
+def widen(frame: nw.LazyFrame[Any], index: Sequence[str], names: Sequence[str]) -> nw.LazyFrame[Any]:
     """Spread ``metric``/``value`` into one column per name, null where absent.
 
-    Needs (index, metric) unique. Eager frames use the backend's own pivot (fast, and the
-    only way pandas can: its group_by takes no conditional aggregations); lazy frames use
-    ``when(metric == name).then(value).max()`` per name, which every lazy backend runs.
+    Needs (index, metric) unique. pandas uses its own pivot: its group_by takes no
+    conditional aggregations (narwhals would fall back to a slow ``apply``). Every other
+    backend runs ``when(metric == name).then(value).max()`` per name, lazily, which
+    polars also runs faster than its eager ``pivot``.
     """
     index = list(index)
-    if eager or frame.implementation.is_pandas_like():
+    if frame.implementation.is_pandas_like():
         collected = frame.collect()
         if len(collected):
             wide = collected.pivot(on="metric", index=index, values="value").lazy()

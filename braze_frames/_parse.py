@@ -19,48 +19,78 @@ values, and ``extend``); the values of a whole campaign are then checked in one 
 campaign with anything else than plain numbers where numbers were expected is parsed again
 entry by entry, where every repair below is made and noted.
 
-Policy for odd input (SPEC section 3, and the hostile cases it implies):
+Policy for odd input (SPEC section 3, and the hostile cases it implies; the one source for
+it: tests/test_hostile.py checks every row, at this level and end to end):
 
 ===================================  ===================================================
 input                                outcome
 ===================================  ===================================================
 metric ``null`` or absent            no row (never a zero)
 channel absent, ``null`` or ``[]``   no rows, no warning
+negative number, huge int (``1e30``) kept as sent (converted to float; beyond 2**53 it is
+                                     rounded to the nearest float)
 number sent as a string (``"12"``)   converted, ``DataRepairWarning``
 boolean, other string                skipped, ``DataRepairWarning``
-NaN, infinity, number beyond float   skipped, ``DataRepairWarning``
+NaN, infinity, number beyond float   skipped, ``DataRepairWarning``; as literals (``NaN``,
+(as a number or a string)            ``1e400``) the client's decoder reads them for this
 nested object or list as a value     flattened to ``key.sub`` / ``key.0`` metrics, kept
                                      as unknown metrics (``UnknownFieldWarning``)
+nested deeper than ``MAX_NESTING``   ``UnexpectedResponseError`` (never ``RecursionError``:
+(32 levels)                          flattening uses a stack)
+flattened name equal to a sent key   later one suffixed ``#2``, ``DataRepairWarning``
+(``"a.b"`` and ``{"a": {"b": 1}}``)
 unknown channel or metric            kept, one ``UnknownFieldWarning`` per fetch
 same ``time`` twice in a response    last one kept, ``DataRepairWarning``
+day outside the window asked for     dropped, no warning (requests ask for an extra day)
+extra top-level keys                 ignored
 same variation key twice             later ones suffixed ``#2``, ``#3``..., warning
-entry with neither id nor name       variation ``#<position>`` (1-based), warning
+entry with neither id nor name       variation ``#<position>`` (1-based), warning; an id
+(absent, ``null``, ``""``, a bool,   or name that is empty or neither text nor a number
+an object...)                        counts as absent (a number becomes its text)
 channel holding one object           read as a one-entry list, warning
 ``null`` entry in a channel list     no rows
-missing ``data``, a day without a    ``UnexpectedResponseError`` naming the problem
-valid ``time``, a non-object day,
-channel or entry of another type
+missing ``data``, a day without a    ``UnexpectedResponseError`` naming the problem; in
+valid ``time``, a non-object day,    ``fetch_data_series(on_error="collect"|"warn")`` a
+``messages``, channel or entry of    bad response is its window's failure and a bad day
+another type                         that day's, every other day is kept
+body that is not JSON, or JSON with  ``UnexpectedResponseError`` from the client (orjson
+a lone UTF-16 surrogate escape       and the stdlib's refusals; nesting beyond orjson's
+                                     1024 levels included)
 ===================================  ===================================================
+
+Notes and error messages quote at most a few dozen characters of any value, so a 20 MB
+string in a body cannot make a 20 MB warning.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Mapping
+import reprlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from typing import Any, Final
+
+import orjson
 
 from ._errors import UnexpectedResponseError
 from ._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, is_known_metric, schema_for
 
-__all__ = ["DayMap", "ParsedColumns", "collect_days", "parse_date_key", "parse_days"]
+__all__ = ["MAX_NESTING", "DayMap", "ParsedColumns", "collect_days", "parse_date_key", "parse_days"]
 
 _NUMBERS: Final = frozenset({int, float})
 _ID_KEYS: Final = ("variation_api_id", "variation_name")
 _DAY_KEYS: Final = ("time", "messages")
+_CHANNELS: Final = frozenset(CHANNEL_SCHEMAS)
+_LIST_OR_NONE: Final = frozenset({list, type(None)})
+_SECOND: Final = itemgetter(1)
 _MAX_NOTES: Final = 20
+#: Longest repair note kept: notes quote hostile input, which may be megabytes.
+_NOTE_CHARS: Final = 300
+#: Deepest nesting of a value that is flattened; deeper is not Braze's data (see the table).
+MAX_NESTING: Final = 32
 #: ``date.toordinal()`` of 1970-01-01: dates travel as days since the epoch (polars' Date).
 EPOCH_ORDINAL: Final = 719_163
 _DATE_CACHE_MAX: Final = 4096
@@ -73,13 +103,14 @@ _date_cache: dict[str, dt.date] = {}
 
 
 class _Signature:
-    """What entries of one shape share: their keys, ``null`` keys and layout.
+    """What entries of one kind share: their keys, their ``null`` keys and their layout.
 
-    ``values(entry)`` raises ``KeyError`` unless every non-null metric key is there; with
-    ``len(entry) == n`` and the ``nulls``/``head`` checks, the entry has exactly these keys.
+    An object ``obj`` has exactly these keys when ``len(obj) == n`` and ``values(obj)``,
+    ``nulls(obj)`` and ``head(obj)`` raise no ``KeyError`` (each looks every key up).
     """
 
-    __slots__ = ("all_shape", "count", "head", "layout", "mode", "n", "null_tuple", "nulls", "values")
+    __slots__ = ("all_shape", "count", "head", "id_getters", "layout", "mode", "n", "null_tuple", "nulls",
+                 "values")
 
     def __init__(
         self,
@@ -91,25 +122,65 @@ class _Signature:
         layout: int,
     ) -> None:
         self.n = n
-        # Bit 1: the first special key is there; bit 2: the second one.
+        #: Bit 1: the first special key (``variation_api_id``, ``time``) is there; bit 2:
+        #: the second one (``variation_name``, ``messages``), at ``head(obj)[-1]``.
         self.mode = sum(1 << i for i, key in enumerate(specials) if key in present)
-        self.head = _tuple_getter(present) if present else None
+        self.head = _tuple_getter(present, pad=True) if present else None
+        self.id_getters = tuple(map(itemgetter, present))
         self.values = _tuple_getter(nonnull)
         self.count = len(nonnull)
-        self.nulls = _tuple_getter(nulls) if nulls else None
-        self.null_tuple = (None,) * len(nulls)
+        self.nulls = _tuple_getter(nulls, pad=True) if nulls else None
+        self.null_tuple = (None,) * max(len(nulls), 2) if nulls else ()
         self.layout = layout
-        self.all_shape = -1  # the shape id of day totals with this signature, once known
+        self.all_shape = -1  # the shape of day totals with this signature, once made
 
 
-def _tuple_getter(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """``itemgetter`` that always returns a tuple (it returns a bare item for one key)."""
+#: The key a slot's cached head never equals: the slot must be computed again.
+_STALE: Final = ("\x00stale",)
+
+
+class _Slot:
+    """One list position of one channel: the last signature and variation key seen there.
+
+    ``head`` (the entry's id values), ``base`` (its variation key before any ``#n``
+    suffix) and ``shape`` are valid while the list keeps its length and every earlier
+    position keeps its head (``_parse`` checks this), since a key depends on the keys
+    before it in the list.
+    """
+
+    __slots__ = ("base", "head", "shape", "sig")
+
+    def __init__(self) -> None:
+        self.sig: _Signature = _NO_SIGNATURE
+        self.head: tuple[Any, ...] = _STALE
+        self.base: str | None = None
+        self.shape = -1
+
+
+class _ChannelSlots:
+    """The slots of one channel, and the list length and name map they were made with."""
+
+    __slots__ = ("length", "names", "slots")
+
+    def __init__(self) -> None:
+        self.slots: list[_Slot] = []
+        self.length = -1
+        self.names: Mapping[str, str] | None = None
+
+
+def _tuple_getter(keys: tuple[str, ...], *, pad: bool = False) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """An ``itemgetter`` that returns a tuple, also for one key (``pad`` repeats it)."""
     if len(keys) == 1:
         key = keys[0]
+        if pad:
+            return itemgetter(key, key)
         return lambda obj: (obj[key],)
     if not keys:
         return lambda obj: ()
     return itemgetter(*keys)
+
+
+_NO_SIGNATURE: Final = _Signature(-1, (), (), (), (), -1)
 
 
 @dataclass(slots=True)
@@ -156,8 +227,8 @@ class ParsedColumns:
     _codes: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _known: dict[str, set[str]] = field(default_factory=dict, repr=False, compare=False)
     _signatures: dict[tuple[Any, ...], _Signature] = field(default_factory=dict, repr=False, compare=False)
-    _slots: dict[str, list[_Signature | None]] = field(default_factory=dict, repr=False, compare=False)
-    _day_slot: list[_Signature | None] = field(default_factory=lambda: [None], repr=False, compare=False)
+    _slots: dict[str, _ChannelSlots] = field(default_factory=dict, repr=False, compare=False)
+    _day_slot: _Slot = field(default_factory=lambda: _Slot(), repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:
@@ -221,6 +292,8 @@ class ParsedColumns:
         """Record a repair; keep the first few messages so a warning stays readable."""
         self.repair_count += 1
         if len(self.repairs) < _MAX_NOTES:
+            if len(message) > _NOTE_CHARS:
+                message = message[: _NOTE_CHARS - 3] + "..."
             self.repairs.append(message)
 
     # ---- dictionaries (slow path: each new key is seen once per fetch) ----------------
@@ -320,7 +393,7 @@ def parse_date_key(value: object) -> dt.date:
                 _date_cache.clear()
             _date_cache[str(value)] = date
             return date
-    msg = f"a day in the response has time={value!r}, not an ISO date such as '2024-07-20'"
+    msg = f"a day in the response has time={_short(value)}, not an ISO date such as '2024-07-20'"
     raise UnexpectedResponseError(msg, hint="the response is not shaped like Braze's data_series")
 
 
@@ -402,7 +475,9 @@ def parse_days(
     """
     out = ParsedColumns() if into is None else into
     mark = out._mark()
-    _parse(out, campaign_id, days, variation_names, careful=False)
+    if not _parse_uniform(out, campaign_id, days, variation_names):
+        out._rollback(mark)
+        _parse(out, campaign_id, days, variation_names, careful=False)
     if not _plain_numbers(out.values, mark[2]):
         # Something else than a finite int or float got in: redo this campaign entry by
         # entry, which repairs and notes each odd value.
@@ -412,16 +487,132 @@ def parse_days(
 
 
 def _plain_numbers(values: list[Any], start: int) -> bool:
-    """Say whether ``values[start:]`` are all ints and floats that are finite as floats."""
-    chunk = values[start:]
-    if not set(map(type, chunk)) <= _NUMBERS:
+    """Say whether ``values[start:]`` are all ints and floats that are finite as floats.
+
+    One pass in C: ``orjson`` writes a number with digits, ``.``, ``-``, ``+`` and ``e``
+    only, and everything else with a byte that no number has: ``null`` (None, NaN,
+    infinities), ``true``/``false``, ``"`` (strings, keys), ``{``, or a ``[`` after the
+    first byte (nested lists); it refuses ints beyond 64 bits and unknown types.
+    """
+    try:
+        text = orjson.dumps(values[start:])
+    except orjson.JSONEncodeError:
+        return False
+    return not (b"n" in text or b"t" in text or b"f" in text or b'"' in text or b"{" in text
+                or b"[" in text[1:])
+
+
+def _parse_uniform(  # noqa: C901, PLR0911, PLR0912 - each return is one reason to fall back
+    out: ParsedColumns,
+    campaign_id: str,
+    days: DayMap,
+    names: Mapping[str, str] | None,
+) -> bool:
+    """Parse a campaign whose days all have the same structure, a column at a time.
+
+    Same structure: the same day keys and channel keys, every channel either empty on
+    every day or a list of the same length on every day, and at each list position an
+    entry with the same keys, ``null`` keys and ids on every day. Then each (channel,
+    position) is read for all days at once by C-level ``map`` calls, and the rows come out
+    in the same order as ``_parse`` gives. Returns False (having added no rows and made
+    no note) when the structure differs anywhere, or when an entry would need a note.
+    """
+    dates = sorted(days)
+    n_days = len(dates)
+    if not n_days:
+        return True
+    day_list = list(map(days.__getitem__, dates))
+    if set(map(type, day_list)) != {dict}:
+        return False
+    day_sig = out._signature(ALL_CHANNEL, day_list[0], _DAY_KEYS)
+    if day_sig.mode != 3 or day_sig.head is None:  # noqa: PLR2004 - "time" and "messages"
         return False
     try:
-        # A float start keeps ``sum`` in floats: a NaN or infinity propagates, and an int
-        # beyond float range raises OverflowError.
-        return math.isfinite(sum(chunk, 0.0))
-    except OverflowError:
+        if set(map(len, day_list)) != {day_sig.n}:
+            return False
+        totals = list(map(day_sig.values, day_list))
+        if day_sig.nulls is not None and set(map(day_sig.nulls, day_list)) != {day_sig.null_tuple}:
+            return False
+        messages = list(map(_SECOND, map(day_sig.head, day_list)))
+    except KeyError:
         return False
+    if set(map(type, messages)) != {dict}:
+        return False
+    channel_keys = set(map(tuple, messages))
+    if len(channel_keys) != 1:
+        return False
+    template: list[int] = []  # shape of each segment of a day
+    columns: list[list[tuple[Any, ...]]] = []  # values of each segment, day by day
+    if day_sig.count:
+        if day_sig.all_shape < 0:
+            day_sig.all_shape = out._shape((ALL_CHANNEL, None, None, day_sig.layout))
+        template.append(day_sig.all_shape)
+        columns.append(totals)
+    for channel in channel_keys.pop():
+        lists = list(map(itemgetter(channel), messages))
+        types = set(map(type, lists))
+        if not types <= _LIST_OR_NONE:
+            return False
+        if not any(lists):
+            continue  # null or [] on every day: no rows
+        if types != {list}:
+            return False
+        lengths = set(map(len, lists))
+        if len(lengths) != 1:
+            return False
+        if channel not in _CHANNELS:
+            out.unknown_channels.add(channel)
+        used: set[str] = set()
+        for index in range(lengths.pop()):
+            entries = list(map(itemgetter(index), lists))
+            if set(map(type, entries)) != {dict}:
+                return False
+            sig = out._signature(channel, entries[0], _ID_KEYS)
+            if not sig.mode:
+                return False  # neither id nor name: noted on every day, by ``_parse``
+            try:
+                if set(map(len, entries)) != {sig.n}:
+                    return False
+                vals = list(map(sig.values, entries))
+                if sig.nulls is not None and set(map(sig.nulls, entries)) != {sig.null_tuple}:
+                    return False
+                # The same ids on every day (one map and a count per id key: no tuples).
+                head = []
+                for getter in sig.id_getters:
+                    ids = list(map(getter, entries))
+                    if ids.count(ids[0]) != n_days:
+                        return False
+                    head.append(ids[0])
+            except KeyError:
+                return False
+            api_id = head[0] if sig.mode & 1 else None
+            name = head[-1] if sig.mode & 2 else None  # noqa: PLR2004
+            # An empty id or name is no id or name (_id_text makes it None).
+            if type(api_id) is not str or not api_id or (name is not None and (type(name) is not str
+                                                                            or not name)):
+                api_id = _id_text(api_id)
+                name = _id_text(name)
+            if names and api_id is not None and api_id in names:
+                name = names[api_id]
+            if api_id is None and name is None:
+                return False
+            key = api_id or name or f"#{index + 1}"
+            if key in used:
+                return False  # a repeated key is renamed and noted on every day, by ``_parse``
+            used.add(key)
+            if sig.count:
+                template.append(out._shape((channel, key, name, sig.layout)))
+                columns.append(vals)
+    first = len(out.seg_shape)
+    width = len(template)
+    if columns:
+        # zip gives each day's tuple of segment values; two chains flatten it in C.
+        out.values.extend(chain.from_iterable(chain.from_iterable(zip(*columns, strict=True))))
+        out.seg_shape.extend(template * n_days)
+    out.day_campaign_id.extend([campaign_id] * n_days)
+    out.day_date.extend([d.toordinal() - EPOCH_ORDINAL for d in dates])
+    out.day_end.extend(range(first + width, first + width * n_days + 1, width) if width else [first] * n_days)
+    return True
 
 
 def _where(campaign_id: str, date: dt.date) -> str:
@@ -438,41 +629,37 @@ def _parse(  # noqa: C901, PLR0912, PLR0915 - one flat loop is the point (module
 ) -> None:
     values_extend = out.values.extend
     seg_append = out.seg_shape.append
-    shapes = out._shapes
     new_shape = out._shape
     signature = out._signature
     slots_of = out._slots
     unknown_channels = out.unknown_channels
-    day_slots = out._day_slot
+    day_slot = out._day_slot
     for date in sorted(days):
         day = days[date]
         # ---- the day's totals -----------------------------------------------------------
-        sig = day_slots[0]
+        sig = day_slot.sig
         messages: Any = None
         vals: tuple[Any, ...] = ()
-        if sig is not None and type(day) is dict and len(day) == sig.n:
+        hit = False
+        if type(day) is dict and len(day) == sig.n:
             try:
                 vals = sig.values(day)
-                if sig.nulls is not None and sig.nulls(day) != sig.null_tuple:
-                    sig = None
-                else:
+                if sig.nulls is None or sig.nulls(day) == sig.null_tuple:
                     head = sig.head(day) if sig.head is not None else ()
-                    messages = head[-1] if sig.mode & 2 else None  # noqa: PLR2004
+                    messages = head[-1] if sig.mode & 2 else None
+                    hit = True
             except KeyError:
-                sig = None
-        else:
-            sig = None
-        if sig is None:
-            sig = day_slots[0] = signature(ALL_CHANNEL, day, _DAY_KEYS)
+                pass
+        if not hit:
+            sig = day_slot.sig = signature(ALL_CHANNEL, day, _DAY_KEYS)
             vals = sig.values(day)
             messages = day.get("messages")
         if careful:
             _careful(out, ALL_CHANNEL, None, None, sig, vals, day, _DAY_KEYS, _where(campaign_id, date))
         elif sig.count:
-            shape = sig.all_shape
-            if shape < 0:
-                shape = sig.all_shape = new_shape((ALL_CHANNEL, None, None, sig.layout))
-            seg_append(shape)
+            if sig.all_shape < 0:
+                sig.all_shape = new_shape((ALL_CHANNEL, None, None, sig.layout))
+            seg_append(sig.all_shape)
             values_extend(vals)
         # ---- its messages, channel by channel ---------------------------------------------
         if messages is not None:
@@ -492,73 +679,91 @@ def _parse(  # noqa: C901, PLR0912, PLR0915 - one flat loop is the point (module
                              "read as a list")
                     entries = [value]
                 else:
-                    msg = (f"{_where(campaign_id, date)}: channel {channel!r} holds a JSON "
+                    msg = (f"{_where(campaign_id, date)}: channel {_short(channel)} holds a JSON "
                            f"{type(value).__name__}, not a list of variations")
                     raise UnexpectedResponseError(msg)
-                if channel not in CHANNEL_SCHEMAS:
+                if channel not in _CHANNELS:
                     unknown_channels.add(channel)
-                slots = slots_of.get(channel)
-                if slots is None:
-                    slots = slots_of[channel] = []
-                if len(slots) < len(entries):
-                    slots.extend([None] * (len(entries) - len(slots)))
-                used: dict[str, int] | None = {} if len(entries) > 1 else None
+                holder = slots_of.get(channel)
+                if holder is None:
+                    holder = slots_of[channel] = _ChannelSlots()
+                slots = holder.slots
+                n_entries = len(entries)
+                if len(slots) < n_entries:
+                    slots.extend(_Slot() for _ in range(n_entries - len(slots)))
+                # While ``cached``, every earlier entry matched its slot, so the slot's key
+                # and shape hold; ``used`` counts variation keys once that stops.
+                cached = holder.length == n_entries and holder.names is names and not careful
+                holder.length = n_entries if not careful else -1
+                holder.names = names
+                used: dict[str, int] = {}
                 for index, entry in enumerate(entries):
-                    if type(entry) is dict:
-                        sig = slots[index]
-                        if sig is not None and len(entry) == sig.n:
-                            try:
-                                vals = sig.values(entry)
-                                if sig.nulls is not None and sig.nulls(entry) != sig.null_tuple:
-                                    sig = None
-                                else:
-                                    head = sig.head(entry) if sig.head is not None else ()
-                            except KeyError:
-                                sig = None
-                        else:
-                            sig = None
-                        if sig is None:
-                            sig = slots[index] = signature(channel, entry, _ID_KEYS)
+                    slot = slots[index]
+                    sig = slot.sig
+                    hit = False
+                    if type(entry) is dict and len(entry) == sig.n:
+                        try:
                             vals = sig.values(entry)
-                            head = sig.head(entry) if sig.head is not None else ()
-                        mode = sig.mode
-                        api_id = head[0] if mode & 1 else None
-                        name = head[-1] if mode & 2 else None  # noqa: PLR2004
-                    elif entry is None:
+                            if sig.nulls is None or sig.nulls(entry) == sig.null_tuple:
+                                head = sig.head(entry) if sig.head is not None else ()
+                                hit = True
+                        except KeyError:
+                            pass
+                    if hit and cached and head == slot.head:
+                        if sig.count:
+                            seg_append(slot.shape)
+                            values_extend(vals)
                         continue
-                    elif isinstance(entry, Mapping):
-                        sig = signature(channel, entry, _ID_KEYS)
+                    if cached:
+                        cached = False
+                        for earlier in slots[:index]:
+                            if earlier.base is not None:
+                                used[earlier.base] = used.get(earlier.base, 0) + 1
+                    slot.head = _STALE
+                    slot.base = None
+                    if not hit:
+                        if type(entry) is dict or isinstance(entry, Mapping):
+                            sig = slot.sig = signature(channel, entry, _ID_KEYS)
+                        elif entry is None:
+                            continue
+                        else:
+                            msg = (f"{_where(campaign_id, date)} {channel}: entry {index + 1} is a "
+                                   f"JSON {type(entry).__name__}, not an object")
+                            raise UnexpectedResponseError(msg)
                         vals = sig.values(entry)
-                        api_id = entry.get("variation_api_id")
-                        name = entry.get("variation_name")
-                    else:
-                        msg = (f"{_where(campaign_id, date)} {channel}: entry {index + 1} is a JSON "
-                               f"{type(entry).__name__}, not an object")
-                        raise UnexpectedResponseError(msg)
+                        head = sig.head(entry) if sig.head is not None else ()
+                    mode = sig.mode
+                    api_id = head[0] if mode & 1 else None
+                    name = head[-1] if mode & 2 else None  # noqa: PLR2004
                     # ---- the variation key (SPEC section 3) ----------------------------
-                    if type(api_id) is not str or (name is not None and type(name) is not str):
+                    # An empty id or name is no id or name (_id_text makes it None).
+                    if type(api_id) is not str or not api_id or (name is not None and (type(name) is not str
+                                                                                    or not name)):
                         api_id = _id_text(api_id)
                         name = _id_text(name)
                     if names and api_id is not None and api_id in names:
                         name = names[api_id]
-                    key = api_id or name or f"#{index + 1}"
-                    if api_id is None and name is None:
+                    key = base = api_id or name or f"#{index + 1}"
+                    noted = api_id is None and name is None
+                    if noted:
                         out.note(f"{_where(campaign_id, date)} {channel}: entry {index + 1} has "
                                  f"neither variation_api_id nor variation_name; named {key}")
-                    if used is not None:
-                        count = used[key] = used.get(key, 0) + 1
-                        if count > 1:
-                            new_key = f"{key}#{count}"
-                            out.note(f"{_where(campaign_id, date)} {channel}: variation {key!r} "
-                                     f"appears {count} times; this one is kept as {new_key!r}")
-                            key = new_key
+                    count = used[base] = used.get(base, 0) + 1
+                    if count > 1:
+                        key = f"{base}#{count}"
+                        noted = True
+                        out.note(f"{_where(campaign_id, date)} {channel}: variation {base!r} "
+                                 f"appears {count} times; this one is kept as {key!r}")
+                    slot.base = base
                     if careful:
                         _careful(out, channel, key, name, sig, vals, entry, _ID_KEYS,
                                  f"{_where(campaign_id, date)} {channel} {key}")
-                    elif sig.count:
-                        skey = (channel, key, name, sig.layout)
-                        shape = shapes.get(skey)
-                        seg_append(new_shape(skey) if shape is None else shape)
+                        continue
+                    if not noted:  # an entry that needs a note is never cached: it notes each time
+                        slot.head = head
+                    slot.shape = new_shape((channel, key, name, sig.layout)) if sig.count else -1
+                    if sig.count:
+                        seg_append(slot.shape)
                         values_extend(vals)
         out.day_campaign_id.append(campaign_id)
         out.day_date.append(date.toordinal() - EPOCH_ORDINAL)
@@ -578,17 +783,30 @@ def _careful(
 ) -> None:
     """Append one entry (or a day's totals), checking and repairing each value."""
     types = set(map(type, vals))
-    if types <= _NUMBERS and (float not in types or _finite_sum(vals)):
+    # The sum catches NaN, infinity and an int beyond float range (OverflowError) at once.
+    if types <= _NUMBERS and _finite_sum(vals):
         layout = sig.layout
         kept: Iterable[int | float] = vals
     else:
         metric_names: list[str] = []
         numbers: list[int | float] = []
-        for key, val in _flatten({k: v for k, v in obj.items() if k not in specials}):
-            number = _number(out, val, f"{where} {key}")
+        seen: set[str] = set()
+        for flat, val in _flatten({k: v for k, v in obj.items() if k not in specials}, where):
+            number = _number(out, val, f"{where} {flat}")
             if number is None:
                 continue
-            if "." in key and key not in obj:
+            key = flat
+            if key in seen:
+                # "a.b" sent as a key and also made by flattening {"a": {"b": ...}}: the
+                # tidy keys must stay unique, so the later one gets a suffix.
+                n = 2
+                while f"{flat}#{n}" in seen:
+                    n += 1
+                key = f"{flat}#{n}"
+                out.note(f"{where}: metric {_short(flat)} appears twice once nested values are "
+                         f"flattened; the later one is kept as {_short(key)}")
+            seen.add(key)
+            if key not in obj:
                 out._check_known(channel, (key,))
             metric_names.append(key)
             numbers.append(number)
@@ -611,8 +829,10 @@ def _number(out: ParsedColumns, val: object, where: str) -> int | float | None:
         return None
     kind = type(val)
     if kind is int:
-        if abs(val) > 1e308:  # type: ignore[arg-type]
-            out.note(f"{where}: integer too large for a float, skipped")
+        try:
+            float(val)  # type: ignore[arg-type]
+        except OverflowError:
+            out.note(f"{where}: integer {_short(val)} is beyond the float range, skipped")
             return None
         return val  # type: ignore[return-value]
     if kind is float:
@@ -624,27 +844,50 @@ def _number(out: ParsedColumns, val: object, where: str) -> int | float | None:
         try:
             number = float(val)  # type: ignore[arg-type]
         except ValueError:
-            out.note(f"{where}: string {val!r} is not a number, skipped")
+            out.note(f"{where}: string {_short(val)} is not a number, skipped")
             return None
         if not math.isfinite(number):
-            out.note(f"{where}: non-finite number {val!r} skipped")
+            out.note(f"{where}: non-finite number {_short(val)} skipped")
             return None
-        out.note(f"{where}: number sent as the string {val!r}, converted")
+        out.note(f"{where}: number sent as the string {_short(val)}, converted")
         return number
-    out.note(f"{where}: {kind.__name__} {val!r} is not a number, skipped")
+    out.note(f"{where}: {kind.__name__} {_short(val)} is not a number, skipped")
     return None
 
 
-def _flatten(entry: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    """Yield (key, leaf) pairs; nested objects and lists become dotted keys, never lost."""
-    for key, val in entry.items():
-        name = f"{prefix}{key}"
-        if isinstance(val, Mapping):
-            yield from _flatten(val, f"{name}.")
-        elif isinstance(val, list):
-            yield from _flatten({str(i): v for i, v in enumerate(val)}, f"{name}.")
-        else:
+def _flatten(entry: Mapping[str, Any], where: str) -> Iterator[tuple[str, Any]]:
+    """Yield (key, leaf) pairs in order; nested objects and lists become dotted keys.
+
+    A stack, not recursion: no input can raise ``RecursionError``. Values nested deeper
+    than ``MAX_NESTING`` levels raise ``UnexpectedResponseError``.
+    """
+    stack: list[tuple[str, Iterator[tuple[Any, Any]]]] = [("", iter(entry.items()))]
+    while stack:
+        prefix, items = stack[-1]
+        for key, val in items:
+            name = f"{prefix}{key}"
+            if isinstance(val, (Mapping, list)):
+                if len(stack) > MAX_NESTING:
+                    msg = (f"{where}: {_short(name)} is nested more than {MAX_NESTING} levels deep; "
+                           "Braze sends numbers there")
+                    raise UnexpectedResponseError(msg, hint="the response is not Braze's data")
+                inner = val.items() if isinstance(val, Mapping) else enumerate(val)
+                stack.append((f"{name}.", iter(inner)))
+                break
             yield name, val
+        else:
+            stack.pop()
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 60
+_REPR.maxlong = 40
+_REPR.maxother = 60
+
+
+def _short(value: object) -> str:
+    """A ``repr`` cut to a readable length: notes and errors quote hostile input."""
+    return _REPR.repr(value)
 
 
 def _id_text(value: object) -> str | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import narwhals.stable.v2 as nw
 
-from ._frames import channel_metrics, present_metrics, sort_keys, string_keys, tidy_lazy
+from ._frames import distinct, sort_keys, string_keys, tidy_lazy
 from ._rates import BY_KEYS, Period, Rate, period_start, rates
 from ._reconcile import reconcile
 from ._schema import ALL_CHANNEL
@@ -179,7 +179,7 @@ def _figure_class() -> Any:
 
 def _metric_lines(df: Any, metric: str, period: str) -> _Series:
     frame, _ = tidy_lazy(df)
-    present = present_metrics(channel_metrics(frame))
+    present = distinct(frame, "metric")
     if metric not in present:
         msg = f"the frame has no metric {metric!r}; it has {sorted(present)}"
         raise ValueError(msg)
@@ -187,7 +187,7 @@ def _metric_lines(df: Any, metric: str, period: str) -> _Series:
     keys = ["campaign_id", "channel", "variation", "variation_name"]
     summed = (
         frame.filter(nw.col("metric") == metric)
-        .with_columns(period_start(period, date_dtype).alias("date"))
+        .with_columns(period_start(period, date_dtype, frame.implementation).alias("date"))
         .group_by(*keys, "date")
         .agg(nw.col("value").sum())
     )

@@ -18,7 +18,6 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from ._frames import (
-    STRING_COLUMNS,
     channel_metrics,
     fill_null_key,
     finish,
@@ -259,9 +258,8 @@ def rates(
     Output columns: the kept ``by`` columns in tidy order with ``date`` (the period's
     first day; no date column for ``"total"``) after ``campaign_id``, ``variation_name``
     when ``variation`` is kept, then ``metric`` (the rate's name), ``value`` (the ratio),
-    ``numerator``, ``denominator`` and ``days`` (how many days in the period had rows of
-    the metrics the rates read, so partial periods at the edges show). Sorted by key, then
-    rate name.
+    ``numerator``, ``denominator`` and ``days`` (how many days in the period the group
+    has any row, so partial periods at the edges show). Sorted by key, then rate name.
 
     Rules:
 
@@ -323,27 +321,33 @@ def rates(
         raise ValueError(msg)
     kept = _check_by(by)
     frame, eager = tidy_lazy(df)
-    date_dtype = frame.collect_schema()["date"]
-    pairs = channel_metrics(frame)
-    definitions = _select(rates, pairs)
-    metrics = sorted({m for r in definitions for m in r.metrics})
-
-    # Stage 1, on the big frame: one sum per (variation, period, metric).
-    base = frame.filter(nw.col("metric").is_in(metrics))
     fine = ["campaign_id", "channel", "variation", "variation_name"]
     if period != "total":
-        base = base.with_columns(period_start(period, date_dtype).alias("_period"))
+        date_dtype = frame.collect_schema()["date"]
+        start = period_start(period, date_dtype, frame.implementation)
+        frame = frame.with_columns(start.alias("_period"))
         fine.insert(1, "_period")
-    sums = (
-        base.group_by(*fine, "metric")
-        .agg(nw.col("value").sum(), nw.col("value").count().alias("_n"))
-        .with_columns(nw.when(nw.col("_n") > 0).then(nw.col("value")).alias("value"))
-        .drop("_n")
-    )
-    sums = string_keys(sums, STRING_COLUMNS)
+
+    # Stage 1, on the big frame: one sum per (variation, period, metric). Key columns
+    # stay as they come (categoricals group fastest) until the frames are small.
+    if eager:
+        # Eager frames are read once: sum every metric, then learn from the (small) sums
+        # which metrics each channel has, instead of a separate pass for that.
+        frame = frame.collect().lazy()
+        every = _sum_metrics(frame, fine).collect().lazy()
+        pairs = channel_metrics(every)
+        definitions = _select(rates, pairs)
+        metrics = sorted({m for r in definitions for m in r.metrics})
+        sums = every.filter(nw.col("metric").is_in(metrics))
+    else:
+        # Lazy frames: one small query for the metric names, then a filtered plan.
+        pairs = channel_metrics(frame)
+        definitions = _select(rates, pairs)
+        metrics = sorted({m for r in definitions for m in r.metrics})
+        sums = _sum_metrics(frame.filter(nw.col("metric").is_in(metrics)), fine)
 
     # Stage 2, on the sums: every rate per (variation, period), in long form.
-    wide = widen(sums, fine, metrics, eager=eager)
+    wide = string_keys(widen(sums, fine, metrics), ["variation_name"])
     pieces = [_rate_rows(wide, r, fine) for r in definitions]
     if not pieces:  # an empty frame: same columns, no rows
         nothing = nw.lit(None, nw.Float64())
@@ -357,27 +361,19 @@ def rates(
         ]
     long = nw.concat(pieces, how="vertical")
 
-    # Stage 3: pool over the keys ``by`` drops, then divide.
+    # Stage 3: pool over the keys ``by`` drops, then divide. Daily rates of every variation
+    # are already pooled: one row per key and day.
     out = [k for k in ("campaign_id", "_period", "channel", "variation") if k in kept or k == "_period"]
     if period == "total":
         out.remove("_period")
-    aggs = [
-        nw.col("numerator").sum(),
-        nw.col("denominator").sum(),
-        nw.col("numerator").count().alias("_nn"),
-        nw.col("denominator").count().alias("_nd"),
-        nw.len().alias("_n"),
-    ]
-    if "variation" in kept:
-        aggs.append(nw.col("variation_name").max())
-    pooled = long.group_by(*out, "metric").agg(*aggs)
-    num = nw.when(nw.col("_nn") == nw.col("_n")).then(nw.col("numerator"))
-    den = nw.when(nw.col("_nd") == nw.col("_n")).then(nw.col("denominator"))
-    pooled = pooled.with_columns(num.alias("numerator"), den.alias("denominator"))
+    text_keys = [k for k in out if k != "_period"]
+    if period == "day" and len(kept) == len(BY_KEYS):
+        pooled = long.with_columns(nw.lit(1).alias("days"))
+    else:
+        pooled = _pool(long, out, with_name="variation" in kept)
+        pooled = _with_days(string_keys(pooled, text_keys), frame, out, period)
     value = nw.when(nw.col("denominator") != 0).then(nw.col("numerator") / nw.col("denominator"))
-    pooled = pooled.with_columns(value.alias("value"))
-
-    result = _with_days(pooled, base, out, period)
+    result = string_keys(pooled.with_columns(value.alias("value")), text_keys)
     result = result.rename({"_period": "date"}) if "_period" in out else result
     keys = ["date" if k == "_period" else k for k in out]
     columns = [*keys, *(["variation_name"] if "variation" in kept else [])]
@@ -390,8 +386,42 @@ def rates(
     return table
 
 
-def period_start(period: str, date_dtype: Any) -> nw.Expr:
-    """The first day of each row's period (day, ISO week from Monday, or month)."""
+def _sum_metrics(frame: nw.LazyFrame[Any], keys: Sequence[str]) -> nw.LazyFrame[Any]:
+    """Sum ``value`` per (keys, metric); null, not 0, where a group has only nulls."""
+    return (
+        frame.group_by(*keys, "metric")
+        .agg(nw.col("value").sum(), nw.col("value").count().alias("_n"))
+        .with_columns(nw.when(nw.col("_n") > 0).then(nw.col("value")).alias("value"))
+        .drop("_n")
+    )
+
+
+def _pool(long: nw.LazyFrame[Any], out: Sequence[str], *, with_name: bool) -> nw.LazyFrame[Any]:
+    """Sum numerators and denominators per output group; a null anywhere makes it null."""
+    aggs = [
+        nw.col("numerator").sum(),
+        nw.col("denominator").sum(),
+        nw.col("numerator").count().alias("_nn"),
+        nw.col("denominator").count().alias("_nd"),
+        nw.len().alias("_n"),
+    ]
+    if with_name:
+        aggs.append(nw.col("variation_name").max())
+    pooled = long.group_by(*out, "metric").agg(*aggs)
+    num = nw.when(nw.col("_nn") == nw.col("_n")).then(nw.col("numerator"))
+    den = nw.when(nw.col("_nd") == nw.col("_n")).then(nw.col("denominator"))
+    return pooled.with_columns(num.alias("numerator"), den.alias("denominator"))
+
+
+def period_start(period: str, date_dtype: Any, implementation: Any = None) -> nw.Expr:
+    """The first day of each row's period (day, ISO week from Monday, or month).
+
+    Args:
+        period: ``"day"``, ``"week"`` or ``"month"``.
+        date_dtype: The input's date dtype; the result has the same.
+        implementation: The frame's narwhals ``Implementation``: polars and pandas take a
+            faster path for weeks.
+    """
     date = nw.col("date")
     if date_dtype == nw.Datetime:
         date = date.dt.truncate("1d")
@@ -399,8 +429,15 @@ def period_start(period: str, date_dtype: Any) -> nw.Expr:
         return date
     if period == "month":
         start = date.dt.truncate("1mo")
+    elif implementation is not None and (
+        implementation.is_polars() or implementation.is_pandas_like()
+    ):
+        # Their 7-day buckets start on Thursdays (1970-01-01 was one): shift by 3 days so
+        # that they start on Mondays. Three vectorised steps instead of seven branches.
+        start = date.dt.offset_by("3d").dt.truncate("7d").dt.offset_by("-3d")
     else:
-        # narwhals has no week truncation; step back (weekday - 1) days, Monday = 1.
+        # narwhals has no week truncation, and SQL backends truncate by 1 unit only: step
+        # back (weekday - 1) days, Monday being 1.
         weekday = date.dt.weekday()
         chain = nw.when(weekday == 1).then(date)
         for day in range(2, 8):
@@ -538,16 +575,16 @@ def _rate_rows(wide: nw.LazyFrame[Any], rate: Rate, keys: Sequence[str]) -> nw.L
 
 
 def _with_days(
-    pooled: nw.LazyFrame[Any], base: nw.LazyFrame[Any], out: Sequence[str], period: str
+    pooled: nw.LazyFrame[Any], frame: nw.LazyFrame[Any], out: Sequence[str], period: str
 ) -> nw.LazyFrame[Any]:
-    """Join the number of days with data per output group."""
+    """Join the number of days with any row per output group."""
     if period == "day":
         return pooled.with_columns(nw.lit(1).alias("days"))
     keys = list(out)
     if keys:
-        days = base.group_by(*keys).agg(nw.col("date").n_unique().alias("days"))
+        days = frame.group_by(*keys).agg(nw.col("date").n_unique().alias("days"))
     else:
-        days = base.select(nw.col("date").n_unique().alias("days"))
+        days = frame.select(nw.col("date").n_unique().alias("days"))
     days = string_keys(days, [k for k in keys if k != "_period"])
     if not keys:
         return pooled.join(days, how="cross")

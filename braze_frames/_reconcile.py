@@ -20,7 +20,7 @@ from typing import Any, Final
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
-from ._frames import channel_metrics, finish, present_metrics, sort_keys, string_keys, tidy_lazy
+from ._frames import distinct, finish, sort_keys, string_keys, tidy_lazy
 from ._schema import conversion_event
 
 __all__ = ["RECONCILE_KEYS", "reconcile"]
@@ -97,9 +97,9 @@ def reconcile(df: IntoFrameT, *, summary: bool = False, window_days: int = 30) -
         msg = f"window_days must be a whole number of days >= 1, not {window_days!r}"
         raise ValueError(msg)
     frame, eager = tidy_lazy(df)
-    pairs = channel_metrics(frame)
-    names = sorted(m for m in present_metrics(pairs) if conversion_event(m) is not None)
-    if pairs and not names:
+    metrics = distinct(frame, "metric")
+    names = sorted(m for m in metrics if conversion_event(m) is not None)
+    if metrics and not names:
         msg = (
             "the frame has no conversion metrics (conversions, conversions_by_send_time, "
             "conversions1, ...) to reconcile"
@@ -138,7 +138,6 @@ def _detail(frame: nw.LazyFrame[Any], names: list[str]) -> nw.LazyFrame[Any]:
         nw.col("_send").sum(),
         nw.col("_send").count().alias("_ns"),
     )
-    day = string_keys(day, ("campaign_id", "channel", "variation", "event"))
     conversion = nw.when(nw.col("_nc") > 0).then(nw.col("_conversion"))
     send = nw.when(nw.col("_ns") > 0).then(nw.col("_send"))
     day = day.select(
@@ -150,7 +149,10 @@ def _detail(frame: nw.LazyFrame[Any], names: list[str]) -> nw.LazyFrame[Any]:
     running = (
         nw.col("difference").fill_null(0).cum_sum().over(*RECONCILE_KEYS, order_by="date")
     )
-    detail: nw.LazyFrame[Any] = day.with_columns(running.alias("cumulative_difference"))
+    # Key columns become strings last: windows and groups run faster on categoricals.
+    detail: nw.LazyFrame[Any] = string_keys(
+        day.with_columns(running.alias("cumulative_difference")), RECONCILE_KEYS
+    )
     return detail
 
 

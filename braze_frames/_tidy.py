@@ -71,19 +71,19 @@ def empty_tidy() -> pl.DataFrame:
 def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
     """Build the polars tidy frame from the parser's encoded columns (see ``_parse``).
 
-    Only ``value`` crosses from Python one item per row. Keys are gathered in polars:
-    per row its segment, per segment its day (campaign id, date) and shape (channel,
-    variation, name, layout), per row its metric from the layout's codes.
+    Only ``value`` crosses from Python one item per row. The keys are put together per
+    segment (its day's campaign id and date, its shape's channel, variation, name and
+    list of metrics), then one ``explode`` of the metric lists makes the rows.
     """
-    n_rows = parsed.n_rows
-    if not n_rows:
+    if not parsed.n_rows:
         return empty_tidy()
     u32 = pl.UInt32()
     cat = pl.Categorical()
-    days = pl.DataFrame(
-        {"campaign_id": parsed.day_campaign_id, "date": parsed.day_date},
-        schema={"campaign_id": cat, "date": pl.Int32()},
-    ).with_columns(pl.col("date").cast(pl.Date()))
+    names, codes, starts = parsed.metric_names, parsed.layout_codes, parsed.layout_start
+    layouts = pl.Series(
+        [[names[c] for c in codes[start:start + n]] for start, n in zip(starts, parsed.layout_len, strict=True)],
+        dtype=pl.List(cat),
+    )
     shapes = pl.DataFrame(
         {
             "channel": parsed.shape_channel,
@@ -91,45 +91,19 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
             "variation_name": parsed.shape_variation_name,
         },
         schema={"channel": cat, "variation": cat, "variation_name": cat},
-    )
-    layout = pl.Series(parsed.shape_layout, dtype=u32)
-    seg_shape = pl.Series(parsed.seg_shape, dtype=u32)
-    seg_layout = layout.gather(seg_shape)
-    seg_len = pl.Series(parsed.layout_len, dtype=u32).gather(seg_layout)
+    ).with_columns(metric=layouts.gather(pl.Series(parsed.shape_layout, dtype=u32)))
+    days = pl.DataFrame(
+        {"campaign_id": parsed.day_campaign_id, "date": parsed.day_date},
+        schema={"campaign_id": cat, "date": pl.Int32()},
+    ).with_columns(pl.col("date").cast(pl.Date()))
     # Segments per day, from the running totals the parser keeps.
     day_end = pl.Series(parsed.day_end, dtype=u32)
     day_segs = day_end - day_end.shift(1, fill_value=0)
-    n_days = len(day_end)
-    seg_day = _repeat_index(n_days, day_segs)
-    row_seg = _repeat_index(len(seg_shape), seg_len)
-    # The row's metric code sits at (its layout's start + its place in the segment); its
-    # place is its row number minus the row where its segment starts.
-    seg_first_row = seg_len.cum_sum() - seg_len
-    seg_base = pl.Series(parsed.layout_start, dtype=pl.Int64()).gather(seg_layout) - seg_first_row
-    code_at = (pl.int_range(0, n_rows, dtype=pl.Int64(), eager=True) + seg_base.gather(row_seg)).cast(u32)
-    code_names = pl.Series(parsed.metric_names, dtype=cat)
-    metric = code_names.gather(pl.Series(parsed.layout_codes, dtype=u32).gather(code_at))
-    row_day = seg_day.gather(row_seg)
-    row_shape = seg_shape.gather(row_seg)
-    day_rows = days[row_day]
-    shape_rows = shapes[row_shape]
-    return pl.DataFrame(
-        [
-            day_rows.get_column("campaign_id"),
-            day_rows.get_column("date"),
-            shape_rows.get_column("channel"),
-            shape_rows.get_column("variation"),
-            shape_rows.get_column("variation_name"),
-            metric.alias("metric"),
-            pl.Series("value", parsed.values, dtype=pl.Float64()),
-        ]
-    )
-
-
-def _repeat_index(n: int, counts: pl.Series) -> pl.Series:
-    """``[0]*counts[0] + [1]*counts[1] + ...`` as a UInt32 series."""
-    index = pl.int_range(0, n, dtype=pl.UInt32(), eager=True)
-    return index.repeat_by(counts).explode()
+    seg_day = pl.int_range(0, len(day_end), dtype=u32, eager=True).repeat_by(day_segs).explode()
+    segments = pl.concat([days[seg_day], shapes[pl.Series(parsed.seg_shape, dtype=u32)]], how="horizontal")
+    # Segments never have an empty metric list (the parser makes none), so explode adds
+    # no null row.
+    return segments.explode("metric").with_columns(pl.Series("value", parsed.values, dtype=pl.Float64()))
 
 
 def from_records(

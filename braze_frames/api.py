@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
-from ._errors import BrazeError, DataRepairWarning, UnknownFieldWarning
+from ._errors import BrazeError, DataRepairWarning, UnexpectedResponseError, UnknownFieldWarning
 from ._parse import DayMap, ParsedColumns, collect_days, parse_days
 from ._tidy import Backend, check_backend, frame_from_parsed, to_backend
 from ._windows import Reading, Window, detect_reading, plan_windows, resolve_range
@@ -288,7 +288,10 @@ def _fetch(
     def request(cid: str, window: Window) -> None:
         body = client.data_series(cid, length=window.length, ending_at=window.ending_at_param)
         with lock:
-            collect_days(body, keep=(window.first, window.last), into=days[cid], parsed=parsed)
+            # Checked whole before any of its days is kept: a window that fails leaves no
+            # day behind, so each day is in the frame or covered by a failure, never both.
+            got = collect_days(body, keep=(window.first, window.last), parsed=parsed)
+            days[cid].update(got)
             if client.window_reading is None:
                 client.window_reading = detect_reading(window, list(collect_days(body)))
 
@@ -322,8 +325,42 @@ def _fetch(
         if bar is not None:
             bar.close()
     for cid in ranges:
-        parse_days(cid, days.pop(cid), into=parsed, variation_names=names.get(cid))
+        _parse_campaign(parsed, cid, days.pop(cid), names.get(cid), on_error=on_error,
+                        failures=failures)
     return parsed, failures, ids
+
+
+def _parse_campaign(
+    parsed: ParsedColumns,
+    cid: str,
+    days: DayMap,
+    names: Mapping[str, str] | None,
+    *,
+    on_error: OnError,
+    failures: list[FetchFailure],
+) -> None:
+    """Parse one campaign's days; unless ``on_error="raise"``, a malformed day is a failure.
+
+    The parser stops at the first malformed day. The campaign is then rolled back and parsed
+    day by day, so only the malformed days are missing, each covered by a ``FetchFailure``,
+    and every other campaign and day is kept.
+    """
+    mark = parsed._mark()
+    try:
+        parse_days(cid, days, into=parsed, variation_names=names)
+    except UnexpectedResponseError:
+        if on_error == "raise":
+            raise
+        parsed._rollback(mark)
+    else:
+        return
+    for date in sorted(days):
+        mark = parsed._mark()
+        try:
+            parse_days(cid, {date: days[date]}, into=parsed, variation_names=names)
+        except UnexpectedResponseError as exc:
+            parsed._rollback(mark)
+            failures.append(FetchFailure(cid, date, date, exc))
 
 
 def _active_span(

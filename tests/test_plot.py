@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 import matplotlib as mpl
 import pytest
 from _support_frames import tidy
+from matplotlib.figure import Figure
 
 from braze_frames._plot import plot, plot_reconcile
 
-mpl.use("Agg")
-
-from matplotlib.figure import Figure  # noqa: E402
+mpl.use("Agg")  # no display in tests; the charts never touch pyplot anyway
 
 ROWS = [
     (c, f"2024-07-0{d}", ch, v, n, m, float(d * k))
@@ -34,7 +34,7 @@ def test_metric_over_time_one_line_per_variation(backend: str) -> None:
     labels = sorted(line.get_label() for line in ax.get_lines())
     assert labels == ["Subject A", "e2"]  # name when known, else the variation id
     assert [len(line.get_xdata()) for line in ax.get_lines()] == [3, 3]
-    fig.savefig(_sink(), format="png")
+    fig.savefig(io.BytesIO(), format="png")
 
 
 def test_rate_per_week_on_a_given_axes(backend: str) -> None:
@@ -65,7 +65,7 @@ def test_plot_reconcile(backend: str) -> None:
     by_send = top.get_lines()[0].get_ydata()
     assert list(by_send) == [2.0, 4.0, 6.0]
     assert list(bottom.get_lines()[0].get_ydata()) == [-1.0, -1.0, 0.0]
-    fig.savefig(_sink(), format="png")
+    fig.savefig(io.BytesIO(), format="png")
 
 
 def test_plot_reconcile_needs_one_series() -> None:
@@ -88,9 +88,3 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install 'braze-frames\[plot\]'"):
         plot(tidy(ROWS), metric="opens")
-
-
-def _sink() -> object:
-    import io
-
-    return io.BytesIO()
