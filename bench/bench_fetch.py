@@ -43,15 +43,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import requests
+import requests.adapters
 
 from braze_frames import BrazeClient, fetch_data_series
-from braze_frames._windows import plan_windows
+from braze_frames._windows import Window, plan_windows
 
 TODAY = dt.date(2026, 6, 30)
 LATENCY = 0.05
@@ -94,6 +96,8 @@ for line in sys.stdin:
     elif command["op"] == "reset":
         sandbox.reset_stats()
         answer = {}
+    elif command["op"] == "cpu":
+        answer = {"cpu_s": time.process_time()}
     elif command["op"] == "clock":
         clock_state.update(t0=command["t0"], base=command["base"], scale=command["scale"])
         answer = {}
@@ -136,6 +140,9 @@ class SandboxProcess:
     def stats(self) -> dict[str, Any]:
         return self._ask(op="stats")
 
+    def cpu_seconds(self) -> float:
+        return float(self._ask(op="cpu")["cpu_s"])
+
     def reset_stats(self) -> None:
         self._ask(op="reset")
 
@@ -173,12 +180,18 @@ def _latency_run(n_campaigns: int, *, nodelay: bool, sequential: bool) -> dict[s
         ids = sb.campaign_ids[:n_campaigns]
         # One request first, as any client that has fetched before: it learns how the
         # server reads ending_at and then asks for exact 100-day windows.
-        fetch_data_series(ids[0], length=1, client=client, progress=False)
+        fetch_data_series(ids[0], length=7, ending_at=TODAY - dt.timedelta(days=30), client=client,
+                          progress=False)
+        assert client.window_reading is not None
         sb.reset_stats()
         before = client.stats.requests
+        server_cpu = sb.cpu_seconds()
+        cpu = time.process_time()
         started = time.perf_counter()
         frame = fetch_data_series(ids, start=first, end=TODAY, client=client, progress=False)
         wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        server_cpu = sb.cpu_seconds() - server_cpu
         sent = client.stats.requests - before
         server = sb.stats()
         ideal = sent * LATENCY / CONCURRENCY
@@ -190,12 +203,41 @@ def _latency_run(n_campaigns: int, *, nodelay: bool, sequential: bool) -> dict[s
             "ideal_s": round(ideal, 3),
             "x_ideal": round(wall / ideal, 3),
             "requests_per_s": round(sent / wall, 1),
+            "client_cpu_s": round(cpu, 2),
+            "sandbox_cpu_s": round(server_cpu, 2),
+            "load_average_after": _load(),
         }
+        reading = client.window_reading or "exclusive"
+        windows = [(cid, w) for cid in ids for w in plan_windows(first, TODAY, reading)]
+        headers = {"Authorization": f"Bearer {sb.api_key}"}
         if sequential:
-            reading = client.window_reading or "exclusive"
-            windows = [(cid, w) for cid in ids for w in plan_windows(first, TODAY, reading)]
+            # The floor this machine allows right now: the same requests, 16 threads, one
+            # session, JSON decoded, no table built.
+            session = requests.Session()
+            session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=CONCURRENCY))
+
+            def get(item: tuple[str, Window]) -> None:
+                cid, window = item
+                response = session.get(
+                    f"{sb.url}/campaigns/data_series", headers=headers, timeout=30,
+                    params={"campaign_id": cid, "length": window.length,
+                            "ending_at": window.ending_at_param},
+                )
+                response.raise_for_status()
+                response.json()
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(CONCURRENCY) as pool:
+                list(pool.map(get, windows))
+            raw = time.perf_counter() - started
+            session.close()
+            result["plain_threads"] = {
+                "wall_s": round(raw, 3),
+                "x_ideal": round(raw / ideal, 3),
+                "note": "the same requests from 16 threads with requests.Session, JSON decoded, "
+                        "no table: what this machine allows at the moment",
+            }
             sample = windows[:: max(1, len(windows) // SEQUENTIAL_SAMPLE)][:SEQUENTIAL_SAMPLE]
-            headers = {"Authorization": f"Bearer {sb.api_key}"}
             started = time.perf_counter()
             for cid, window in sample:
                 response = requests.get(
@@ -243,8 +285,10 @@ def budget_bound(quick: bool = False) -> dict[str, Any]:
     with sandbox_process(n_campaigns=n_campaigns, latency=LATENCY, rate_limit=rate) as sb:
         # Learn the reading of ending_at with a client on the real clock (a previous window).
         with BrazeClient(sb.api_key, sb.url) as probe:
-            fetch_data_series(sb.campaign_ids[0], length=1, client=probe, progress=False)
+            fetch_data_series(sb.campaign_ids[0], length=7, ending_at=TODAY - dt.timedelta(days=30),
+                              client=probe, progress=False)
             reading = probe.window_reading
+            assert reading is not None
         t0 = time.time()
         base = float((int(t0) // 60 + 1) * 60)  # a window boundary, on both clocks
 
@@ -368,6 +412,9 @@ def summary(report: dict[str, Any]) -> str:
         f"~{nodelay['sequential']['extrapolated_s']} s extrapolated from "
         f"{nodelay['sequential']['sampled_requests']}: {nodelay['sequential']['speedup']}x faster "
         "(target >= 10)",
+        f"  plain requests from 16 threads (this machine's floor now): "
+        f"{nodelay['plain_threads']['x_ideal']}x the ideal; client CPU {nodelay['client_cpu_s']} s, "
+        f"sandbox CPU {nodelay['sandbox_cpu_s']} s, load average {nodelay['load_average_after']}",
         f"  sandbox as shipped (Nagle + delayed ACK): {shipped['wall_s']} s, "
         f"{shipped['x_ideal']}x the ideal"
         + (f"; sequential {shipped['sequential']['per_request_ms']} ms/request, "

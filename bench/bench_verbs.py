@@ -229,38 +229,51 @@ class _Sampler(threading.Thread):
         return max(self.peak, _rss())
 
 
-def measure(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, int]:
-    """Best wall time over ``repeat`` runs, and the resident-set growth of the first.
-
-    Growth is sampled every millisecond from a thread (polars and pandas release the GIL
-    in their kernels), relative to the resident set just before the call.
-    """
-    best = float("inf")
-    growth = 0
-    libc = _libc()
-    for attempt in range(repeat):
+def timing(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Best wall time and best CPU time (all threads) over ``repeat`` runs."""
+    wall = cpu = float("inf")
+    for _ in range(repeat):
         gc.collect()
-        if libc is not None:
-            libc.malloc_trim(0)
-        base = _rss()
-        sampler = _Sampler()
-        sampler.start()
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         result = fn()
-        best = min(best, time.perf_counter() - t0)
-        peak = sampler.stop()
-        if attempt == 0:
-            growth = peak - base
+        wall = min(wall, time.perf_counter() - w0)
+        cpu = min(cpu, time.process_time() - c0)
         del result
-    return best, growth
+    return wall, cpu
 
 
-def _child(verb: str, path: str, n_rows: int, repeat: int) -> dict[str, float]:
-    """One (verb, path) measurement, in a process of its own (no memory reused from others)."""
+def peak_growth(fn: Callable[[], Any]) -> int:
+    """Peak growth of the resident set during one call, sampled every millisecond.
+
+    Run it where freed memory goes straight back to the OS (see ``_ALLOCATORS``), or
+    the call reuses pages freed earlier and the growth reads low.
+    """
+    gc.collect()
     libc = _libc()
     if libc is not None:
-        # M_MMAP_THRESHOLD: large numpy buffers always come from (and go back to) mmap, so
-        # the resident set reflects what the call holds, not what earlier calls freed.
+        libc.malloc_trim(0)
+    base = _rss()
+    sampler = _Sampler()
+    sampler.start()
+    result = fn()
+    peak = sampler.stop()
+    del result
+    return peak - base
+
+
+#: For the memory runs only: allocators that return freed memory to the OS at once
+#: (polars' jemalloc, pyarrow's pool), so the resident set tracks live memory.
+_ALLOCATORS = {
+    "_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
+    "ARROW_DEFAULT_MEMORY_POOL": "system",
+}
+
+
+def _child(verb: str, path: str, n_rows: int, repeat: int, mode: str) -> dict[str, float]:
+    """One (verb, path) measurement in a process of its own: ``time`` or ``memory``."""
+    libc = _libc()
+    if libc is not None and mode == "memory":
+        # M_MMAP_THRESHOLD: large buffers always come from (and go back to) mmap.
         libc.mallopt(-3, 1 << 17)
     frame: Any = make_tidy(n_rows)
     if path != "polars":
@@ -268,19 +281,33 @@ def _child(verb: str, path: str, n_rows: int, repeat: int) -> dict[str, float]:
     size = frame.estimated_size() if path == "polars" else int(frame.memory_usage(deep=True).sum())
     ours, hand = VERBS[verb]
     fn = hand if path == "hand_pandas" else ours
-    seconds, growth = measure(lambda: fn(frame), repeat)
-    return {"seconds": seconds, "peak_bytes": growth, "input_bytes": size}
+    if mode == "memory":
+        return {"peak_bytes": peak_growth(lambda: fn(frame)), "input_bytes": size}
+    wall, cpu = timing(lambda: fn(frame), repeat)
+    return {"seconds": wall, "cpu_seconds": cpu, "input_bytes": size}
 
 
-def run(n_rows: int = 5_000_000, quick: bool = False, repeat: int = 2) -> dict[str, Any]:
+def _spawn(verb: str, path: str, n_rows: int, repeat: int, mode: str) -> dict[str, float]:
+    env = {**os.environ, **(_ALLOCATORS if mode == "memory" else {})}
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", verb, path, str(n_rows),
+         str(repeat), mode],
+        capture_output=True, text=True, check=True, env=env,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(n_rows: int = 5_000_000, quick: bool = False, repeat: int = 3) -> dict[str, Any]:
     """Time every verb on the three paths and report ratios against the targets.
 
-    Each (verb, path) runs in a fresh Python process on an identical frame, so memory
-    figures are not blurred by earlier runs.
+    Each (verb, path) runs in fresh Python processes on an identical frame: one for the
+    timing (best of ``repeat``; wall and CPU time), one for the memory (peak growth of
+    the resident set with allocators that hand memory back at once).
 
     Returns:
-        ``{"rows", "input_mb", "verbs": {verb: {path: {"seconds", "peak_mb"}}},
-        "ratios": {verb: {...}}}``.
+        ``{"rows", "input_mb", "load_average", "verbs": {verb: {path: {"seconds",
+        "cpu_seconds", "peak_mb"}}}, "ratios": {verb: {...}}}``.
     """
     import pandas as pd
 
@@ -288,44 +315,50 @@ def run(n_rows: int = 5_000_000, quick: bool = False, repeat: int = 2) -> dict[s
         n_rows = min(n_rows, 500_000)
     report: dict[str, Any] = {
         "rows": n_rows, "input_mb": {}, "pandas": pd.__version__, "polars": pl.__version__,
-        "cpus": os.cpu_count(), "verbs": {}, "ratios": {},
+        "cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "verbs": {}, "ratios": {},
     }
     for verb in VERBS:
         got: dict[str, dict[str, float]] = {}
         for path in PATHS:
-            out = subprocess.run(
-                [sys.executable, os.path.abspath(__file__), "--child", verb, path,
-                 str(n_rows), str(repeat)],
-                capture_output=True, text=True, check=True,
-            )
-            got[path] = json.loads(out.stdout.strip().splitlines()[-1])
+            got[path] = {**_spawn(verb, path, n_rows, repeat, "time"),
+                         **_spawn(verb, path, n_rows, 1, "memory")}
         report["input_mb"] = {
             "polars": round(got["polars"]["input_bytes"] / 1e6, 1),
             "pandas": round(got["hand_pandas"]["input_bytes"] / 1e6, 1),
         }
         report["verbs"][verb] = {
-            path: {"seconds": round(m["seconds"], 3), "peak_mb": round(m["peak_bytes"] / 1e6, 1)}
+            path: {
+                "seconds": round(m["seconds"], 3),
+                "cpu_seconds": round(m["cpu_seconds"], 3),
+                "peak_mb": round(m["peak_bytes"] / 1e6, 1),
+            }
             for path, m in got.items()
         }
-        hand = got["hand_pandas"]["seconds"]
+        hand = got["hand_pandas"]
         report["ratios"][verb] = {
-            "polars_speedup_vs_hand": round(hand / got["polars"]["seconds"], 2),
-            "ours_pandas_vs_hand": round(got["ours_pandas"]["seconds"] / hand, 2),
+            "polars_speedup_vs_hand": round(hand["seconds"] / got["polars"]["seconds"], 2),
+            "ours_pandas_vs_hand": round(got["ours_pandas"]["seconds"] / hand["seconds"], 2),
+            "ours_pandas_vs_hand_cpu": round(
+                got["ours_pandas"]["cpu_seconds"] / hand["cpu_seconds"], 2
+            ),
             **{
                 f"{path}_peak_vs_input": round(m["peak_bytes"] / m["input_bytes"], 2)
                 for path, m in got.items()
             },
         }
+    report["load_average_end"] = os.getloadavg()[0]
     return report
 
 
 def _print(report: dict[str, Any]) -> None:
     print(f"{report['rows']:,} tidy rows; input {report['input_mb']} MB; "
-          f"polars {report['polars']}, pandas {report['pandas']}, {report['cpus']} CPUs")
-    print(f"{'verb':12s} {'path':12s} {'seconds':>8s} {'peak MB':>8s}")
+          f"polars {report['polars']}, pandas {report['pandas']}, {report['cpus']} CPUs, "
+          f"load average {report['load_average']:.1f} -> {report['load_average_end']:.1f}")
+    print(f"{'verb':12s} {'path':12s} {'wall s':>8s} {'cpu s':>8s} {'peak MB':>8s}")
     for verb, paths in report["verbs"].items():
         for path, m in paths.items():
-            print(f"{verb:12s} {path:12s} {m['seconds']:8.2f} {m['peak_mb']:8.0f}")
+            print(f"{verb:12s} {path:12s} {m['seconds']:8.2f} {m['cpu_seconds']:8.2f} "
+                  f"{m['peak_mb']:8.0f}")
     print("\nratios (targets: polars speedup >= 3, ours_pandas/hand <= 1.3, peak/input <= 2)")
     for verb, r in report["ratios"].items():
         print(f"{verb:12s} " + "  ".join(f"{k}={v}" for k, v in r.items()))
@@ -333,7 +366,7 @@ def _print(report: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _verb, _path, _rows, _repeat = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-        print(json.dumps(_child(_verb, _path, _rows, _repeat)))
+        _verb, _path, _rows, _repeat, _mode = sys.argv[2:7]
+        print(json.dumps(_child(_verb, _path, int(_rows), int(_repeat), _mode)))
     else:
         _print(run(quick="--quick" in sys.argv))

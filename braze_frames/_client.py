@@ -72,6 +72,8 @@ _PERMISSIONS: Final = MappingProxyType(
     }
 )
 _EXCERPT_CHARS: Final = 200
+# Braze's messages are one sentence; a longer one is cut (a hostile server may send megabytes).
+_QUOTE_CHARS: Final = 500
 _REDACTED: Final = "<redacted>"
 
 # Failures of the transport that a new attempt can cure. requests wraps most urllib3 errors,
@@ -582,13 +584,13 @@ class BrazeClient:
                 body_excerpt=self._excerpt(outcome.body),
             )
             return _Failure(no_message, status, f"HTTP {status} without message")
-        braze_message = self._auth.redact(str(message))
+        braze_message = self._quote(message)
         not_success = BrazeAPIError(
             f"GET {path} returned HTTP {status} with message {braze_message!r} instead of "
             "'success'.",
             status=status,
             braze_message=braze_message,
-            errors=decoded.get("errors"),
+            errors=self._redact_errors(decoded.get("errors")),
             url=url,
         )
         return _Failure(not_success, status, f"HTTP {status} with message {braze_message!r}")
@@ -608,7 +610,8 @@ class BrazeClient:
         hint: str | None = None
         if 300 <= status < 400:
             location = outcome.headers.get("Location", "")
-            target = _strip_query(location) if location else "another URL"
+            # The target is quoted, redacted: a hostile server may put the key in its path.
+            target = self._quote(_strip_query(location)) if location else "another URL"
             hint = (
                 f"The server redirected to {target}. Set rest_endpoint to your REST endpoint "
                 "itself (such as https://rest.iad-03.braze.com); redirects are not followed, so "
@@ -661,9 +664,39 @@ class BrazeClient:
             return None, None
         message = decoded.get("message")
         return (
-            self._auth.redact(str(message)) if message is not None else None,
-            decoded.get("errors"),
+            self._quote(message) if message is not None else None,
+            self._redact_errors(decoded.get("errors")),
         )
+
+    def _quote(self, value: object) -> str:
+        """A server's text (a ``message``, a redirect target) as short, redacted text.
+
+        Whatever a server sent there: a non-string is shown as JSON (never ``str()``, which
+        recurses on nested input), and the key is replaced before the text is cut, so no
+        part of it survives.
+        """
+        if isinstance(value, str):
+            text = value
+        else:
+            try:
+                text = orjson.dumps(value).decode()
+            except orjson.JSONEncodeError:  # nested beyond orjson's limit, or a huge int
+                text = f"<a JSON {type(value).__name__} too deep or too large to show>"
+        text = self._auth.redact(text)
+        return text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 3] + "..."
+
+    def _redact_errors(self, errors: Any) -> Any:
+        """Braze's ``errors`` as sent, unless a server echoed the key in it: then redacted."""
+        if errors is None or isinstance(errors, (bool, int, float)):
+            return errors
+        if isinstance(errors, str):
+            return self._auth.redact(errors)
+        try:
+            text = orjson.dumps(errors).decode()
+        except orjson.JSONEncodeError:
+            return self._quote(errors)
+        redacted = self._auth.redact(text)
+        return errors if redacted == text else orjson.loads(redacted)
 
     def _excerpt(self, body: bytes) -> str:
         text = " ".join(body[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace").split())

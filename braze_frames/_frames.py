@@ -93,7 +93,7 @@ def validate(df: IntoFrameT) -> IntoFrameT:
         >>> row = ("c1", "2024-07-01", "email", "v1", None, "sent", 10.0)
         >>> validate(from_records([row])).shape
         (1, 7)
-        >>> validate(from_records([row, row]))
+        >>> validate(from_records([row, row]))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         braze_frames._frames.TidyFrameError: not a tidy braze frame: 1 duplicated key ...
@@ -110,7 +110,7 @@ def validate(df: IntoFrameT) -> IntoFrameT:
         .collect()
     )
     if len(dups):
-        cases = sort_keys(string_keys(dups, KEY_COLUMNS), KEY_COLUMNS)
+        cases = sorted_strings(dups, STRING_COLUMNS, KEY_COLUMNS)
         n = len(cases)
         keys = ", ".join(KEY_COLUMNS)
         problem = f"{n} duplicated key{'s' if n != 1 else ''} ({keys})"
@@ -198,7 +198,7 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
             nw.col("metric").cast(nw.String()),
         )
         wide = widen(summed.with_columns(label.alias("metric")).drop("channel"), index, names)
-    wide = sort_keys(string_keys(wide, [c for c in index if c != "date"]), index)
+    wide = sorted_strings(wide, [c for c in index if c != "date"], index)
     result: IntoFrameT = finish(wide, eager)
     return result
 
@@ -253,7 +253,7 @@ def unpivot(wide: IntoFrameT) -> IntoFrameT:
             nw.lit(None, nw.String()).alias("metric"), nw.lit(None, nw.Float64()).alias("value")
         ).head(0)
     long = long.with_columns(nw.col("value").cast(nw.Float64())).select(*TIDY_COLUMNS)
-    long = sort_keys(string_keys(long, STRING_COLUMNS), KEY_COLUMNS)
+    long = sorted_strings(long, STRING_COLUMNS, KEY_COLUMNS)
     result: IntoFrameT = finish(long, eager)
     return result
 
@@ -441,13 +441,57 @@ def widen(frame: nw.LazyFrame[Any], index: Sequence[str], names: Sequence[str]) 
 def string_keys(frame: Any, columns: Iterable[str]) -> Any:
     """Cast key columns to String (Categorical in, String out: one sort order everywhere)."""
     schema = frame.collect_schema()
-    casts = [nw.col(c).cast(nw.String()) for c in columns if c in schema and schema[c] != nw.String]
-    return frame.with_columns(*casts) if casts else frame
+    todo = [c for c in columns if c in schema and schema[c] != nw.String]
+    if not todo:
+        return frame
+    if frame.implementation.is_pandas():
+        return _pandas_strings(frame, todo, sort_by=None)
+    return frame.with_columns(*(nw.col(c).cast(nw.String()) for c in todo))
 
 
 def sort_keys(frame: Any, columns: Sequence[str]) -> Any:
     """Sort by the given columns, nulls first (the ``"all"`` rows' null variation)."""
     return frame.sort(*columns, nulls_last=False)
+
+
+def sorted_strings(frame: Any, text: Sequence[str], by: Sequence[str]) -> Any:
+    """``string_keys`` then ``sort_keys``, as one step (pandas does it much faster so)."""
+    schema = frame.collect_schema()
+    todo = [c for c in text if c in schema and schema[c] != nw.String]
+    if todo and frame.implementation.is_pandas():
+        return _pandas_strings(frame, todo, sort_by=by)
+    return sort_keys(string_keys(frame, todo), by)
+
+
+def _pandas_strings(frame: Any, columns: Sequence[str], sort_by: Sequence[str] | None) -> Any:
+    """Fast path for pandas: categoricals to strings by category, optionally sorting first.
+
+    pandas turns a categorical into strings row by row (0.15 s per 700k rows here) where
+    taking from the converted categories costs 7 ms; and sorting strings costs 15x
+    sorting categorical codes, which sort lexically once the categories are in order.
+    """
+    import pandas as pd
+
+    eager = isinstance(frame, nw.DataFrame)
+    native = (frame if eager else frame.collect()).to_native()
+    categorical = [c for c in columns if isinstance(native[c].dtype, pd.CategoricalDtype)]
+    if sort_by is not None:
+        native = native.assign(
+            **{c: native[c].cat.set_categories(sorted(native[c].cat.categories)) for c in categorical}
+        )
+        native = native.sort_values(list(sort_by), na_position="first", kind="stable")
+        native = native.reset_index(drop=True)
+    converted = {}
+    for c in columns:
+        col = native[c]
+        if c in categorical:
+            labels = pd.array(col.cat.categories.astype("str"), dtype="str")
+            values = labels.take(col.cat.codes.to_numpy(), allow_fill=True)
+            converted[c] = pd.Series(values, index=native.index, name=c)
+        else:
+            converted[c] = col.astype("str")
+    result = nw.from_native(native.assign(**converted), eager_only=True)
+    return result if eager else result.lazy()
 
 
 def fill_null_key(frame: Any, column: str) -> Any:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import narwhals.stable.v2 as nw
 
-from ._frames import distinct, sort_keys, string_keys, tidy_lazy
+from ._frames import distinct, sorted_strings, tidy_lazy
 from ._rates import BY_KEYS, Period, Rate, period_start, rates
 from ._reconcile import reconcile
 from ._schema import ALL_CHANNEL
@@ -191,7 +191,7 @@ def _metric_lines(df: Any, metric: str, period: str) -> _Series:
         .group_by(*keys, "date")
         .agg(nw.col("value").sum())
     )
-    summed = sort_keys(string_keys(summed, keys), [*keys, "date"])
+    summed = sorted_strings(summed, keys, [*keys, "date"])
     return _group(summed.collect().select(*keys, "date", "value").rows())
 
 

@@ -23,7 +23,7 @@ from ._frames import (
     finish,
     present_metrics,
     restore_null_key,
-    sort_keys,
+    sorted_strings,
     string_keys,
     tidy_lazy,
     widen,
@@ -373,7 +373,7 @@ def rates(
         pooled = _pool(long, out, with_name="variation" in kept)
         pooled = _with_days(string_keys(pooled, text_keys), frame, out, period)
     value = nw.when(nw.col("denominator") != 0).then(nw.col("numerator") / nw.col("denominator"))
-    result = string_keys(pooled.with_columns(value.alias("value")), text_keys)
+    result = pooled.with_columns(value.alias("value"))
     result = result.rename({"_period": "date"}) if "_period" in out else result
     keys = ["date" if k == "_period" else k for k in out]
     columns = [*keys, *(["variation_name"] if "variation" in kept else [])]
@@ -382,7 +382,7 @@ def rates(
         nw.col("value", "numerator", "denominator").cast(nw.Float64()),
         nw.col("days").cast(nw.Int64()),
     )
-    table: IntoFrameT = finish(sort_keys(result, [*keys, "metric"]), eager)
+    table: IntoFrameT = finish(sorted_strings(result, text_keys, [*keys, "metric"]), eager)
     return table
 
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
-from ._frames import distinct, finish, sort_keys, string_keys, tidy_lazy
+from ._frames import distinct, finish, sorted_strings, tidy_lazy
 from ._schema import conversion_event
 
 __all__ = ["RECONCILE_KEYS", "reconcile"]
@@ -108,7 +108,7 @@ def reconcile(df: IntoFrameT, *, summary: bool = False, window_days: int = 30) -
     detail = _detail(frame, names)
     result = _summary(detail, window_days) if summary else detail
     keys = [*RECONCILE_KEYS] if summary else [*RECONCILE_KEYS, "date"]
-    table: IntoFrameT = finish(sort_keys(result, keys), eager)
+    table: IntoFrameT = finish(sorted_strings(result, RECONCILE_KEYS, keys), eager)
     return table
 
 
@@ -149,10 +149,8 @@ def _detail(frame: nw.LazyFrame[Any], names: list[str]) -> nw.LazyFrame[Any]:
     running = (
         nw.col("difference").fill_null(0).cum_sum().over(*RECONCILE_KEYS, order_by="date")
     )
-    # Key columns become strings last: windows and groups run faster on categoricals.
-    detail: nw.LazyFrame[Any] = string_keys(
-        day.with_columns(running.alias("cumulative_difference")), RECONCILE_KEYS
-    )
+    # Key columns stay as they come (categoricals group faster) until ``reconcile`` ends.
+    detail: nw.LazyFrame[Any] = day.with_columns(running.alias("cumulative_difference"))
     return detail
 
 

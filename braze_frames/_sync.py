@@ -50,13 +50,13 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
 import polars as pl
 
-from ._parquet import _PART_FILE, _atomic_write, hive_escape, read_parquet, write_parquet
+from ._parquet import _PART_FILE, _atomic_write, _fsync_dir, hive_escape, read_parquet, write_parquet
 from ._schema import TIDY_COLUMNS
 from ._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy
 from ._windows import MAX_LENGTH, parse_day
@@ -207,8 +207,9 @@ def sync(
     Args:
         store: The store's directory (created when missing).
         campaign_ids: One campaign id or several; ``None`` for every campaign that
-            ``/campaigns/list`` gives (permission ``campaigns.list``) plus those already in
-            the store.
+            ``/campaigns/list`` gives (permission ``campaigns.list``; archived ones left out)
+            plus those already in the store. Campaigns new to the store then start at
+            ``start``, or without it where the store starts (its earliest ``start``).
         start: First day wanted, inclusive. Needed for a campaign's first sync; later syncs
             remember it (an earlier ``start`` extends the store backwards).
         end: Last day wanted, inclusive; default today (UTC).
@@ -287,18 +288,22 @@ def sync(
             if ids is None:
                 listed = [str(c["id"]) for c in list_campaigns(client=cl) if c.get("id")]
                 ids = list(dict.fromkeys([*manifest.records, *listed]))
+                if first_day is None:
+                    # A campaign created since the last sync starts where the store does.
+                    first_day = manifest.earliest_start()
             plans = _plan_all(ids, manifest, first_day, last_day, lookback_days)
-            # Record the start of campaigns new to the store before fetching: it certifies
-            # nothing, and lets a rerun after a crash go on without start=.
-            for cid in ids:
-                if cid not in manifest.records and first_day is not None:
-                    manifest.records[cid] = _Record(start=first_day)
+            # Record the start asked for before fetching: it certifies nothing, and lets a
+            # rerun after a crash go on without start=.
+            for cid, plan in plans.items():
+                record = manifest.records.get(cid, _Record())
+                if record.start != plan.start:
+                    manifest.records[cid] = replace(record, start=plan.start)
                     manifest.dirty = True
             manifest.save()
             if not (root / "_common_metadata").exists():
                 # Lets an empty store read back as an empty tidy frame.
                 write_parquet(empty_tidy(), root, partition_by=True, kind="tidy")
-            writer = _Writer(root, manifest, now, starts={c: p.start for c, p in plans.items()})
+            writer = _Writer(root, manifest, now)
             try:
                 _run(cl, plans, writer, on_error=on_error, progress=progress)
             finally:
@@ -559,12 +564,10 @@ def _longest_run(days: set[dt.date]) -> tuple[dt.date, dt.date] | None:
 class _Writer:
     """Upserts one campaign's fetched days into its partitions, then certifies them."""
 
-    def __init__(self, root: Path, manifest: _Manifest, now: dt.datetime,
-                 starts: Mapping[str, dt.date | None]) -> None:
+    def __init__(self, root: Path, manifest: _Manifest, now: dt.datetime) -> None:
         self.root = root
         self.manifest = manifest
         self.now = now
-        self.starts = starts
         self.days_fetched = 0
         self.rows_written = 0
         self.partitions_rewritten = 0
@@ -633,9 +636,8 @@ class _Writer:
         if record.first is not None and record.last is not None:
             held = set(_days(record.first, record.last)) - failed
         run = _longest_run(held | ok)
-        start = self.starts.get(cid) or record.start
-        self.manifest.records[cid] = _Record(
-            start=start,
+        self.manifest.records[cid] = replace(
+            record,
             first=None if run is None else run[0],
             last=None if run is None else run[1],
             synced_at=self.now,
@@ -649,16 +651,6 @@ def _read_partition(directory: Path) -> pl.DataFrame | None:
         return None
     frame = read_parquet(directory)
     return frame if isinstance(frame, pl.DataFrame) else None
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- the manifest, the lock, leftovers -------------------------------------------------------
@@ -687,6 +679,10 @@ class _Manifest:
             )
             raise ValueError(msg) from exc
         return cls(root, records)
+
+    def earliest_start(self) -> dt.date | None:
+        starts = [r.start for r in self.records.values() if r.start is not None]
+        return min(starts) if starts else None
 
     def save(self, *, throttle: bool = False) -> None:
         if not self.dirty:

@@ -104,11 +104,26 @@ class BrazeAccessor:
 
         return plot(self._df, metric, rate, period=period, ax=ax)
 
-    def plot_reconcile(self, **kwargs: Any) -> Figure:
+    def plot_reconcile(
+        self,
+        *,
+        event: str = "conversions",
+        campaign_id: str | None = None,
+        channel: str = "all",
+        variation: str | None = None,
+        ax: Axes | None = None,
+    ) -> Figure:
         """The two cumulative conversion curves and their gap (``braze_frames.plot_reconcile``)."""
         from ._plot import plot_reconcile
 
-        return plot_reconcile(self._df, **kwargs)
+        return plot_reconcile(
+            self._df,
+            event=event,
+            campaign_id=campaign_id,
+            channel=channel,
+            variation=variation,
+            ax=ax,
+        )
 
 
 def register() -> None:

@@ -121,8 +121,13 @@ def _progress_bar(total: int, progress: bool | None, desc: str) -> Any:
     show = _interactive() if progress is None else progress
     if not show or total <= 1:
         return None
-    from tqdm.auto import tqdm
+    import importlib.util
 
+    # tqdm.auto wants ipywidgets in a notebook and warns without it; the text bar works.
+    if "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm
+    else:
+        from tqdm.std import tqdm  # type: ignore[assignment]
     return tqdm(total=total, desc=desc, unit="req", leave=False)
 
 

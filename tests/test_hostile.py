@@ -36,7 +36,7 @@ import braze_frames as bf
 from braze_frames._errors import DataRepairWarning, UnexpectedResponseError, UnknownFieldWarning
 from braze_frames._parse import ParsedColumns, collect_days, parse_days
 from braze_frames._tidy import frame_from_parsed
-from braze_frames.api import FetchResult
+from braze_frames.api import FetchResult, OnError
 
 KEY = "hostile-test-key-0001"
 FIRST = dt.date(2024, 7, 1)
@@ -300,7 +300,8 @@ bodies = st.builds(
 )
 hostile_settings = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 # End to end costs an HTTP round trip per example: half the profile's examples.
-e2e_settings = settings(hostile_settings, max_examples=max(10, settings.default.max_examples // 2))
+_profile_examples = settings.default.max_examples if settings.default is not None else 30
+e2e_settings = settings(hostile_settings, max_examples=max(10, _profile_examples // 2))
 
 
 # ---- level 1: the pure parser -------------------------------------------------------------
@@ -565,7 +566,7 @@ def serve(server: ScriptedServer, payload: bytes, content_type: str = "applicati
     server.handler = handler
 
 
-def fetch(server: ScriptedServer, on_error: str = "raise") -> Outcome:
+def fetch(server: ScriptedServer, on_error: OnError = "raise") -> Outcome:
     """fetch_data_series over KEEP against the server; warnings recorded, not raised."""
     with bf.BrazeClient(KEY, server.url, sleep=lambda s: None, max_retries=2) as client, \
             warnings.catch_warnings(record=True) as caught:
@@ -672,9 +673,27 @@ def test_end_to_end_deep_nesting(server: ScriptedServer, depth: int, where: str,
     ids=lambda p: p.decode()[:60],
 )
 @pytest.mark.parametrize("on_error", ["raise", "collect"])
-def test_end_to_end_shapes(server: ScriptedServer, payload: bytes, on_error: str) -> None:
+def test_end_to_end_shapes(server: ScriptedServer, payload: bytes, on_error: OnError) -> None:
     serve(server, payload)
     check(fetch(server, on_error=on_error), json.loads(payload))
+
+
+@pytest.mark.parametrize("status", [200, 400, 500])
+@pytest.mark.parametrize("field_name", ["message", "errors"])
+def test_end_to_end_deep_or_huge_message_and_errors(server: ScriptedServer, status: int,
+                                                     field_name: str) -> None:
+    # Error bodies are quoted in errors: a hostile one must not crash the quoting.
+    deep = "[" * 1000 + "1" + "]" * 1000
+    for value in (deep, '"' + "m" * 2_000_000 + '"', "1e400", "NaN"):
+        other = '"errors":[]' if field_name == "message" else '"message":"failed"'
+        payload = f'{{"{field_name}":{value},{other}}}'.encode()
+        def handler(request: RecordedRequest, payload: bytes = payload) -> Reply:
+            return Reply.raw(payload, status, content_type="application/json")
+
+        server.handler = handler
+        outcome = fetch(server)
+        assert isinstance(outcome.error, bf.BrazeError), outcome
+        assert len(str(outcome.error)) < 5_000
 
 
 def test_end_to_end_enormous_body(server: ScriptedServer) -> None:

@@ -76,7 +76,8 @@ def run_load(*, seed: int, rounds: int, length: int, speed: float) -> LoadRun:
         def job(n: int) -> pl.DataFrame:
             frames = [bf.fetch_data_series(ids, length=length, ending_at=end, client=client)
                       for end in job_windows(n, rounds, length)]
-            return pl.concat(frames, how="vertical")
+            combined: pl.DataFrame = pl.concat(frames, how="vertical")
+            return combined
 
         with client, ThreadPoolExecutor(JOBS, thread_name_prefix="job") as pool:
             frames = list(pool.map(job, range(JOBS)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -172,12 +172,12 @@ def report(run: Run, rows: dict[str, int]) -> str:
 
 
 @pytest.fixture(scope="module")
-def tight_run() -> Iterator[Run]:
+def tight_run() -> Run:
     """2,000 requests (50 campaigns x 40 ten-day windows), 10% faults, one retry each.
 
     One retry makes ~1% of requests fail for good, so the failure path is exercised too.
     """
-    yield run_faulty(seed=7, n_campaigns=50, windows=40, window_days=10, jobs=4, fault_rate=0.1,
+    return run_faulty(seed=7, n_campaigns=50, windows=40, window_days=10, jobs=4, fault_rate=0.1,
                      faults=ALL_FAULTS, max_retries=1)
 
 
@@ -242,9 +242,9 @@ def test_raise_mode_raises_a_braze_error_and_nothing_else() -> None:
     with Sandbox(seed=5, n_campaigns=6, today=TODAY, fault_rate=1.0, faults=ALL_FAULTS,
                  slow_seconds=SLOW_SECONDS) as sb, \
             bf.BrazeClient(sb.api_key, sb.url, sleep=lambda s: None, max_retries=2,
-                           timeout=(5.0, READ_TIMEOUT)) as client:
-        with pytest.raises(bf.BrazeError) as info:
-            bf.fetch_data_series(sb.campaign_ids, length=30, ending_at=TODAY, client=client)
+                           timeout=(5.0, READ_TIMEOUT)) as client, \
+            pytest.raises(bf.BrazeError) as info:
+        bf.fetch_data_series(sb.campaign_ids, length=30, ending_at=TODAY, client=client)
     assert "(after 3 attempts)" in str(info.value)
 
 

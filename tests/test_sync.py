@@ -204,12 +204,16 @@ def test_the_api_key_is_in_no_file_of_the_store(tmp_path: Path, monkeypatch: pyt
         canary = sb.key_with("campaigns.data_series", "campaigns.list")
         monkeypatch.setenv("BRAZE_API_KEY", canary)
         monkeypatch.setenv("BRAZE_REST_ENDPOINT", sb.url)
-        # The client comes from the environment; None means every listed campaign.
+        # The client comes from the environment; None means every listed campaign, and
+        # those new to the store start where it starts.
         sync(store, ids[:1], start=T - days(20), end=T - days(10))
-        report = sync(store, None, start=T - days(20), end=T)
+        report = sync(store, None, end=T)
     listed = {c.id for c in sb.catalogue if not c.archived}
-    assert set(manifest(store)["campaigns"]) == listed | {ids[0]}
+    records = manifest(store)["campaigns"]
+    assert set(records) == listed | {ids[0]}
     assert report.campaigns == len(listed | {ids[0]})
+    assert {(r["start"], r["first"], r["last"]) for r in records.values()} == {
+        (str(T - days(20)), str(T - days(20)), str(T))}
     files = [p for p in store.rglob("*") if p.is_file()]
     assert any(p.name == MANIFEST_NAME for p in files)
     assert any(p.suffix == ".parquet" for p in files)
