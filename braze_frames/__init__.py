@@ -34,6 +34,7 @@ from ._plot import plot, plot_reconcile
 from ._rates import RATES, Rate, rates
 from ._reconcile import reconcile
 from ._schema import CHANNEL_SCHEMAS, TIDY_COLUMNS
+from ._sync import SyncReport, read_store, sync
 from ._tidy import from_records
 from .accessor import BrazeAccessor
 from .accessor import register as _register_accessor
@@ -67,6 +68,7 @@ __all__ = [
     "PermissionDeniedError",
     "Rate",
     "RateLimitError",
+    "SyncReport",
     "UnexpectedResponseError",
     "UnknownFieldWarning",
     "__version__",
@@ -80,7 +82,9 @@ __all__ = [
     "plot_reconcile",
     "rates",
     "read_parquet",
+    "read_store",
     "reconcile",
+    "sync",
     "unpivot",
     "validate",
     "write_csv",

@@ -301,8 +301,10 @@ def rates(
         The rate table, of the caller's frame type.
 
     Raises:
-        ValueError: An unknown period, ``by`` key or rate name; a requested rate whose
-            metrics the frame lacks; a non-empty frame where no rate can be computed.
+        ValueError: An unknown period, ``by`` key or rate name; a rate asked for by name
+            whose metrics the frame lacks (``Rate`` objects are computed where their
+            metrics are, as ``RATES`` is); a non-empty frame where no rate can be computed;
+            two different definitions of one name on the same channel.
         TidyFrameError: ``df`` lacks a tidy column or has a wrong dtype.
 
     Examples:

@@ -46,9 +46,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -87,6 +89,12 @@ _ON_ERROR: Final = ("raise", "warn", "collect")
 #: a batch of many small campaigns does not rewrite the manifest once per campaign.
 _SAVE_EVERY: Final = 0.2
 _ONE_DAY: Final = dt.timedelta(days=1)
+#: Campaigns written at once: writing waits on fsync, which threads overlap.
+_WRITERS: Final = 8
+#: A batch is about this many requests per thread of the client, and at least _MIN_BATCH:
+#: enough to keep every thread busy, few enough rows to hold two batches in memory.
+_BATCH_PER_THREAD = 8
+_MIN_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -219,7 +227,7 @@ def sync(
             fetched while still in progress stays partial).
         client: A ``BrazeClient``; by default one is made from ``BRAZE_API_KEY`` and
             ``BRAZE_REST_ENDPOINT``.
-        on_error: ``"raise"`` the first failure (what was written before it stays, and is
+        on_error: ``"raise"`` the first failure (what was fetched before it is written and
             certified); ``"warn"`` once at the end; ``"collect"`` silently. Either way the
             failures are in the report and their days are retried by the next sync.
         progress: Show a progress bar; default: when interactive.
@@ -344,12 +352,13 @@ def read_store(
     Args:
         store: The store's directory.
         backend: ``"polars"`` or ``"pandas"`` (eager only).
-        lazy: Return a polars ``LazyFrame`` over the files instead of reading them; filters
-            on ``campaign_id`` and ``date`` then skip the files and row groups they rule out.
+        lazy: Return a polars ``LazyFrame`` over the files instead of reading them. Its
+            ``campaign_id`` is a ``String`` (the other columns have the tidy dtypes), so that
+            a filter on it skips whole directories; a filter on ``date`` skips row groups.
 
     Returns:
         The tidy frame (tidy columns and dtypes; rows by campaign and month, then date), or
-        a ``LazyFrame`` with the same columns and dtypes.
+        a ``LazyFrame`` with the same columns.
 
     Raises:
         FileNotFoundError: No store at ``store``.
@@ -366,14 +375,15 @@ def read_store(
         msg = "lazy=True gives a polars LazyFrame; use backend='polars' (or lazy=False for pandas)"
         raise ValueError(msg)
     if not any(root.glob("campaign_id=*/month=*/*.parquet")):
-        return empty_tidy().lazy()
+        return empty_tidy().lazy().cast({"campaign_id": pl.String()})
     scan = pl.scan_parquet(
         str(root / "**" / "*.parquet"),
         hive_partitioning=True,
         hive_schema={"campaign_id": pl.String(), "month": pl.String()},
     )
-    # Strings first, categoricals last: filters on the hive column still prune directories.
-    return scan.select(TIDY_COLUMNS).cast(pl.Schema(POLARS_SCHEMA))
+    # A cast of the hive column would keep polars from pruning directories with it.
+    schema = {c: t for c, t in POLARS_SCHEMA.items() if c != "campaign_id"}
+    return scan.select(TIDY_COLUMNS).cast(pl.Schema(schema))
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -479,38 +489,73 @@ def _run(
     on_error: OnError,
     progress: bool | None,
 ) -> None:
-    size = max(64, 8 * client.max_concurrency)
+    """Fetch batch after batch; write each one while the next is fetched.
+
+    Writing is bound by fsync (each partition file and its directory, for the atomic
+    replace), fetching by the server's latency: overlapping them, and writing several
+    campaigns at once, hides most of the writing. At most two batches are held in memory.
+    """
+    size = max(_MIN_BATCH, _BATCH_PER_THREAD * client.max_concurrency)
     batches = list(_batches(plans, size))
     bar = _bar(sum(len(b) for b in batches), progress) if len(batches) > 1 else None
+    pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="braze-sync-write")
+    pending: list[Future[None]] = []
     try:
         for batch in batches:
-            by_interval: dict[tuple[dt.date, dt.date], list[str]] = {}
-            for cid in batch:
-                for interval in plans[cid].intervals:
-                    by_interval.setdefault(interval, []).append(cid)
-            frames: list[pl.DataFrame] = []
-            failures: list[FetchFailure] = []
-            for (a, b), ids in by_interval.items():
-                result = fetch_data_series(
-                    ids, start=a, end=b, client=client,
-                    on_error="raise" if on_error == "raise" else "collect",
-                    progress=progress if bar is None else False,
-                )
-                if isinstance(result, FetchResult):
-                    frames.append(result.frame)
-                    failures.extend(result.failures)
-                else:
-                    frames.append(result)
+            frames, failures = _fetch_batch(client, plans, batch, on_error=on_error,
+                                            progress=progress if bar is None else False)
+            _finish(pending, bar)
             rows = _split_by_campaign(frames)
-            for cid in batch:
-                writer.upsert(cid, plans[cid].intervals, rows.get(cid),
-                              [f for f in failures if f.campaign_id == cid])
-                if bar is not None:
-                    bar.update(1)
-            writer.manifest.save()
+            pending = [
+                pool.submit(writer.upsert, cid, plans[cid].intervals, rows.get(cid),
+                            [f for f in failures if f.campaign_id == cid])
+                for cid in batch
+            ]
+        _finish(pending, bar)
+    except BaseException as exc:
+        # A failed request still lets what was fetched before it be written (and certified);
+        # Ctrl-C only waits for the writes already running. Either way every file is
+        # replaced whole, and the caller saves the manifest after this.
+        pool.shutdown(wait=True, cancel_futures=isinstance(exc, KeyboardInterrupt))
+        raise
     finally:
+        pool.shutdown(wait=True)
         if bar is not None:
             bar.close()
+
+
+def _finish(pending: Sequence[Future[None]], bar: Any) -> None:
+    for future in pending:
+        future.result()
+        if bar is not None:
+            bar.update(1)
+
+
+def _fetch_batch(
+    client: BrazeClient,
+    plans: Mapping[str, _Plan],
+    batch: Sequence[str],
+    *,
+    on_error: OnError,
+    progress: bool | None,
+) -> tuple[list[pl.DataFrame], list[FetchFailure]]:
+    by_interval: dict[tuple[dt.date, dt.date], list[str]] = {}
+    for cid in batch:
+        for interval in plans[cid].intervals:
+            by_interval.setdefault(interval, []).append(cid)
+    frames: list[pl.DataFrame] = []
+    failures: list[FetchFailure] = []
+    for (a, b), ids in by_interval.items():
+        result = fetch_data_series(
+            ids, start=a, end=b, client=client,
+            on_error="raise" if on_error == "raise" else "collect", progress=progress,
+        )
+        if isinstance(result, FetchResult):
+            frames.append(result.frame)
+            failures.extend(result.failures)
+        else:
+            frames.append(result)
+    return frames, failures
 
 
 def _bar(total: int, progress: bool | None) -> Any:
@@ -568,6 +613,8 @@ class _Writer:
         self.root = root
         self.manifest = manifest
         self.now = now
+        # Campaigns are written by several threads: counters and the manifest are shared.
+        self._lock = threading.Lock()
         self.days_fetched = 0
         self.rows_written = 0
         self.partitions_rewritten = 0
@@ -583,16 +630,19 @@ class _Writer:
         asked = {d for a, b in intervals for d in _days(a, b)}
         failed = {d for f in failures for d in _days(f.first, f.last)} & asked
         ok = asked - failed
-        self.failures.extend(failures)
         if rows is not None:
             # Only dates asked for and fetched; fetch_data_series already keeps to them.
             rows = rows.filter(pl.col("date").is_in(sorted(ok)))
-        self._write(cid, ok, rows)
-        self.days_fetched += len(ok)
-        self.rows_written += 0 if rows is None else rows.height
-        self._certify(cid, ok, failed)
+        rewritten = self._write(cid, ok, rows)
+        with self._lock:
+            self.failures.extend(failures)
+            self.days_fetched += len(ok)
+            self.rows_written += 0 if rows is None else rows.height
+            self.partitions_rewritten += rewritten
+            self._certify(cid, ok, failed)
 
-    def _write(self, cid: str, ok: set[dt.date], rows: pl.DataFrame | None) -> None:
+    def _write(self, cid: str, ok: set[dt.date], rows: pl.DataFrame | None) -> int:
+        """Replace the days ``ok`` in the campaign's partitions; the partitions changed."""
         months: dict[str, list[dt.date]] = {}
         for day in sorted(ok):
             months.setdefault(_month(day), []).append(day)
@@ -613,8 +663,9 @@ class _Writer:
                 parts.append(old.filter(~pl.col("date").is_in(days)))
             if new is not None:
                 parts.append(new)
-            merged = (pl.concat(parts, how="vertical") if parts else empty_tidy()) \
-                .sort("date", maintain_order=True)
+            if not parts:
+                continue  # no data that month, before or now
+            merged = pl.concat(parts, how="vertical").sort("date", maintain_order=True)
             if old is not None and merged.equals(old):
                 continue  # nothing restated: leave the file alone
             if merged.height:
@@ -628,7 +679,7 @@ class _Writer:
             for file in directory.glob("*.parquet"):
                 file.unlink()
             _fsync_dir(directory)
-        self.partitions_rewritten += len(staged) + len(removed)
+        return len(staged) + len(removed)
 
     def _certify(self, cid: str, ok: set[dt.date], failed: set[dt.date]) -> None:
         record = self.manifest.records.get(cid, _Record())

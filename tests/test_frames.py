@@ -231,3 +231,12 @@ def test_pivot_pandas_equals_polars(rows: list[tuple[object, ...]]) -> None:
             pivot(tidy(rows, "pandas"), layout=layout),  # type: ignore[arg-type]
             pivot(tidy(rows, "polars"), layout=layout),  # type: ignore[arg-type]
         )
+
+
+def test_pandas_sorts_lexically_whatever_the_category_order() -> None:
+    df = tidy(ROWS, "pandas")
+    for column in ("campaign_id", "channel", "variation"):
+        cats = df[column].cat.categories
+        df[column] = df[column].cat.set_categories(sorted(cats, reverse=True))
+    assert_same(pivot(df), pivot(tidy(ROWS)))
+    assert_same(unpivot(pivot(df)), unpivot(pivot(tidy(ROWS))))

@@ -753,6 +753,42 @@ def test_a_failed_window_leaves_no_rows_behind() -> None:
     assert [(f.first, f.last) for f in result.failures] == [(FIRST, LAST)]
 
 
+def stray_day_server(stray: int) -> tuple[ScriptedServer, list[int]]:
+    """An exclusive server (``D-N .. D-1``); its first response also holds a stray day.
+
+    ``stray`` days after ``ending_at`` (0: ``ending_at`` itself). Every day's ``revenue`` is
+    its ordinal, so a test can tell which days came back.
+    """
+    served: list[int] = []
+
+    def handler(request: RecordedRequest) -> Reply:
+        end = dt.date.fromisoformat(request.query["ending_at"])
+        length = int(request.query["length"])
+        days = [end - dt.timedelta(days=i) for i in range(length, 0, -1)]
+        if not served:
+            days.append(end + dt.timedelta(days=stray))
+        served.append(len(days))
+        return Reply.json({"message": "success", "data": [
+            {"time": d.isoformat(), "revenue": float(d.toordinal())} for d in days]})
+
+    return ScriptedServer(handler=handler), served
+
+
+@pytest.mark.parametrize("stray", [0, 5])
+def test_days_outside_the_window_teach_no_reading(stray: int) -> None:
+    # The stray day says "inclusive" to a naive reader; learning that from the first response
+    # would make every later request of the client miss its last day, silently.
+    server, served = stray_day_server(stray)
+    with server, bf.BrazeClient(KEY, server.url, sleep=lambda s: None) as client:
+        first = bf.fetch_data_series("c1", start="2025-01-01", end="2025-12-31", client=client)
+        again = bf.fetch_data_series("c1", start="2025-01-01", end="2025-12-31", client=client)
+    wanted = pl.date_range(dt.date(2025, 1, 1), dt.date(2025, 12, 31), eager=True).to_list()
+    for frame in (first, again):
+        assert frame["date"].to_list() == wanted
+        assert frame["value"].to_list() == [float(d.toordinal()) for d in wanted]
+    assert served[0] == 101  # the probe got its stray day
+
+
 def test_no_crash_exception_escapes_the_oracle_cases() -> None:
     # The tuple of crash types is what every test here guards against; keep it honest.
     assert not any(issubclass(c, bf.BrazeError) for c in CRASHES)

@@ -1,7 +1,7 @@
 """The notebooks: stored without outputs, and each runs top to bottom in a fresh kernel.
 
 Each notebook starts its own sandbox (port 0), so they run offline, in any order, on a
-machine with no key. They run in CI; deselect them locally with ``-k "not notebook"``.
+machine with no key. They run in CI; deselect them locally with ``-m "not notebooks"``.
 
 The kernel is ``python3``: ipykernel (a dev dependency) provides it even where no
 kernelspec was ever installed, because jupyter_client falls back to ipykernel's native
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ipykernel  # noqa: F401  (the python3 kernel; a dev dependency, never skipped)
+import nbclient
+import nbformat
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
+pytestmark = pytest.mark.notebooks
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 EXPECTED = (

@@ -431,11 +431,18 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def test_tls_verification_stays_on(tls_server: tuple[str, Path, list[str]],
+@pytest.mark.parametrize("environ", [{}, {"CURL_CA_BUNDLE": ""}, {"REQUESTS_CA_BUNDLE": ""},
+                                     {"CURL_CA_BUNDLE": "", "REQUESTS_CA_BUNDLE": ""}],
+                         ids=["plain", "empty-curl-bundle", "empty-requests-bundle", "both-empty"])
+def test_tls_verification_stays_on(tls_server: tuple[str, Path, list[str]], environ: dict[str, str],
                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # An empty CURL_CA_BUNDLE is a well-known way to switch verification off in requests.
     url, cert, seen = tls_server
+    seen.clear()
     for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         monkeypatch.delenv(variable, raising=False)
+    for variable, value in environ.items():
+        monkeypatch.setenv(variable, value)
     with client_for(url, max_retries=3) as client:
         with pytest.raises(bf.BrazeConnectionError, match="TLS verification failed") as info:
             client.data_series("c1", length=7)

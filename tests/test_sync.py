@@ -19,6 +19,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from braze_frames import BrazeAPIError, BrazeClient, FetchFailedWarning
+from braze_frames import _sync as sync_module
 from braze_frames._schema import KEY_COLUMNS, TIDY_COLUMNS
 from braze_frames._sync import MANIFEST_NAME, SyncReport, _plan, _Record, read_store, sync
 from braze_frames._tidy import POLARS_SCHEMA
@@ -122,6 +123,41 @@ def test_backfill_with_an_earlier_start_and_a_past_end(
     assert (record["start"], record["first"], record["last"]) == (
         str(T - days(200)), str(T - days(200)), str(T - days(80)))
     expected = fetch_data_series(ids[0], start=T - days(200), end=T - days(80), client=client)
+    assert_same_rows(read_store(store), expected)
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One or two campaigns a batch, so several batches are fetched and written in turn."""
+    monkeypatch.setattr(sync_module, "_MIN_BATCH", 2)
+    monkeypatch.setattr(sync_module, "_BATCH_PER_THREAD", 0)
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_batches_are_fetched_while_the_last_one_is_written(
+    tmp_path: Path, client: BrazeClient, ids: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    report = sync(store, ids, start=T - days(180), end=T, client=client, progress=True)
+    assert report.campaigns == 3
+    assert "braze sync" in capsys.readouterr().err  # one bar over the campaigns
+    expected = fetch_data_series(ids, start=T - days(180), end=T, client=client)
+    assert_same_rows(read_store(store), expected)
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_failure_stops_the_sync_after_writing_what_was_fetched(
+    tmp_path: Path, client: BrazeClient, ids: list[str]
+) -> None:
+    store = tmp_path / "store"
+    unknown = "00000000-0000-4000-8000-000000000000"
+    with pytest.raises(BrazeAPIError, match="campaign_id"):
+        sync(store, [ids[0], ids[1], unknown], start=T - days(150), end=T, client=client)
+    records = manifest(store)["campaigns"]
+    assert records[ids[0]]["last"] == records[ids[1]]["last"] == str(T)
+    assert records[unknown] == {"start": str(T - days(150)), "first": None, "last": None,
+                                "synced_at": None}
+    expected = fetch_data_series(ids[:2], start=T - days(150), end=T, client=client)
     assert_same_rows(read_store(store), expected)
 
 
@@ -247,10 +283,15 @@ def test_lazy_read_and_other_readers(tmp_path: Path, client: BrazeClient, ids: l
 
     lazy = read_store(store, lazy=True)
     assert isinstance(lazy, pl.LazyFrame)
-    assert lazy.collect_schema() == pl.Schema(POLARS_SCHEMA)
+    assert lazy.collect_schema() == pl.Schema({**POLARS_SCHEMA, "campaign_id": pl.String()})
     assert_same_rows(lazy.collect(), eager)
-    one = lazy.filter(pl.col("campaign_id") == ids[1], pl.col("date") >= T - days(5)).collect()
-    assert_same_rows(one, eager.filter(pl.col("campaign_id") == ids[1], pl.col("date") >= T - days(5)))
+    query = lazy.filter(pl.col("campaign_id") == ids[1], pl.col("date") >= T - days(5))
+    assert_same_rows(query.collect(),
+                     eager.filter(pl.col("campaign_id") == ids[1], pl.col("date") >= T - days(5)))
+    plan = query.explain()  # the other campaigns' directories are pruned
+    files = len(list(store.glob(f"campaign_id={ids[1]}/month=*/*.parquet")))
+    assert f"{files - 1} other sources" in plan
+    assert f"campaign_id={ids[0]}" not in plan
 
     # The manifest, the lock and _common_metadata are not data files for any glob reader.
     scan = pl.scan_parquet(store / "**" / "*.parquet", hive_partitioning=True).collect()
@@ -271,7 +312,8 @@ def test_read_store_edge_cases(tmp_path: Path, client: BrazeClient, sandbox: San
     report = sync(tmp_path / "empty", never_sent, start=T - days(5), end=T, client=client)
     assert (report.days_fetched, report.rows_written, report.partitions_rewritten) == (6, 0, 0)
     assert read_store(tmp_path / "empty").height == 0
-    assert read_store(tmp_path / "empty", lazy=True).collect().schema == pl.Schema(POLARS_SCHEMA)
+    assert read_store(tmp_path / "empty", lazy=True).collect().schema == pl.Schema(
+        {**POLARS_SCHEMA, "campaign_id": pl.String()})
     with pytest.raises(ValueError, match="lazy"):
         read_store(tmp_path / "empty", backend="pandas", lazy=True)
     file = tmp_path / "file"

@@ -5,8 +5,9 @@ one grandchild per sync, so a sync starts in milliseconds rather than after a se
 imports. The child SIGKILLs the grandchild after the delay the test drew (it is the
 grandchild's parent, so the pid cannot have been reused). Each grandchild serves its own
 sandbox (same seed, same ``today``, some latency) and syncs a range that grows from one run
-to the next, backwards and forwards, so kills land in first syncs, backfills, look-backs,
-partition rewrites and manifest writes.
+to the next, backwards and forwards, in batches of about two campaigns (fetched while the
+previous batch is written), so kills land in first syncs, backfills, look-backs, partition
+rewrites and manifest writes.
 
 After every run, killed or not, the store must be readable by ``read_store`` and a glob scan
 (leftover temporary files are never data), hold no duplicate key, hold each (campaign, day)
@@ -43,9 +44,12 @@ CHILD = r'''
 import datetime as dt, json, os, signal, sys, time, traceback
 import pyarrow.dataset  # noqa: F401  imported lazily by read_parquet: import it once, here
 
-from braze_frames import BrazeClient
+from braze_frames import BrazeClient, _sync
 from braze_frames._sync import sync
 from braze_frames.sandbox import Sandbox
+
+# About two campaigns a batch: a run fetches a batch while it writes the one before.
+_sync._MIN_BATCH, _sync._BATCH_PER_THREAD = 4, 0
 
 config = json.loads(sys.argv[1])
 sandbox = Sandbox(seed=0, today=dt.date.fromisoformat(config["today"]), latency=config["latency"])
