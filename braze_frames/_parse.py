@@ -531,7 +531,7 @@ def _parse_uniform(  # noqa: C901, PLR0911, PLR0912 - each return is one reason 
         if set(map(len, day_list)) != {day_sig.n}:
             return False
         totals = list(map(day_sig.values, day_list))
-        if day_sig.nulls is not None and set(map(day_sig.nulls, day_list)) != {day_sig.null_tuple}:
+        if day_sig.nulls is not None and list(map(day_sig.nulls, day_list)).count(day_sig.null_tuple) != n_days:
             return False
         messages = list(map(_SECOND, map(day_sig.head, day_list)))
     except KeyError:
@@ -574,7 +574,8 @@ def _parse_uniform(  # noqa: C901, PLR0911, PLR0912 - each return is one reason 
                 if set(map(len, entries)) != {sig.n}:
                     return False
                 vals = list(map(sig.values, entries))
-                if sig.nulls is not None and set(map(sig.nulls, entries)) != {sig.null_tuple}:
+                # Counting, not a set: a value where a null was may be unhashable (a list).
+                if sig.nulls is not None and list(map(sig.nulls, entries)).count(sig.null_tuple) != n_days:
                     return False
                 # The same ids on every day (one map and a count per id key: no tuples).
                 head = []

@@ -253,22 +253,16 @@ nested = st.recursive(
 metric_names = st.sampled_from(["sent", "opens", "delivered", "revenue", "unique_recipients",
                                 "conversions", "conversions7_by_send_time", "enrolled", "errors",
                                 "carousel_slide_1_X_click", "mystery_metric"])
-metric_values = st.one_of(scalars, scalars, nested)
+metric_values = st.one_of(numbers, numbers, scalars, nested)
 ids = st.one_of(st.none(), st.sampled_from(["v1", "v2", "", "#2", "A"]), st.integers(0, 3),
                 st.booleans(), st.just({"x": 1}), st.just(1.5))
 entry_dicts = st.builds(
     lambda head, metrics: {**head, **metrics},
     st.fixed_dictionaries({}, optional={"variation_api_id": ids, "variation_name": ids}),
-    st.dictionaries(metric_names, metric_values, max_size=5),
+    st.dictionaries(metric_names, metric_values, min_size=1, max_size=5),
 )
-entries = st.one_of(entry_dicts, entry_dicts, entry_dicts, st.none(), st.integers(0, 2), st.text(max_size=2),
-                    st.lists(st.integers(), max_size=2))
-channel_values = st.one_of(st.lists(entries, max_size=3), st.lists(entries, max_size=3), st.none(),
-                           entry_dicts, st.integers(), st.text(max_size=2))
 channel_names = st.sampled_from(["email", "ios_push", "webhook", "sms", "apple_push", "hologram"])
-messages = st.one_of(st.dictionaries(channel_names, channel_values, max_size=3),
-                     st.dictionaries(channel_names, channel_values, max_size=3),
-                     st.none(), st.lists(st.integers(), max_size=1), st.text(max_size=2))
+good_times = st.integers(-1, 6).map(lambda d: (FIRST + dt.timedelta(days=d)).isoformat())
 times = st.one_of(
     st.integers(-3, 9).map(lambda d: (FIRST + dt.timedelta(days=d)).isoformat()),
     st.integers(-3, 9).map(lambda d: (FIRST + dt.timedelta(days=d)).isoformat() + "T00:00:00Z"),
@@ -283,20 +277,36 @@ def day_with(time: Any, totals: dict[str, Any], msgs: Any, has_messages: bool) -
     return day
 
 
-good_times = st.integers(-3, 9).map(lambda d: (FIRST + dt.timedelta(days=d)).isoformat())
-days_strategy = st.builds(
-    day_with,
-    st.one_of(good_times, good_times, good_times, times),
-    st.dictionaries(metric_names, metric_values, max_size=4),
-    messages,
-    st.booleans(),
-)
-day_lists = st.one_of(st.lists(days_strategy, max_size=4), st.lists(days_strategy, max_size=4),
-                      st.lists(st.one_of(days_strategy, st.integers(), st.none()), max_size=3))
-bodies = st.builds(
-    lambda data, extra: {"message": "success", "data": data, **extra},
-    day_lists,
-    st.dictionaries(st.sampled_from(["errors", "next_page", "campaign_id", "meta"]), nested, max_size=2),
+def bodies_of(day: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.builds(
+        lambda data, extra: {"message": "success", "data": data, **extra},
+        st.lists(day, min_size=1, max_size=4),
+        st.dictionaries(st.sampled_from(["errors", "next_page", "campaign_id", "meta"]), nested,
+                        max_size=2),
+    )
+
+
+# Well-formed structure, hostile values: mostly usable bodies, so the data path is exercised.
+channel_values_ok = st.one_of(st.lists(st.one_of(entry_dicts, entry_dicts, st.none()), max_size=3),
+                              st.none(), entry_dicts)
+days_ok = st.builds(day_with, good_times, st.dictionaries(metric_names, metric_values, min_size=1,
+                                                          max_size=4),
+                    st.dictionaries(channel_names, channel_values_ok, max_size=3), st.booleans())
+# Hostile structure too: wrong types for days, messages, channels and entries, bad times.
+entries = st.one_of(entry_dicts, entry_dicts, entry_dicts, st.none(), st.integers(0, 2), st.text(max_size=2),
+                    st.lists(st.integers(), max_size=2))
+channel_values = st.one_of(st.lists(entries, max_size=3), st.lists(entries, max_size=3), st.none(),
+                           entry_dicts, st.integers(), st.text(max_size=2))
+messages = st.one_of(st.dictionaries(channel_names, channel_values, max_size=3),
+                     st.dictionaries(channel_names, channel_values, max_size=3),
+                     st.none(), st.lists(st.integers(), max_size=1), st.text(max_size=2))
+days_any = st.builds(day_with, st.one_of(good_times, good_times, good_times, times),
+                     st.dictionaries(metric_names, metric_values, max_size=4), messages, st.booleans())
+bodies = st.one_of(
+    bodies_of(days_ok),
+    bodies_of(days_ok),
+    bodies_of(st.one_of(days_ok, days_any)),
+    bodies_of(st.one_of(days_ok, days_any, st.integers(), st.none())),
 )
 hostile_settings = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 # End to end costs an HTTP round trip per example: half the profile's examples.
@@ -342,6 +352,35 @@ ONE_VALUE_CASES: list[tuple[Any, float | None, bool]] = [
         (-math.inf, None, True),
         (None, None, False),
     ]
+
+
+mostly_numbers = st.one_of(st.integers(-(10**6), 10**6), st.integers(-(10**6), 10**6),
+                           st.floats(-1e9, 1e9), st.none(), scalars, nested)
+
+
+@st.composite
+def uniform_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    """Days that share one structure (the parser's fast paths), with hostile values in it."""
+    day_metrics = draw(st.lists(metric_names, max_size=4, unique=True))
+    heads = draw(st.dictionaries(channel_names, st.lists(
+        st.fixed_dictionaries({}, optional={"variation_api_id": ids, "variation_name": ids}),
+        min_size=1, max_size=3), max_size=2))
+    entry_metrics = draw(st.lists(metric_names, min_size=1, max_size=4, unique=True))
+    data = []
+    for d in range(draw(st.integers(1, 6))):
+        day: dict[str, Any] = {"time": (FIRST + dt.timedelta(days=d)).isoformat()}
+        day.update((m, draw(mostly_numbers)) for m in day_metrics)
+        day["messages"] = {channel: [{**head, **{m: draw(mostly_numbers) for m in entry_metrics}}
+                                     for head in entry_heads]
+                           for channel, entry_heads in heads.items()}
+        data.append(day)
+    return {"message": "success", "data": data}
+
+
+@hostile_settings
+@given(uniform_bodies())
+def test_parser_policy_holds_on_uniform_days_with_hostile_values(body: dict[str, Any]) -> None:
+    check(run_parser(body), body)
 
 
 @pytest.mark.parametrize(
