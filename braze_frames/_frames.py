@@ -422,11 +422,16 @@ def widen(frame: nw.LazyFrame[Any], index: Sequence[str], names: Sequence[str]) 
     """
     index = list(index)
     if frame.implementation.is_pandas_like():
-        collected = frame.collect()
-        if len(collected):
-            wide = collected.pivot(on="metric", index=index, values="value").lazy()
+        # pandas' own pivot, called directly: narwhals' wrapper reorders the columns
+        # through a MultiIndex .loc that costs as much again on millions of rows.
+        native = frame.collect().to_native()
+        if len(native):
+            pivoted = native.pivot(index=index, columns="metric", values="value")
+            pivoted.columns = [str(c) for c in pivoted.columns]
+            native = pivoted.reset_index()
         else:
-            wide = collected.select(*index).lazy()
+            native = native[index]
+        wide: nw.LazyFrame[Any] = nw.from_native(native, eager_only=True).lazy()
         have = set(wide.collect_schema())
         missing = [nw.lit(None, nw.Float64()).alias(n) for n in names if n not in have]
         if missing:

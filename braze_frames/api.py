@@ -478,9 +478,9 @@ def _warn_parsed(parsed: ParsedColumns) -> None:
     if parsed.unknown_channels or parsed.unknown_metrics:
         parts = []
         if parsed.unknown_channels:
-            parts.append("channels " + ", ".join(sorted(parsed.unknown_channels)))
+            parts.append("channels " + _name_list(parsed.unknown_channels))
         if parsed.unknown_metrics:
-            parts.append("metrics " + ", ".join(sorted(parsed.unknown_metrics)))
+            parts.append("metrics " + _name_list(parsed.unknown_metrics))
         warnings.warn(
             "Braze sent fields braze_frames does not know; they are kept as they are: "
             + "; ".join(parts),
@@ -493,6 +493,13 @@ def _warn_parsed(parsed: ParsedColumns) -> None:
         tail = f" (and {more} more)" if more > 0 else ""
         warnings.warn(f"{parsed.repair_count} repair(s) to the response: {shown}{tail}",
                       DataRepairWarning, stacklevel=3)
+
+
+def _name_list(names: set[str], most: int = 100) -> str:
+    """Name them all, up to a readable limit (a hostile body can hold thousands)."""
+    ordered = sorted(names)
+    text = ", ".join(ordered[:most])
+    return text + (f" (and {len(ordered) - most} more)" if len(ordered) > most else "")
 
 
 def list_campaigns(

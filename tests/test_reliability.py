@@ -226,13 +226,15 @@ def test_enough_retries_recover_everything(faults: tuple[str, ...]) -> None:
 
 
 def test_warn_mode_names_the_missing_days() -> None:
-    with Sandbox(seed=5, n_campaigns=6, today=TODAY, fault_rate=0.5, faults=("500", "reset")) as sb, \
+    # 12 campaigns x 3 windows at 50% faults, no retry: failures are certain (P(none) = 2**-36).
+    with Sandbox(seed=5, n_campaigns=12, today=TODAY, fault_rate=0.5, faults=("500", "reset")) as sb, \
             bf.BrazeClient(sb.api_key, sb.url, sleep=lambda s: None, max_retries=0) as client:
+        client.window_reading = "exclusive"  # the sandbox's reading: exact 100-day windows
         with pytest.warns(bf.FetchFailedWarning, match=r"request\(s\) failed, their days are missing"):
-            frame = bf.fetch_data_series(sb.campaign_ids, length=30, ending_at=TODAY, client=client,
+            frame = bf.fetch_data_series(sb.campaign_ids, length=300, ending_at=TODAY, client=client,
                                          on_error="warn")
         sb.fault_rate = 0.0
-        clean = bf.fetch_data_series(sb.campaign_ids, length=30, ending_at=TODAY, client=client)
+        clean = bf.fetch_data_series(sb.campaign_ids, length=300, ending_at=TODAY, client=client)
     got, want = as_text(frame), as_text(clean)
     assert got.join(want, on=KEY_COLUMNS, how="anti", nulls_equal=True).height == 0  # never invented
     assert got.height < want.height
