@@ -18,8 +18,8 @@ import math
 import random
 import re
 import socket
-import sys
 import struct
+import sys
 import threading
 import time
 from collections import Counter
