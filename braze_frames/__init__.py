@@ -28,7 +28,7 @@ from ._errors import (
     UnexpectedResponseError,
     UnknownFieldWarning,
 )
-from ._frames import pivot, unpivot, validate
+from ._frames import TidyFrameError, pivot, unpivot, validate
 from ._parquet import parquet_metadata, read_parquet, write_csv, write_parquet
 from ._plot import plot, plot_reconcile
 from ._rates import RATES, Rate, rates
@@ -69,6 +69,7 @@ __all__ = [
     "Rate",
     "RateLimitError",
     "SyncReport",
+    "TidyFrameError",
     "UnexpectedResponseError",
     "UnknownFieldWarning",
     "__version__",

@@ -565,11 +565,13 @@ def _parse_uniform(  # noqa: C901, PLR0911, PLR0912 - each return is one reason 
         used: set[str] = set()
         for index in range(lengths.pop()):
             entries = list(map(itemgetter(index), lists))
-            if set(map(type, entries)) != {dict}:
+            if type(entries[0]) is not dict:
                 return False
             sig = out._signature(channel, entries[0], _ID_KEYS)
             if not sig.mode:
                 return False  # neither id nor name: noted on every day, by ``_parse``
+            # No type pass: a later entry that is no mapping fails ``len`` or the getters
+            # with TypeError (a Mapping that is no dict is read like one, as ``_parse`` does).
             try:
                 if set(map(len, entries)) != {sig.n}:
                     return False
@@ -584,7 +586,7 @@ def _parse_uniform(  # noqa: C901, PLR0911, PLR0912 - each return is one reason 
                     if ids.count(ids[0]) != n_days:
                         return False
                     head.append(ids[0])
-            except KeyError:
+            except (KeyError, TypeError):
                 return False
             api_id = head[0] if sig.mode & 1 else None
             name = head[-1] if sig.mode & 2 else None  # noqa: PLR2004

@@ -28,7 +28,7 @@ from ._frames import (
     tidy_lazy,
     widen,
 )
-from ._schema import IN_APP_CHANNELS, PUSH_CHANNELS, conversion_event
+from ._schema import ALL_CHANNEL, IN_APP_CHANNELS, PUSH_CHANNELS, conversion_event
 
 __all__ = ["BY_KEYS", "PERIODS", "RATES", "Period", "Rate", "Term", "parse_terms", "rates"]
 
@@ -268,7 +268,10 @@ def rates(
     - Rates are first formed per (campaign_id, channel, variation, period); ``by`` then
       sums numerators and denominators over the dropped keys (same rate name; e.g.
       ``by=("campaign_id",)`` pools email and push ``delivery_rate``). If any pooled
-      group lacks a term, the pooled numerator or denominator is null.
+      group lacks a term, the pooled numerator or denominator is null. When ``by`` drops
+      ``channel``, the rates that apply to any row set (conversion rates,
+      ``revenue_per_recipient``) come from the day-level ``"all"`` rows alone where the
+      frame has them, since those already total every channel.
     - A rate appears for a group when its channel is one the rate applies to and the group
       has a numerator metric; a missing term gives a null numerator or denominator. A zero
       or null denominator gives a null ``value``, never inf.
@@ -362,6 +365,12 @@ def rates(
             ).head(0)
         ]
     long = nw.concat(pieces, how="vertical")
+    if "channel" not in kept and ALL_CHANNEL in pairs:
+        # The day-level "all" rows already total every channel: pooling them with the
+        # channel rows would count each conversion (and recipient) twice.
+        anywhere = [r.name for r in definitions if r.channels is None]
+        if anywhere:
+            long = long.filter(~nw.col("metric").is_in(anywhere) | (nw.col("channel") == ALL_CHANNEL))
 
     # Stage 3: pool over the keys ``by`` drops, then divide. Daily rates of every variation
     # are already pooled: one row per key and day.

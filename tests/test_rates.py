@@ -13,6 +13,7 @@ from _support_frames import assert_same, one, records, tidy, tidy_rows
 from hypothesis import given
 from hypothesis import strategies as st
 
+import braze_frames as bf
 from braze_frames._frames import TidyFrameError
 from braze_frames._rates import BY_KEYS, PERIODS, RATES, Rate, parse_terms, rates
 from braze_frames._schema import IN_APP_CHANNELS, PUSH_CHANNELS
@@ -346,3 +347,23 @@ def test_pandas_equals_polars(
     assert isinstance(got, pd.DataFrame)
     assert isinstance(expected, pl.DataFrame)
     assert_same(got, expected)
+
+
+def test_pooling_channels_does_not_count_day_totals_twice(backend: str) -> None:
+    from braze_frames._tidy import from_records as records
+
+    rows = [
+        ("c1", "2024-07-01", "all", None, None, "conversions", 10.0),
+        ("c1", "2024-07-01", "all", None, None, "unique_recipients", 100.0),
+        ("c1", "2024-07-01", "email", "v1", "A", "conversions", 6.0),
+        ("c1", "2024-07-01", "email", "v1", "A", "unique_recipients", 60.0),
+        ("c1", "2024-07-01", "webhook", "w1", "B", "conversions", 4.0),
+        ("c1", "2024-07-01", "webhook", "w1", "B", "unique_recipients", 40.0),
+    ]
+    import narwhals.stable.v2 as nw
+
+    out = nw.from_native(bf.rates(records(rows, backend), period="total", by=("campaign_id",)),
+                         eager_only=True)
+    conv = out.filter(nw.col("metric") == "conversion_rate")
+    assert conv["numerator"].to_list() == [10.0]
+    assert conv["denominator"].to_list() == [100.0]
