@@ -74,7 +74,9 @@ def _control(rng: random.Random, channel: str, vid: str) -> dict[str, Any]:
     return entry
 
 
-def body(campaign: int, days: int = 100, seed: int = 0, end: dt.date = dt.date(2025, 6, 30)) -> dict[str, Any]:
+def body(
+    campaign: int, days: int = 100, seed: int = 0, end: dt.date = dt.date(2025, 6, 30)
+) -> dict[str, Any]:
     """One campaign's response: ``days`` days ending on ``end``, every channel."""
     rng = random.Random(seed * 100_003 + campaign)
     n_variations = 2 if campaign % 25 == 0 else 1

@@ -27,7 +27,8 @@ before = {{m.split(".")[0] for m in sys.modules}}
 start = time.perf_counter()
 import {module}
 seconds = time.perf_counter() - start
-print(json.dumps({{"seconds": seconds, "modules": sorted({{m.split(".")[0] for m in sys.modules}} - before)}}))
+loaded = sorted({{m.split(".")[0] for m in sys.modules}} - before)
+print(json.dumps({{"seconds": seconds, "modules": loaded}}))
 """
 
 
@@ -47,7 +48,8 @@ for name in {eager!r}:
     importlib.import_module("braze_frames." + name)
 sys.modules["braze_frames.accessor"].register()
 seconds = time.perf_counter() - start
-print(json.dumps({{"seconds": seconds, "modules": sorted({{m.split(".")[0] for m in sys.modules}} - before)}}))
+loaded = sorted({{m.split(".")[0] for m in sys.modules}} - before)
+print(json.dumps({{"seconds": seconds, "modules": loaded}}))
 """
 
 

@@ -28,11 +28,11 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import bodies_bytes, campaign_id  # noqa: E402
-from _timing import interleaved, ratio  # noqa: E402
+from _data import bodies_bytes, campaign_id
+from _timing import interleaved, ratio
 
-from braze_frames._parse import ParsedColumns, collect_days, parse_days  # noqa: E402
-from braze_frames._tidy import POLARS_SCHEMA, frame_from_parsed  # noqa: E402
+from braze_frames._parse import ParsedColumns, collect_days, parse_days
+from braze_frames._tidy import POLARS_SCHEMA, frame_from_parsed
 
 TARGET_DECODE_RATIO = 1.2
 TARGET_PANDAS_SPEEDUP = 5.0
@@ -41,7 +41,8 @@ TARGET_PANDAS_SPEEDUP = 5.0
 def production_batch(blobs: list[bytes], ids: list[str]) -> pl.DataFrame:
     """What ``api._fetch`` does: collect every response's days, then parse each campaign."""
     parsed = ParsedColumns()
-    days = {cid: collect_days(orjson.loads(blob), parsed=parsed) for cid, blob in zip(ids, blobs, strict=True)}
+    days = {cid: collect_days(orjson.loads(blob), parsed=parsed)
+            for cid, blob in zip(ids, blobs, strict=True)}
     for cid in ids:
         parse_days(cid, days.pop(cid), into=parsed)
     return frame_from_parsed(parsed)
@@ -76,8 +77,8 @@ def naive_pandas(blobs: list[bytes], ids: list[str]) -> Any:
             totals = {k: v for k, v in day.items() if k != "messages"}
             records.append({"campaign_id": cid, "channel": "all", **totals})
             for channel, entries in (day.get("messages") or {}).items():
-                for entry in entries or []:
-                    records.append({"campaign_id": cid, "time": day["time"], "channel": channel, **entry})
+                records.extend({"campaign_id": cid, "time": day["time"], "channel": channel, **entry}
+                               for entry in entries or [])
     wide = pd.json_normalize(records)
     ids_ = ["campaign_id", "time", "channel", "variation_api_id", "variation_name"]
     tidy = wide.melt(id_vars=ids_, var_name="metric", value_name="value").dropna(subset=["value"])
@@ -116,7 +117,8 @@ def phases(blobs: list[bytes], ids: list[str]) -> dict[str, float]:
     """Seconds of each phase of one batch run (decode+collect, parse, frame)."""
     parsed = ParsedColumns()
     t0 = time.perf_counter()
-    days = {cid: collect_days(orjson.loads(blob), parsed=parsed) for cid, blob in zip(ids, blobs, strict=True)}
+    days = {cid: collect_days(orjson.loads(blob), parsed=parsed)
+            for cid, blob in zip(ids, blobs, strict=True)}
     t1 = time.perf_counter()
     for cid in ids:
         parse_days(cid, days.pop(cid), into=parsed)
@@ -175,7 +177,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     }
 
 
-def _row(case: str, timing: Any, base: Any, *, target: str | None = None, ok: bool | None = None) -> dict[str, Any]:
+def _row(
+    case: str, timing: Any, base: Any, *, target: str | None = None, ok: bool | None = None
+) -> dict[str, Any]:
     row: dict[str, Any] = {"case": case, "best_s": round(timing.best, 3), "median_s": round(timing.median, 3)}
     if base is not None:
         r = ratio(timing, base)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -45,19 +46,25 @@ COLUMNS = [("case", "case"), ("best_s", "best s"), ("median_s", "median s"), ("v
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
-    versions = {}
-    for package in ("polars", "orjson", "pandas", "pyarrow", "narwhals"):
-        try:
-            versions[package] = importlib.import_module(package).__version__
-        except ImportError:
-            versions[package] = None
+    versions = {name: _version(name) for name in ("polars", "orjson", "pandas", "pyarrow", "narwhals")}
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "load_average": _load(),
         "versions": versions,
     }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _load() -> list[float] | None:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def run_all(quick: bool, only: set[str] | None, log: Callable[[str], None]) -> dict[str, Any]:
@@ -79,7 +86,7 @@ def run_all(quick: bool, only: set[str] | None, log: Callable[[str], None]) -> d
             results[name] = call(module, quick)
         except NotImplementedError as exc:
             results[name] = {"skipped": f"not implemented yet: {exc}"}
-        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
+        except Exception as exc:
             results[name] = {"error": f"{type(exc).__name__}: {exc}",
                              "traceback": traceback.format_exc(limit=5)}
         else:
@@ -98,7 +105,7 @@ def table(result: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(title for _, title in columns) + " |",
              "|" + "|".join("---" for _ in columns) + "|"]
     for r in rows:
-        lines.append("| " + " | ".join(_cell(r.get(key)) for key, _ in columns) + " |")
+        lines.append("| " + " | ".join(_cell(r.get(key)) for key, _ in columns) + " |")  # noqa: PERF401
     return "\n".join(lines)
 
 
@@ -153,16 +160,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data, fewer repeats (< 1 minute)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    parser.add_argument("--only", help="comma-separated benchmark names: " + ",".join(b[0] for b in BENCHMARKS))
+    names = ",".join(b[0] for b in BENCHMARKS)
+    parser.add_argument("--only", help=f"comma-separated benchmark names: {names}")
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
     start = time.perf_counter()
-    log = (lambda msg: print(msg, file=sys.stderr)) if sys.stderr.isatty() or not args.json else (lambda msg: None)
+    def log(message: str) -> None:
+        if sys.stderr.isatty() or not args.json:
+            print(message, file=sys.stderr)
+
     info: dict[str, Any] = {"quick": args.quick, "machine": machine(),
                             "command": "python bench/run.py" + (" --quick" if args.quick else "")}
     results = run_all(args.quick, only, log)
     info["elapsed_s"] = round(time.perf_counter() - start, 1)
-    info["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    info["machine"]["load_average_end"] = _load()
     if args.json:
         print(json.dumps({**info, "benchmarks": results}, indent=2, default=str))
     else:

@@ -168,7 +168,9 @@ class _ChannelSlots:
         self.names: Mapping[str, str] | None = None
 
 
-def _tuple_getter(keys: tuple[str, ...], *, pad: bool = False) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+def _tuple_getter(
+    keys: tuple[str, ...], *, pad: bool = False
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """An ``itemgetter`` that returns a tuple, also for one key (``pad`` repeats it)."""
     if len(keys) == 1:
         key = keys[0]
@@ -228,7 +230,7 @@ class ParsedColumns:
     _known: dict[str, set[str]] = field(default_factory=dict, repr=False, compare=False)
     _signatures: dict[tuple[Any, ...], _Signature] = field(default_factory=dict, repr=False, compare=False)
     _slots: dict[str, _ChannelSlots] = field(default_factory=dict, repr=False, compare=False)
-    _day_slot: _Slot = field(default_factory=lambda: _Slot(), repr=False, compare=False)
+    _day_slot: _Slot = field(default_factory=_Slot, repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:
@@ -300,13 +302,13 @@ class ParsedColumns:
 
     def _layout(self, names: Iterable[str]) -> int:
         codes = self._codes
-        key = tuple(codes.get(n) if n in codes else self._new_code(n) for n in names)
+        key = tuple(codes[n] if n in codes else self._new_code(n) for n in names)
         layout = self._layouts.get(key)
         if layout is None:
             layout = self._layouts[key] = len(self.layout_start)
             self.layout_start.append(len(self.layout_codes))
             self.layout_len.append(len(key))
-            self.layout_codes.extend(key)  # type: ignore[arg-type]
+            self.layout_codes.extend(key)
         return layout
 
     def _new_code(self, name: str) -> int:
@@ -502,7 +504,7 @@ def _plain_numbers(values: list[Any], start: int) -> bool:
                 or b"[" in text[1:])
 
 
-def _parse_uniform(  # noqa: C901, PLR0911, PLR0912 - each return is one reason to fall back
+def _parse_uniform(
     out: ParsedColumns,
     campaign_id: str,
     days: DayMap,
@@ -525,13 +527,14 @@ def _parse_uniform(  # noqa: C901, PLR0911, PLR0912 - each return is one reason 
     if set(map(type, day_list)) != {dict}:
         return False
     day_sig = out._signature(ALL_CHANNEL, day_list[0], _DAY_KEYS)
-    if day_sig.mode != 3 or day_sig.head is None:  # noqa: PLR2004 - "time" and "messages"
+    if day_sig.mode != 3 or day_sig.head is None:  # 3: both "time" and "messages"
         return False
     try:
         if set(map(len, day_list)) != {day_sig.n}:
             return False
         totals = list(map(day_sig.values, day_list))
-        if day_sig.nulls is not None and list(map(day_sig.nulls, day_list)).count(day_sig.null_tuple) != n_days:
+        nulls = day_sig.nulls
+        if nulls is not None and list(map(nulls, day_list)).count(day_sig.null_tuple) != n_days:
             return False
         messages = list(map(_SECOND, map(day_sig.head, day_list)))
     except KeyError:
@@ -573,9 +576,10 @@ def _parse_uniform(  # noqa: C901, PLR0911, PLR0912 - each return is one reason 
             # No type pass: a later entry that is no mapping fails ``len`` or the getters
             # with TypeError (a Mapping that is no dict is read like one, as ``_parse`` does).
             try:
-                if set(map(len, entries)) != {sig.n}:
+                vals = list(map(sig.values, entries))  # KeyError unless every key is there
+                # ... and no entry has more keys than the signature (a plain sum, no set).
+                if sum(map(len, entries)) != sig.n * n_days:
                     return False
-                vals = list(map(sig.values, entries))
                 # Counting, not a set: a value where a null was may be unhashable (a list).
                 if sig.nulls is not None and list(map(sig.nulls, entries)).count(sig.null_tuple) != n_days:
                     return False
@@ -589,7 +593,7 @@ def _parse_uniform(  # noqa: C901, PLR0911, PLR0912 - each return is one reason 
             except (KeyError, TypeError):
                 return False
             api_id = head[0] if sig.mode & 1 else None
-            name = head[-1] if sig.mode & 2 else None  # noqa: PLR2004
+            name = head[-1] if sig.mode & 2 else None
             # An empty id or name is no id or name (_id_text makes it None).
             if type(api_id) is not str or not api_id or (name is not None and (type(name) is not str
                                                                             or not name)):
@@ -622,7 +626,7 @@ def _where(campaign_id: str, date: dt.date) -> str:
     return f"campaign {campaign_id} day {date}"
 
 
-def _parse(  # noqa: C901, PLR0912, PLR0915 - one flat loop is the point (module docstring)
+def _parse(
     out: ParsedColumns,
     campaign_id: str,
     days: DayMap,
@@ -737,7 +741,7 @@ def _parse(  # noqa: C901, PLR0912, PLR0915 - one flat loop is the point (module
                         head = sig.head(entry) if sig.head is not None else ()
                     mode = sig.mode
                     api_id = head[0] if mode & 1 else None
-                    name = head[-1] if mode & 2 else None  # noqa: PLR2004
+                    name = head[-1] if mode & 2 else None
                     # ---- the variation key (SPEC section 3) ----------------------------
                     # An empty id or name is no id or name (_id_text makes it None).
                     if type(api_id) is not str or not api_id or (name is not None and (type(name) is not str

@@ -80,8 +80,9 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
     u32 = pl.UInt32()
     cat = pl.Categorical()
     names, codes, starts = parsed.metric_names, parsed.layout_codes, parsed.layout_start
+    lengths = parsed.layout_len
     layouts = pl.Series(
-        [[names[c] for c in codes[start:start + n]] for start, n in zip(starts, parsed.layout_len, strict=True)],
+        [[names[c] for c in codes[start:start + n]] for start, n in zip(starts, lengths, strict=True)],
         dtype=pl.List(cat),
     )
     shapes = pl.DataFrame(
@@ -100,7 +101,9 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
     day_end = pl.Series(parsed.day_end, dtype=u32)
     day_segs = day_end - day_end.shift(1, fill_value=0)
     seg_day = pl.int_range(0, len(day_end), dtype=u32, eager=True).repeat_by(day_segs).explode()
-    segments = pl.concat([days[seg_day], shapes[pl.Series(parsed.seg_shape, dtype=u32)]], how="horizontal")
+    segments: pl.DataFrame = pl.concat(
+        [days[seg_day], shapes[pl.Series(parsed.seg_shape, dtype=u32)]], how="horizontal"
+    )
     # Segments never have an empty metric list (the parser makes none), so explode adds
     # no null row.
     return segments.explode("metric").with_columns(pl.Series("value", parsed.values, dtype=pl.Float64()))

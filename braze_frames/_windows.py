@@ -179,15 +179,22 @@ def detect_reading(window: Window, dates: list[dt.date]) -> Reading | None:
 
     A day equal to ``ending_at`` only comes back when the server reads it inclusively; the
     day ``length`` days before it only when it reads it exclusively. Responses without
-    data at the edges say nothing.
+    data at the edges say nothing, and so does a response that follows neither reading
+    (days outside both, or both edge days): a client keeps what it learns for good, and a
+    wrong reading would make every later request miss a day.
 
     Examples:
         >>> w = Window(dt.date(2025, 1, 1), dt.date(2025, 1, 7), 8, dt.date(2025, 1, 8))
         >>> detect_reading(w, [dt.date(2024, 12, 31), dt.date(2025, 1, 7)])
         'exclusive'
+        >>> detect_reading(w, [dt.date(2024, 12, 31), dt.date(2025, 1, 8)]) is None
+        True
     """
-    if window.ending_at in dates:
-        return "inclusive"
-    if window.ending_at - dt.timedelta(days=window.length) in dates:
-        return "exclusive"
-    return None
+    low = window.ending_at - dt.timedelta(days=window.length)
+    if any(d < low or d > window.ending_at for d in dates):
+        return None
+    inclusive = window.ending_at in dates
+    exclusive = low in dates
+    if inclusive == exclusive:
+        return None
+    return "inclusive" if inclusive else "exclusive"

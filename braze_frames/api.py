@@ -298,7 +298,7 @@ def _fetch(
             got = collect_days(body, keep=(window.first, window.last), parsed=parsed)
             days[cid].update(got)
             if client.window_reading is None:
-                client.window_reading = _reading_shown(window, list(collect_days(body)))
+                client.window_reading = detect_reading(window, list(collect_days(body)))
 
     def plan(reading: Reading | None, skip: tuple[str, Window] | None = None) -> list[tuple[str, Window]]:
         tasks: list[tuple[str, Window]] = []
@@ -366,21 +366,6 @@ def _parse_campaign(
         except UnexpectedResponseError as exc:
             parsed._rollback(mark)
             failures.append(FetchFailure(cid, date, date, exc))
-
-
-def _reading_shown(window: Window, dates: list[dt.date]) -> Reading | None:
-    """The reading of ``ending_at`` one response shows, when it shows one unambiguously.
-
-    A response with days that neither reading gives, or with both edge days, follows no
-    reading: the client keeps the reading for good, so learning a wrong one from it would
-    make every later request miss a day, silently.
-    """
-    low = window.ending_at - dt.timedelta(days=window.length)
-    if any(d < low or d > window.ending_at for d in dates):
-        return None
-    if low in dates and window.ending_at in dates:
-        return None
-    return detect_reading(window, dates)
 
 
 def _active_span(

@@ -109,7 +109,8 @@ class Reference:
                 for index, entry in enumerate(value):
                     if entry is None:
                         continue
-                    api_id, name = id_text(entry.get("variation_api_id")), id_text(entry.get("variation_name"))
+                    api_id = id_text(entry.get("variation_api_id"))
+                    name = id_text(entry.get("variation_name"))
                     if names and api_id is not None and api_id in names:
                         name = names[api_id]
                     key = api_id or name or f"#{index + 1}"
@@ -165,7 +166,7 @@ def by_segment(rows: list[Row]) -> list[tuple[tuple[Any, ...], list[tuple[str, f
 
 def frame_rows(frame: pl.DataFrame) -> list[Row]:
     strings = frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
-    return [tuple(r) for r in strings.iter_rows()]  # type: ignore[misc]
+    return [tuple(r) for r in strings.iter_rows()]
 
 
 def compare(campaigns: list[tuple[str, dict[dt.date, Any], Mapping[str, str] | None]]) -> ParsedColumns:
@@ -261,7 +262,7 @@ def perturb(draw: st.DrawFn, days: dict[dt.date, Any]) -> None:
                                  "new_channel"]))
     channels = [c for c, v in day["messages"].items() if v]
     if kind == "total":
-        day[draw(st.sampled_from(["revenue", "sent", "zzz"]))] = draw(st.sampled_from(ODD_VALUES + [7]))
+        day[draw(st.sampled_from(["revenue", "sent", "zzz"]))] = draw(st.sampled_from([*ODD_VALUES, 7]))
         return
     if kind == "new_channel":
         day["messages"][draw(st.sampled_from(CHANNELS))] = [{"variation_api_id": "vx", "sent": 1}]
@@ -282,7 +283,7 @@ def perturb(draw: st.DrawFn, days: dict[dt.date, Any]) -> None:
     elif kind == "drop_key" and entry:
         del entry[draw(st.sampled_from(list(entry)))]
     elif kind == "add_key":
-        entry[draw(st.sampled_from(METRICS + ["brand_new"]))] = draw(st.sampled_from([0, 5, None, 2.5]))
+        entry[draw(st.sampled_from([*METRICS, "brand_new"]))] = draw(st.sampled_from([0, 5, None, 2.5]))
     elif kind == "id":
         entry[draw(st.sampled_from(ID_KEYS))] = draw(st.sampled_from(["v9", "v1", None, "", 3, 2.5, True]))
     elif kind == "drop_entry":
