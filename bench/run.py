@@ -152,6 +152,10 @@ def _section(key: str, value: Any) -> str:
             lines += ["| " + name + " | " + " | ".join(_cell(v.get(c)) for c in columns) + " |"
                       for name, v in value.items()]
             return "\n".join(lines)
+    flat = isinstance(value, dict) and all(not isinstance(v, (dict, list)) for v in value.values())
+    if flat and len(value) > 3:
+        rows = [f"| {k} | {_cell(v)} |" for k, v in value.items()]
+        return "\n".join([f"{key}:", "", "| | |", "|---|---|", *rows])
     return f"{key}: {json.dumps(value)}"
 
 

@@ -15,7 +15,8 @@ Examples:
     ['campaign_id', 'date', 'channel']
 """
 
-from ._client import BrazeClient, ClientStats
+import typing as _typing
+
 from ._errors import (
     AuthenticationError,
     BrazeAPIError,
@@ -28,13 +29,7 @@ from ._errors import (
     UnexpectedResponseError,
     UnknownFieldWarning,
 )
-from ._frames import TidyFrameError, pivot, unpivot, validate
-from ._parquet import parquet_metadata, read_parquet, write_csv, write_parquet
-from ._plot import plot, plot_reconcile
-from ._rates import RATES, Rate, rates
-from ._reconcile import reconcile
 from ._schema import CHANNEL_SCHEMAS, TIDY_COLUMNS
-from ._sync import SyncReport, read_store, sync
 from ._tidy import from_records
 from .accessor import BrazeAccessor
 from .accessor import register as _register_accessor
@@ -46,6 +41,56 @@ from .api import (
     fetch_data_series,
     list_campaigns,
 )
+
+if _typing.TYPE_CHECKING:
+    from ._client import BrazeClient, ClientStats
+    from ._frames import TidyFrameError, pivot, unpivot, validate
+    from ._parquet import parquet_metadata, read_parquet, write_csv, write_parquet
+    from ._plot import plot, plot_reconcile
+    from ._rates import RATES, Rate, rates
+    from ._reconcile import reconcile
+    from ._sync import SyncReport, read_store, sync
+
+# Heavy dependencies load on first use, so `import braze_frames` costs little more than
+# `import polars`: requests with the client, narwhals with the verbs, pyarrow with Parquet.
+_LAZY = {
+    "BrazeClient": "_client",
+    "ClientStats": "_client",
+    "TidyFrameError": "_frames",
+    "pivot": "_frames",
+    "unpivot": "_frames",
+    "validate": "_frames",
+    "parquet_metadata": "_parquet",
+    "read_parquet": "_parquet",
+    "write_csv": "_parquet",
+    "write_parquet": "_parquet",
+    "plot": "_plot",
+    "plot_reconcile": "_plot",
+    "RATES": "_rates",
+    "Rate": "_rates",
+    "rates": "_rates",
+    "reconcile": "_reconcile",
+    "SyncReport": "_sync",
+    "read_store": "_sync",
+    "sync": "_sync",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'braze_frames' has no attribute {name!r}"
+        raise AttributeError(msg)
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 

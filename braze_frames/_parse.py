@@ -11,13 +11,24 @@ The output is dictionary- and run-length encoded, so that almost nothing is made
 ``_tidy.frame_from_parsed`` expands this inside polars. The ``seg_*``, ``metric`` and
 ``value`` views give the plain per-segment and per-row lists (for tests and debugging).
 
-Speed (bench/bench_parse.py): entries of one campaign repeat their keys and their ``null``
-positions day after day, so each channel and list position remembers the *signature* of
-its last entry (keys, ``null`` keys, layout). An entry that matches it is moved with three
-C-level calls (key count, an ``itemgetter`` that checks every key is there and returns the
-values, and ``extend``); the values of a whole campaign are then checked in one pass. A
-campaign with anything else than plain numbers where numbers were expected is parsed again
-entry by entry, where every repair below is made and noted.
+Speed (bench/bench_parse.py, bench/README.md): the entries of one campaign repeat their
+keys, their ``null`` keys and their ids day after day. A *signature* holds what entries of
+one kind share (keys, ``null`` keys, layout) and ``itemgetter``s that read an entry's
+values while checking that every key is there. Three paths, the first that applies:
+
+1. ``_parse_uniform``: when every day has the same structure, each (channel, position) is
+   read for all days at once by C-level ``map`` calls (no Python code per entry);
+2. ``_parse``: entry by entry, each (channel, position) remembering its last signature and
+   variation key, so that an entry like yesterday's costs a few C calls;
+3. the values of a campaign are checked in one C pass (``_plain_numbers``); if anything
+   else than a finite number got in, the campaign is parsed again by ``_parse`` in careful
+   mode, where every repair below is made and noted.
+
+Within one entry, metrics come in the key order of the first entry of that signature the
+parse met (``itemgetter`` order), which may differ from a later entry's own key order;
+everything else keeps the response's order: days by date, then the totals, channels and
+entries as listed. ``tests/test_perf_equivalence.py`` checks all paths against a plain
+reference parser.
 
 Policy for odd input (SPEC section 3, and the hostile cases it implies; the one source for
 it: tests/test_hostile.py checks every row, at this level and end to end):

@@ -97,10 +97,11 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
         {"campaign_id": parsed.day_campaign_id, "date": parsed.day_date},
         schema={"campaign_id": cat, "date": pl.Int32()},
     ).with_columns(pl.col("date").cast(pl.Date()))
-    # Segments per day, from the running totals the parser keeps.
+    # Segments per day, from the running totals the parser keeps. A day without rows
+    # repeats its index 0 times; polars versions that explode [] to a null are covered.
     day_end = pl.Series(parsed.day_end, dtype=u32)
     day_segs = day_end - day_end.shift(1, fill_value=0)
-    seg_day = pl.int_range(0, len(day_end), dtype=u32, eager=True).repeat_by(day_segs).explode()
+    seg_day = pl.int_range(0, len(day_end), dtype=u32, eager=True).repeat_by(day_segs).explode().drop_nulls()
     segments: pl.DataFrame = pl.concat(
         [days[seg_day], shapes[pl.Series(parsed.seg_shape, dtype=u32)]], how="horizontal"
     )

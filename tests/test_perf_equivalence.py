@@ -390,6 +390,21 @@ def test_cached_slots_follow_a_list_that_changes_length() -> None:
     assert parsed.repair_count == 3
 
 
+def test_days_without_rows_between_days_with_rows() -> None:
+    # A day that gives no row still counts as a day in the encoding; the frame must not
+    # shift the days after it. Entry by entry (the null comes and goes) and column-wise
+    # (a campaign all of whose days give nothing, between two that give rows).
+    def day(date: str, sent: int | None) -> dict[str, Any]:
+        return {"time": date, "messages": {"email": [{"variation_api_id": "e1", "sent": sent}]}}
+
+    mixed = collect_days({"data": [day("2025-03-01", 5), day("2025-03-02", None), day("2025-03-03", 7)]})
+    silent = collect_days({"data": [day("2025-03-01", None), day("2025-03-02", None)]})
+    parsed = compare([("c1", mixed, None), ("c2", silent, None), ("c3", mixed, None)])
+    frame = frame_from_parsed(parsed)
+    assert frame["campaign_id"].cast(pl.String).to_list() == ["c1", "c1", "c3", "c3"]
+    assert frame["date"].to_list() == [dt.date(2025, 3, 1), dt.date(2025, 3, 3)] * 2
+
+
 @given(st.lists(st.one_of(st.integers(-(2**70), 2**70), st.floats(), st.none(), st.booleans(),
                           st.sampled_from(["1", "x", ""]), st.just([1]), st.just({"a": 1})), max_size=8),
        st.integers(0, 3))

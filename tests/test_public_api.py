@@ -10,10 +10,19 @@ from braze_frames._schema import CHANNEL_SCHEMAS, PUSH_CHANNELS
 
 
 def test_all_is_exactly_the_sorted_public_names() -> None:
-    public = {name for name in vars(bf) if not name.startswith("_")}
+    public = {name for name in dir(bf) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(bf, name)).__name__ == "module"}
     assert set(bf.__all__) == (public - modules) | {"__version__"}
     assert len(bf.__all__) == len(set(bf.__all__))
+    for name in bf.__all__:
+        getattr(bf, name)  # lazy names resolve
+
+
+def test_heavy_dependencies_load_on_first_use() -> None:
+    code = ("import sys, braze_frames; "
+            "bad = [m for m in ('pandas', 'requests', 'pyarrow', 'matplotlib') if m in sys.modules]; "
+            "assert not bad, bad; braze_frames.BrazeClient; assert 'requests' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_every_public_name_has_a_docstring() -> None:
