@@ -639,6 +639,10 @@ def test_faults_occur_at_the_rate_and_never_corrupt_data() -> None:
                 assert body == expected
                 outcome = "ok"
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        # The server counts after it has written: its last thread may still be finishing.
+        deadline = time.monotonic() + 5
+        while sb.stats.delivered != outcomes["ok"] and time.monotonic() < deadline:
+            time.sleep(0.01)
         stats = sb.stats
     assert stats.requests == n
     assert 0.18 * n < stats.faults_injected < 0.42 * n

@@ -32,7 +32,7 @@ from functools import cached_property
 from statistics import NormalDist
 from typing import Any, Final, Literal
 
-from .._schema import PUSH_CHANNELS
+from .._schema import CHANNEL_SCHEMAS, PUSH_CHANNELS
 from ._catalogue import Campaign, Variation, carries_conversions
 
 __all__ = [
@@ -110,21 +110,20 @@ def _allocate(rng: random.Random, n: int, probs: tuple[float, ...],
 
 # ----------------------------------------------------------------- channel metric funnels
 
-_EMAIL_KEYS: Final = ("sent", "opens", "machine_open", "unique_opens", "machine_amp_open",
-                      "clicks", "unique_clicks", "unsubscribes", "bounces", "delivered",
-                      "reported_spam")
-_EMAIL_LEGACY_KEYS: Final = ("sent", "opens", "machine_opens", "other_opens", "unique_opens",
-                             "clicks", "unique_clicks", "unsubscribes", "bounces", "delivered",
-                             "reported_spam")
-_PUSH_KEYS: Final = ("sent", "direct_opens", "total_opens", "bounces", "body_clicks")
+def _insert_after(keys: tuple[str, ...], extra: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The schema's keys with extras placed after given keys, as recorded bodies order them."""
+    return tuple(k for key in keys for k in (key, *extra.get(key, ())))
+
+
+# The metric lists come from the one schema table; only the recorded extras are added here.
+_EMAIL_KEYS: Final = _insert_after(CHANNEL_SCHEMAS["email"], {"opens": ("machine_open",),
+                                                                "unique_opens": ("machine_amp_open",)})
+_EMAIL_LEGACY_KEYS: Final = _insert_after(CHANNEL_SCHEMAS["email"],
+                                          {"opens": ("machine_opens", "other_opens")})
+_PUSH_KEYS: Final = CHANNEL_SCHEMAS["ios_push"]
 _KEYS: Final[Mapping[str, tuple[str, ...]]] = {
-    "webhook": ("sent", "errors"),
-    "sms": ("sent", "sent_to_carrier", "delivered", "rejected", "delivery_failed", "clicks",
-            "opt_out", "help"),
-    "whats_app": ("sent", "delivered", "failed", "read"),
-    "content_cards": ("sent", "total_clicks", "total_dismissals", "total_impressions",
-                      "unique_clicks", "unique_dismissals", "unique_impressions"),
-    "in_app": ("impressions", "clicks", "first_button_clicks", "second_button_clicks"),
+    **{ch: CHANNEL_SCHEMAS[ch] for ch in ("webhook", "sms", "whats_app", "content_cards")},
+    "in_app": CHANNEL_SCHEMAS["in_app_message"],
 }
 
 
