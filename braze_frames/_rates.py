@@ -452,7 +452,9 @@ def period_start(period: str, date_dtype: Any, implementation: Any = None) -> nw
         weekday = date.dt.weekday()
         chain = nw.when(weekday == 1).then(date)
         for day in range(2, 8):
-            chain = chain.when(weekday == day).then(date.dt.offset_by(f"-{day - 1}d"))
+            # narwhals' PySpark weekday gives Sunday as 0, not 7 (seen with narwhals 2.29).
+            same = (weekday == 7) | (weekday == 0) if day == 7 else weekday == day
+            chain = chain.when(same).then(date.dt.offset_by(f"-{day - 1}d"))
         start = chain
     # DuckDB returns timestamps from date arithmetic; give back the input's dtype.
     return start.cast(date_dtype)
