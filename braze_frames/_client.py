@@ -36,7 +36,7 @@ import requests.auth
 import requests.structures
 import urllib3.exceptions
 
-from ._config import resolve_api_key, resolve_endpoint
+from ._config import is_loopback_host, resolve_api_key, resolve_endpoint
 from ._errors import (
     AuthenticationError,
     BrazeAPIError,
@@ -273,6 +273,10 @@ class BrazeClient:
             )
             self._session.mount("https://", adapter)
             self._session.mount("http://", adapter)
+            if is_loopback_host(urlsplit(self._endpoint).hostname or ""):
+                # The sandbox and test servers are on this machine: an HTTP_PROXY from the
+                # environment (common behind corporate proxies) must not take them away.
+                self._session.trust_env = False
         else:
             if session.verify is False:
                 raise ConfigError(

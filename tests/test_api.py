@@ -128,3 +128,14 @@ def test_missing_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRAZE_REST_ENDPOINT", "US-01")
     with pytest.raises(bf.ConfigError, match="BRAZE_API_KEY"):
         bf.fetch_data_series("c1", length=2)
+
+
+def test_loopback_endpoints_ignore_environment_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy that refuses every connection: reaching the local server must not go through it.
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with fake_braze() as fb, client_for(fb.url, max_retries=0) as client:
+        df = bf.fetch_data_series("c1", length=2, ending_at="2025-01-02", client=client)
+    assert df.height > 0
