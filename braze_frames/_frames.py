@@ -176,6 +176,11 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
     if layout == "metrics":
         index = list(WIDE_INDEX)
         names = wide_columns(distinct(frame, "channel"), distinct(frame, "metric"))
+        polars = eager and frame.implementation.is_polars()
+        fast = _polars_wide_sorted(frame, index, names) if polars else None
+        if fast is not None:
+            result_fast: IntoFrameT = finish(fast, eager)
+            return result_fast
         wide = widen(frame, index, names)
     else:
         index = ["campaign_id", "date"]
@@ -510,3 +515,161 @@ def restore_null_key(frame: Any, column: str) -> Any:
         nw.when(nw.col(column) != _NULL_KEY).then(nw.col(column)).alias(column)
     )
 
+
+def _polars_wide_sorted(
+    frame: nw.LazyFrame[Any], index: Sequence[str], names: Sequence[str]
+) -> nw.LazyFrame[Any] | None:
+    """Fast path for eager polars: ``widen`` then ``sorted_strings`` by ``index``, in one go.
+
+    polars' conditional aggregations (one ``when(metric == name)`` pass over the big frame
+    per name) and its multi-column sort of the wide result (strings, then a gather of
+    every metric column) cost most of ``pivot``. Here each key column becomes its lexical
+    rank (categorical codes mapped through the few distinct values), the ranks combine
+    into one dense group number per row that is already in sort order, and the values
+    are scattered into place with numpy: no string compared on the big frame, no sort.
+
+    Returns:
+        The sorted wide frame (String keys), or None where this path does not apply
+        (numpy missing, an empty frame, NaN values, duplicated keys): the generic path
+        then gives the documented result.
+    """
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy comes with pandas and pyarrow here
+        return None
+    import polars as pl
+
+    native = frame.collect().to_native()
+    n = len(native)
+    if n == 0 or not names or not isinstance(native, pl.DataFrame):
+        return None
+    value = native.get_column("value").cast(pl.Float64)
+    if value.is_nan().any():
+        return None  # NaN marks the empty cells below
+    index = list(index)
+    grouped = _polars_groups(native, index)
+    if grouped is None:
+        return None
+    group, n_groups = grouped
+
+    codes, distinct_metrics = _codes(native.get_column("metric"))
+    slot = {name: i for i, name in enumerate(names)}
+    text = distinct_metrics.cast(pl.String).to_list()
+    if any(t not in slot for t in text):
+        return None
+    table = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+    table[distinct_metrics.to_physical().to_numpy()] = [slot[t] for t in text]
+    column = table[codes]
+    values = value.to_numpy()  # nulls read as NaN
+    if native.get_column("metric").null_count():
+        keep = column >= 0
+        column, group_kept, values = column[keep], group[keep], values[keep]
+    else:
+        group_kept = group
+    cell = column * n_groups + group_kept
+    written = np.zeros(len(names) * n_groups, dtype=bool)
+    written[cell] = True
+    if int(np.count_nonzero(written)) != len(cell):
+        return None  # duplicated keys: the generic path keeps the max, as documented
+    del written
+    cells = np.full(len(names) * n_groups, np.nan)
+    cells[cell] = values
+    first = np.empty(n_groups, dtype=np.int64)
+    first[group] = np.arange(n, dtype=np.int64)
+    # Free the per-row arrays before the result is built: they weigh as much as the input.
+    del group, group_kept, column, cell, values, codes, table
+
+    keys = native.select(index)[pl.Series(first)]
+    keys = keys.with_columns(
+        pl.col(c).cast(pl.String) for c in index if not keys.schema[c].is_temporal()
+    )
+    metrics = pl.from_numpy(
+        cells.reshape(len(names), n_groups), schema=list(names), orient="col"
+    )
+    del cells
+    metrics = metrics.fill_nan(None)
+    wide = pl.concat([keys, metrics], how="horizontal")
+    result: nw.LazyFrame[Any] = nw.from_native(wide, eager_only=True).lazy()
+    return result
+
+
+def _dense(np: Any, codes: Any, size: int) -> tuple[Any, int]:
+    """Renumber non-negative integer codes below ``size`` as 0, 1, ..., keeping their order."""
+    if size <= 8 * len(codes) + 1024:
+        # A lookup table beats np.unique's sort; flatnonzero beats a cumsum over it.
+        present = np.zeros(size, dtype=bool)
+        present[codes] = True
+        used = np.flatnonzero(present)
+        number = np.empty(size, dtype=np.int64)
+        number[used] = np.arange(len(used), dtype=np.int64)
+        return number[codes], len(used)
+    unique, inverse = np.unique(codes, return_inverse=True)
+    return inverse.reshape(-1), len(unique)
+
+
+def _codes(s: Any) -> tuple[Any, Any]:
+    """Categorical codes of a polars Series (nulls last) and its distinct non-null values."""
+    import polars as pl
+
+    if not isinstance(s.dtype, (pl.Categorical, pl.Enum)):
+        s = s.cast(pl.String).cast(pl.Categorical())
+    distinct_values = s.unique().drop_nulls()
+    physical = s.to_physical()
+    if physical.null_count():
+        top = distinct_values.to_physical().max()
+        physical = physical.fill_null(0 if top is None else int(top) + 1)
+    return physical.to_numpy(), distinct_values
+
+
+def _lexical(s: Any, limit: int) -> tuple[Any, int] | None:
+    """Each row's rank of its value in sort order (nulls first), and the size of the range.
+
+    Strings and categoricals rank lexically, dates and datetimes by time; None for other
+    dtypes.
+    """
+    import numpy as np
+    import polars as pl
+
+    if s.dtype.is_temporal():
+        ticks = s.to_physical().cast(pl.Int64)
+        low = ticks.min()
+        ticks = ticks.fill_null(low - 1 if isinstance(low, int) else 0).to_numpy()
+        ticks = ticks - ticks.min()
+        size = int(ticks.max()) + 1
+        return _dense(np, ticks, size) if size > limit else (ticks, size)
+    if not isinstance(s.dtype, (pl.String, pl.Categorical, pl.Enum, pl.Null)):
+        return None
+    codes, distinct_values = _codes(s)
+    found = distinct_values.to_physical().to_numpy()
+    order = distinct_values.cast(pl.String).arg_sort().to_numpy()
+    table = np.zeros(max(int(codes.max()), int(found.max(initial=0))) + 1, dtype=np.int64)
+    table[found[order]] = np.arange(1, len(order) + 1)
+    return table[codes], len(order) + 1
+
+
+def _polars_groups(native: Any, by: Sequence[str]) -> tuple[Any, int] | None:
+    """One number per row of a polars DataFrame, dense, in the order of a sort by ``by``.
+
+    Each key column becomes its rank (nulls first); the ranks combine from the last key to
+    the first (mixed radix), renumbered densely only when the range would outgrow a lookup
+    table. Rows with equal keys get equal numbers. None when a key has another dtype.
+    """
+    import numpy as np
+
+    limit = 8 * len(native) + 1024
+    ranked = _lexical(native.get_column(by[-1]), limit)
+    if ranked is None:
+        return None
+    group, n_groups = ranked
+    for column in reversed(by[:-1]):
+        ranked = _lexical(native.get_column(column), limit)
+        if ranked is None:
+            return None
+        rank, size = ranked
+        if n_groups * size > limit:
+            group, n_groups = _dense(np, group, n_groups)
+        rank *= n_groups  # in place: rank is a fresh array
+        rank += group
+        group = rank
+        n_groups *= size
+    return _dense(np, group, n_groups)
