@@ -61,7 +61,7 @@ import polars as pl
 from ._parquet import _PART_FILE, _atomic_write, _fsync_dir, hive_escape, read_parquet, write_parquet
 from ._schema import TIDY_COLUMNS
 from ._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy
-from ._windows import MAX_LENGTH, parse_day
+from ._windows import MAX_LENGTH, check_days, parse_day
 from .api import (
     FetchFailedWarning,
     FetchFailure,
@@ -69,6 +69,7 @@ from .api import (
     OnError,
     _check_ids,
     _client_scope,
+    check_on_error,
     fetch_data_series,
     list_campaigns,
 )
@@ -83,7 +84,6 @@ MANIFEST_NAME: Final = "_braze_sync.json"
 _LOCK_NAME: Final = "_braze_sync.lock"
 _FORMAT: Final = "braze_frames.sync"
 _VERSION: Final = 1
-_ON_ERROR: Final = ("raise", "warn", "collect")
 #: Seconds between manifest saves while a batch is written (it is also saved after each
 #: batch and on the way out): a crash re-fetches at most what was written in this time, and
 #: a batch of many small campaigns does not rewrite the manifest once per campaign.
@@ -271,15 +271,8 @@ def sync(
     if first_day is not None and first_day > last_day:
         msg = f"start ({first_day}) is after end ({last_day}); swap them"
         raise ValueError(msg)
-    if isinstance(lookback_days, bool) or not isinstance(lookback_days, int):
-        msg = f"lookback_days must be a whole number of days, not {type(lookback_days).__name__}"
-        raise TypeError(msg)
-    if lookback_days < 0:
-        msg = f"lookback_days must be 0 or more, got {lookback_days}"
-        raise ValueError(msg)
-    if on_error not in _ON_ERROR:
-        msg = f"on_error must be one of {_ON_ERROR}, not {on_error!r}"
-        raise ValueError(msg)
+    check_days(lookback_days, "lookback_days", minimum=0)
+    check_on_error(on_error)
     if root.exists() and not root.is_dir():
         msg = f"{root} is a file; a store is a directory"
         raise NotADirectoryError(msg)

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_LENGTH",
     "Reading",
     "Window",
+    "check_days",
     "detect_reading",
     "parse_day",
     "plan_windows",
@@ -91,6 +92,22 @@ def parse_day(value: object, name: str) -> dt.date:
     raise ValueError(msg)
 
 
+def check_days(value: object, name: str, *, minimum: int) -> int:
+    """A whole number of days, at least ``minimum``.
+
+    Raises:
+        TypeError: ``value`` is not an integer (booleans are refused).
+        ValueError: ``value`` is below ``minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{name} must be a whole number of days, not {type(value).__name__}"
+        raise TypeError(msg)
+    if value < minimum:
+        msg = f"{name} must be {minimum} or more days, got {value}"
+        raise ValueError(msg)
+    return value
+
+
 def resolve_range(
     *,
     length: object = None,
@@ -119,12 +136,7 @@ def resolve_range(
         if length is None:
             msg = "ending_at= needs length=: the number of days ending on that date"
             raise ValueError(msg)
-        if isinstance(length, bool) or not isinstance(length, int):
-            msg = f"length must be a whole number of days, not {type(length).__name__}"
-            raise TypeError(msg)
-        if length < 1:
-            msg = f"length must be 1 or more days, got {length}"
-            raise ValueError(msg)
+        length = check_days(length, "length", minimum=1)
         last = today if ending_at is None else parse_day(ending_at, "ending_at")
         return last - dt.timedelta(days=length - 1), last
     if start is None:

@@ -68,6 +68,13 @@ class FetchFailedWarning(UserWarning):
     """Some requests failed and ``on_error="warn"`` was asked for: their days are missing."""
 
 
+def check_on_error(on_error: object) -> None:
+    """Refuse an ``on_error`` other than ``"raise"``, ``"warn"`` or ``"collect"``."""
+    if on_error not in _ON_ERROR:
+        msg = f"on_error must be one of {_ON_ERROR}, not {on_error!r}"
+        raise ValueError(msg)
+
+
 def _utc_today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
@@ -237,9 +244,7 @@ def fetch_data_series(
     """
     ids = None if campaign_ids is None else _check_ids(campaign_ids)
     check_backend(backend)
-    if on_error not in _ON_ERROR:
-        msg = f"on_error must be one of {_ON_ERROR}, not {on_error!r}"
-        raise ValueError(msg)
+    check_on_error(on_error)
     first, last = resolve_range(length=length, ending_at=ending_at, start=start, end=end,
                                 today=_utc_today())
     with _client_scope(client) as cl:
