@@ -36,7 +36,7 @@ BENCHMARKS: list[tuple[str, str, Callable[[Any, bool], dict[str, Any]]]] = [
     ("parse", "bench_parse", lambda mod, quick: mod.run(quick)),
     ("import", "bench_import", lambda mod, quick: mod.run(quick)),
     ("memory", "bench_memory", lambda mod, quick: mod.run(quick)),
-    ("verbs", "bench_verbs", lambda mod, quick: mod.run(400_000 if quick else 2_000_000, quick)),
+    ("verbs", "bench_verbs", lambda mod, quick: mod.run(400_000 if quick else 5_000_000, quick)),
     ("fetch", "bench_fetch", lambda mod, quick: mod.run(quick)),
 ]
 COLUMNS = [("case", "case"), ("best_s", "best s"), ("median_s", "median s"), ("value", "value"),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import narwhals.stable.v2 as nw
 
 from ._frames import distinct, sorted_strings, tidy_lazy
-from ._rates import BY_KEYS, Period, Rate, period_start, rates
+from ._rates import BY_KEYS, Period, Rate, rates, with_period
 from ._reconcile import reconcile
 from ._schema import ALL_CHANNEL
 
@@ -183,11 +183,9 @@ def _metric_lines(df: Any, metric: str, period: str) -> _Series:
     if metric not in present:
         msg = f"the frame has no metric {metric!r}; it has {sorted(present)}"
         raise ValueError(msg)
-    date_dtype = frame.collect_schema()["date"]
     keys = ["campaign_id", "channel", "variation", "variation_name"]
     summed = (
-        frame.filter(nw.col("metric") == metric)
-        .with_columns(period_start(period, date_dtype, frame.implementation).alias("date"))
+        with_period(frame.filter(nw.col("metric") == metric), period, "date")
         .group_by(*keys, "date")
         .agg(nw.col("value").sum())
     )

@@ -18,6 +18,7 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from ._frames import (
+    _polars_wide_sorted,
     channel_metrics,
     fill_null_key,
     finish,
@@ -328,9 +329,7 @@ def rates(
     frame, eager = tidy_lazy(df)
     fine = ["campaign_id", "channel", "variation", "variation_name"]
     if period != "total":
-        date_dtype = frame.collect_schema()["date"]
-        start = period_start(period, date_dtype, frame.implementation)
-        frame = frame.with_columns(start.alias("_period"))
+        frame = with_period(frame, period, "_period")
         fine.insert(1, "_period")
 
     # Stage 1, on the big frame: one sum per (variation, period, metric). Key columns
@@ -352,9 +351,26 @@ def rates(
         sums = _sum_metrics(frame.filter(nw.col("metric").is_in(metrics)), fine)
 
     # Stage 2, on the sums: every rate per (variation, period), in long form.
+    out = [k for k in ("campaign_id", "_period", "channel", "variation") if k in kept or k == "_period"]
+    if period == "total":
+        out.remove("_period")
+    text_keys = [k for k in out if k != "_period"]
     wide = string_keys(widen(sums, fine, metrics), ["variation_name"])
-    pieces = [_rate_rows(wide, r, fine) for r in definitions]
+    # Eager frames keeping every key: each row of ``wide`` is one output group when no
+    # variation changed its name within a period (the usual case). Then nothing needs
+    # pooling, and the result's order is (row of the sorted ``wide``, rate name): an
+    # integer sort instead of one on four string columns.
+    ordered = None
+    if eager and len(kept) == len(BY_KEYS):
+        fast = _polars_wide_sorted(sums, fine, metrics) if sums.implementation.is_polars() else None
+        collected = (fast if fast is not None else sorted_strings(wide, text_keys, fine)).collect()
+        if not collected.select(*out).is_duplicated().any():
+            ordered = collected.with_row_index("_row")
+            wide = ordered.lazy()
+    names = sorted({r.name for r in definitions})
+    pieces = [_rate_rows(wide, r, fine, names if ordered is not None else None) for r in definitions]
     if not pieces:  # an empty frame: same columns, no rows
+        ordered = None
         nothing = nw.lit(None, nw.Float64())
         pieces = [
             wide.select(
@@ -374,14 +390,10 @@ def rates(
 
     # Stage 3: pool over the keys ``by`` drops, then divide. Daily rates of every variation
     # are already pooled: one row per key and day.
-    out = [k for k in ("campaign_id", "_period", "channel", "variation") if k in kept or k == "_period"]
-    if period == "total":
-        out.remove("_period")
-    text_keys = [k for k in out if k != "_period"]
     if period == "day" and len(kept) == len(BY_KEYS):
         pooled = long.with_columns(nw.lit(1).alias("days"))
     else:
-        pooled = _pool(long, out, with_name="variation" in kept)
+        pooled = long if ordered is not None else _pool(long, out, with_name="variation" in kept)
         pooled = _with_days(string_keys(pooled, text_keys), frame, out, period)
     value = nw.when(nw.col("denominator") != 0).then(nw.col("numerator") / nw.col("denominator"))
     result = pooled.with_columns(value.alias("value"))
@@ -389,10 +401,15 @@ def rates(
     keys = ["date" if k == "_period" else k for k in out]
     columns = [*keys, *(["variation_name"] if "variation" in kept else [])]
     columns += ["metric", "value", "numerator", "denominator", "days"]
-    result = result.select(*columns).with_columns(
+    casts = (
         nw.col("value", "numerator", "denominator").cast(nw.Float64()),
         nw.col("days").cast(nw.Int64()),
     )
+    if ordered is not None:
+        result = result.sort("_row", "_rate").select(*columns).with_columns(*casts)
+        ordered_table: IntoFrameT = finish(string_keys(result, text_keys), eager)
+        return ordered_table
+    result = result.select(*columns).with_columns(*casts)
     table: IntoFrameT = finish(sorted_strings(result, text_keys, [*keys, "metric"]), eager)
     return table
 
@@ -422,6 +439,21 @@ def _pool(long: nw.LazyFrame[Any], out: Sequence[str], *, with_name: bool) -> nw
     num = nw.when(nw.col("_nn") == nw.col("_n")).then(nw.col("numerator"))
     den = nw.when(nw.col("_nd") == nw.col("_n")).then(nw.col("denominator"))
     return pooled.with_columns(num.alias("numerator"), den.alias("denominator"))
+
+
+def with_period(frame: nw.LazyFrame[Any], period: str, name: str) -> nw.LazyFrame[Any]:
+    """Add column ``name``: the first day of each row's period (see ``period_start``)."""
+    date_dtype = frame.collect_schema()["date"]
+    if period == "week" and date_dtype == nw.Date and frame.implementation.is_polars():
+        import polars as pl
+
+        # Days since 1970-01-01 (a Thursday), so Mondays are the days = 4 (mod 7): integer
+        # arithmetic, 15x faster than polars' offset / truncate / offset on dates.
+        days = pl.col("date").to_physical()
+        monday = ((days + 3) // 7 * 7 - 3).cast(pl.Date).alias(name)
+        result: nw.LazyFrame[Any] = nw.from_native(frame.to_native().with_columns(monday))
+        return result
+    return frame.with_columns(period_start(period, date_dtype, frame.implementation).alias(name))
 
 
 def period_start(period: str, date_dtype: Any, implementation: Any = None) -> nw.Expr:
@@ -563,8 +595,14 @@ def _terms_expr(terms: Sequence[Term]) -> nw.Expr:
     return expr
 
 
-def _rate_rows(wide: nw.LazyFrame[Any], rate: Rate, keys: Sequence[str]) -> nw.LazyFrame[Any]:
-    """One row per (variation, period) group where the rate applies."""
+def _rate_rows(
+    wide: nw.LazyFrame[Any], rate: Rate, keys: Sequence[str], names: Sequence[str] | None
+) -> nw.LazyFrame[Any]:
+    """One row per (variation, period) group where the rate applies.
+
+    With ``names`` (every rate name, sorted), the rows keep ``wide``'s ``_row`` and add
+    ``_rate``, the name's position: the two give the result's order.
+    """
     has_numerator = nw.any_horizontal(
         *(~nw.col(m).is_null() for _, m in rate.numerator), ignore_nulls=True
     )
@@ -579,8 +617,12 @@ def _rate_rows(wide: nw.LazyFrame[Any], rate: Rate, keys: Sequence[str]) -> nw.L
         denominator = nw.when(control).then(_terms_expr(rate.control_denominator)).otherwise(
             denominator
         )
+    order: list[nw.Expr | str] = []
+    if names is not None:
+        order = ["_row", nw.lit(names.index(rate.name)).alias("_rate")]
     return wide.filter(applies).select(
         *keys,
+        *order,
         nw.lit(rate.name).alias("metric"),
         _terms_expr(rate.numerator).cast(nw.Float64()).alias("numerator"),
         denominator.cast(nw.Float64()).alias("denominator"),

@@ -224,6 +224,20 @@ def test_pivot_unpivot_round_trip_is_identity(rows: list[tuple[object, ...]]) ->
         assert_same(unpivot(pivot(df)), tidy_sorted(df))
 
 
+@pytest.mark.parametrize("backend", ["pandas", "polars"])
+def test_pivot_with_a_single_metric_column(backend: str) -> None:
+    # Found by hypothesis in CI: one metric over several groups made a 2-D numpy block
+    # that polars read as one Array column, not one Float64 column.
+    rows = [
+        ("c1", dt.date(2024, 6, day), "brand_new_channel", "cg", "Control Group", "sent", value)
+        for day, value in ((28, None), (29, 2.0), (30, None))
+    ]
+    wide = pl.from_pandas(pivot(tidy(rows, "pandas"))) if backend == "pandas" else pivot(tidy(rows))
+    assert wide.columns[-1] == "sent"
+    assert wide.schema["sent"] == pl.Float64
+    assert wide.get_column("sent").to_list() == [None, 2.0, None]
+
+
 @given(rows=tidy_rows(null_values=True))
 def test_pivot_pandas_equals_polars(rows: list[tuple[object, ...]]) -> None:
     for layout in ("metrics", "channels"):

@@ -367,3 +367,35 @@ def test_pooling_channels_does_not_count_day_totals_twice(backend: str) -> None:
     conv = out.filter(nw.col("metric") == "conversion_rate")
     assert conv["numerator"].to_list() == [10.0]
     assert conv["denominator"].to_list() == [100.0]
+
+
+@given(
+    rows=tidy_rows(null_values=True),
+    renamed=st.lists(st.booleans(), max_size=60),
+    period=st.sampled_from(PERIODS),
+)
+def test_eager_ordering_equals_the_lazy_path(
+    rows: list[tuple[object, ...]], renamed: list[bool], period: str
+) -> None:
+    # Eager frames keeping every key skip the pooling and sort by row number; lazy frames
+    # pool and sort by key. Renamed variations (a second name within a period) must make
+    # the eager path fall back to pooling.
+    from polars.testing import assert_frame_equal
+
+    rows = [
+        (*r[:4], f"{r[4]} (renamed)" if r[4] is not None and flip else r[4], *r[5:])
+        for r, flip in zip(rows, [*renamed, *[False] * len(rows)], strict=False)
+    ]
+    df = tidy(rows, "polars")
+    try:
+        expected = rates(df.lazy(), period).collect()  # type: ignore[arg-type]
+    except ValueError:
+        return
+    assert_frame_equal(rates(df, period), expected, check_exact=True)  # type: ignore[arg-type]
+
+
+def test_a_renamed_variation_is_pooled_under_its_greatest_name() -> None:
+    rows = rows_of("webhook", "v1", {"sent": 10.0, "errors": 1.0}, name="A")
+    rows += rows_of("webhook", "v1", {"sent": 30.0, "errors": 3.0}, day="2024-07-02", name="B")
+    got = rates(tidy(rows), "week")
+    assert got.select("variation_name", "value", "numerator", "days").rows() == [("B", 0.1, 4.0, 2)]
