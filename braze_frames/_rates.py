@@ -266,7 +266,9 @@ def rates(
 
     - A rate over a period is a ratio of sums, never a mean of daily rates. Compound
       terms (``sent - bounces``) are formed from the sums.
-    - Rates are first formed per (campaign_id, channel, variation, period); ``by`` then
+    - Rates are first formed per (campaign_id, channel, variation, variation_name,
+      period), then pooled into one row per (campaign_id, channel, variation, period)
+      under the greatest name when a variation was renamed within a period; ``by`` then
       sums numerators and denominators over the dropped keys (same rate name; e.g.
       ``by=("campaign_id",)`` pools email and push ``delivery_rate``). If any pooled
       group lacks a term, the pooled numerator or denominator is null. When ``by`` drops
@@ -388,13 +390,9 @@ def rates(
         if anywhere:
             long = long.filter(~nw.col("metric").is_in(anywhere) | (nw.col("channel") == ALL_CHANNEL))
 
-    # Stage 3: pool over the keys ``by`` drops, then divide. Daily rates of every variation
-    # are already pooled: one row per key and day.
-    if period == "day" and len(kept) == len(BY_KEYS):
-        pooled = long.with_columns(nw.lit(1).alias("days"))
-    else:
-        pooled = long if ordered is not None else _pool(long, out, with_name="variation" in kept)
-        pooled = _with_days(string_keys(pooled, text_keys), frame, out, period)
+    # Stage 3: pool over the keys ``by`` drops (and over a variation's names), then divide.
+    pooled = long if ordered is not None else _pool(long, out, with_name="variation" in kept)
+    pooled = _with_days(string_keys(pooled, text_keys), frame, out, period)
     value = nw.when(nw.col("denominator") != 0).then(nw.col("numerator") / nw.col("denominator"))
     result = pooled.with_columns(value.alias("value"))
     result = result.rename({"_period": "date"}) if "_period" in out else result

@@ -9,7 +9,7 @@ import datetime as dt
 import pandas as pd
 import polars as pl
 import pytest
-from _support_frames import assert_same, one, records, tidy, tidy_rows
+from _support_frames import assert_same, one, records, tidy, tidy_rows, to_polars
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -399,3 +399,15 @@ def test_a_renamed_variation_is_pooled_under_its_greatest_name() -> None:
     rows += rows_of("webhook", "v1", {"sent": 30.0, "errors": 3.0}, day="2024-07-02", name="B")
     got = rates(tidy(rows), "week")
     assert got.select("variation_name", "value", "numerator", "days").rows() == [("B", 0.1, 4.0, 2)]
+
+
+def test_a_variation_renamed_within_a_day_gives_one_row() -> None:
+    # Not from Braze (one entry has one name), but a hand-made frame may do it: the rows
+    # of both names pool into one row per key and rate, as over longer periods.
+    rows = rows_of("webhook", "v1", {"sent": 10.0, "errors": 1.0}, name="A")
+    rows += rows_of("webhook", "v1", {"unique_recipients": 5.0}, name="B")
+    for frame in (tidy(rows), tidy(rows).lazy()):
+        got = to_polars(rates(frame, "day"))
+        assert got.select("variation_name", "metric", "value", "days").rows() == [
+            ("A", "error_rate", 0.1, 1)
+        ]
