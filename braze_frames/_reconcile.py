@@ -107,7 +107,7 @@ def reconcile(df: IntoFrameT, *, summary: bool = False, window_days: int = 30) -
         msg = f"window_days must be a whole number of days >= 1, not {window_days!r}"
         raise ValueError(msg)
     frame, eager = tidy_lazy(df)
-    metrics = distinct(frame, "metric")
+    metrics = distinct(frame, "metric", eager=eager)
     names = sorted(m for m in metrics if conversion_event(m) is not None)
     if metrics and not names:
         msg = (

@@ -254,3 +254,22 @@ def test_pandas_sorts_lexically_whatever_the_category_order() -> None:
         df[column] = df[column].cat.set_categories(sorted(cats, reverse=True))
     assert_same(pivot(df), pivot(tidy(ROWS)))
     assert_same(unpivot(pivot(df)), unpivot(pivot(tidy(ROWS))))
+
+
+@pytest.mark.parametrize("dtype", [pl.Categorical(), pl.Enum(["b", "a", "c", "unused"])])
+def test_lexical_ranks_follow_string_order_on_long_columns(dtype: pl.DataType) -> None:
+    # Long columns rank through every category of the dtype, short ones through the
+    # categories present: both must order like the strings, nulls first.
+    from braze_frames._frames import _lexical
+
+    values = ["c", None, "a", "b", "a"]
+    known = len(pl.Series(["a"], dtype=pl.Categorical()).dtype.categories.to_series())  # type: ignore[attr-defined]
+    for repeat in (1, 8 * (known + 8)):
+        s = pl.Series(values * repeat, dtype=dtype)
+        ranked = _lexical(s, 10**9)
+        assert ranked is not None
+        ranks, size = ranked
+        assert int(ranks.max()) < size
+        order = sorted(range(len(values)), key=lambda i: (values[i] is not None, values[i] or ""))
+        got = sorted(range(len(values)), key=lambda i: (int(ranks[i]), i))
+        assert got == order
