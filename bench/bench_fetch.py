@@ -436,7 +436,7 @@ def summary(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="shorter budget-bound run, 1M-row memory (~25 s)")
+    parser.add_argument("--quick", action="store_true", help="shorter runs (~25 s)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
     report = run(quick=args.quick)
