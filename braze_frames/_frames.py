@@ -179,7 +179,7 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
             distinct(frame, "channel", eager=eager), distinct(frame, "metric", eager=eager)
         )
         polars = eager and frame.implementation.is_polars()
-        fast = _polars_wide_sorted(frame, index, names) if polars else None
+        fast = polars_wide_sorted(frame, index, names) if polars else None
         if fast is not None:
             result_fast: IntoFrameT = finish(fast, eager)
             return result_fast
@@ -413,7 +413,7 @@ def distinct(frame: nw.LazyFrame[Any], column: str, *, eager: bool = False) -> l
 
         native = frame.select(column).collect().to_native().get_column(column)
         if isinstance(native.dtype, (pl.Categorical, pl.Enum)):
-            return [str(v) for v in _codes(native)[1].to_list()]
+            return [str(v) for v in category_codes(native)[1].to_list()]
     if eager and frame.implementation.is_pandas():
         import numpy as np
         import pandas as pd
@@ -540,7 +540,7 @@ def restore_null_key(frame: Any, column: str) -> Any:
     )
 
 
-def _polars_wide_sorted(
+def polars_wide_sorted(
     frame: nw.LazyFrame[Any], index: Sequence[str], names: Sequence[str]
 ) -> nw.LazyFrame[Any] | None:
     """Fast path for eager polars: ``widen`` then ``sorted_strings`` by ``index``, in one go.
@@ -574,7 +574,7 @@ def _polars_wide_sorted(
     # Memory: the result (every cell, 8 bytes) is often larger than the input, so the
     # per-row arrays are kept narrow and freed early, and the result's columns are views
     # of the one array the values are scattered into (no copy to add nulls).
-    codes, distinct_metrics = _codes(native.get_column("metric"))
+    codes, distinct_metrics = category_codes(native.get_column("metric"))
     slot = {name: i for i, name in enumerate(names)}
     text = distinct_metrics.cast(pl.String).to_list()
     if any(t not in slot for t in text):
@@ -584,7 +584,7 @@ def _polars_wide_sorted(
     table[distinct_metrics.to_physical().to_numpy()] = [slot[t] for t in text]
     cell = table[codes]
     del codes
-    grouped = _polars_groups(native, list(index))
+    grouped = polars_groups(native, list(index))
     if grouped is None:
         return None
     group = grouped[0].astype(width, copy=False)
@@ -624,13 +624,13 @@ def _polars_wide_sorted(
     return result
 
 
-def _dense(np: Any, codes: Any, size: int) -> tuple[Any, int]:
+def dense_numbers(np: Any, codes: Any, size: int) -> tuple[Any, int]:
     """Renumber non-negative integer codes below ``size`` as 0, 1, ..., keeping their order.
 
     The numbers come as int32 when they fit (half the memory traffic): widen them before
     multiplying.
     """
-    if size <= _table_limit(len(codes)):
+    if size <= table_limit(len(codes)):
         # A lookup table beats any sort; flatnonzero beats a cumsum over it.
         present = np.zeros(size, dtype=bool)
         present[codes] = True
@@ -647,12 +647,12 @@ def _dense(np: Any, codes: Any, size: int) -> tuple[Any, int]:
     return ranked, int(ranked.max()) + 1 if len(ranked) else 0
 
 
-def _table_limit(n: int) -> int:
-    """The largest range ``_dense`` renumbers with a lookup table (5 bytes an entry)."""
+def table_limit(n: int) -> int:
+    """The largest range ``dense_numbers`` renumbers with a lookup table (5 bytes an entry)."""
     return 2 * n + 1024
 
 
-def _codes(s: Any) -> tuple[Any, Any]:
+def category_codes(s: Any) -> tuple[Any, Any]:
     """Categorical codes of a polars Series (nulls last) and its distinct non-null values."""
     import numpy as np
     import polars as pl
@@ -678,7 +678,7 @@ def _codes(s: Any) -> tuple[Any, Any]:
     return codes, distinct_values
 
 
-def _lexical(s: Any, limit: int) -> tuple[Any, int] | None:
+def lexical_ranks(s: Any, limit: int) -> tuple[Any, int] | None:
     """Each row's rank of its value in sort order (nulls first), and the size of the range.
 
     Strings and categoricals rank lexically, dates and datetimes by time; None for other
@@ -698,10 +698,10 @@ def _lexical(s: Any, limit: int) -> tuple[Any, int] | None:
         ticks = physical.to_numpy().astype(np.int64)
         ticks -= low
         size = int(ticks.max()) + 1
-        return _dense(np, ticks, size) if size > limit else (ticks, size)
+        return dense_numbers(np, ticks, size) if size > limit else (ticks, size)
     if not isinstance(s.dtype, (pl.String, pl.Categorical, pl.Enum, pl.Null)):
         return None
-    every = _all_categories(s)
+    every = all_categories(s)
     if every is not None and 8 * len(every) <= len(s):
         # Few categories in all: rank every one of them (ranks may skip unused ones) and
         # skip finding which occur, a pass over the column.
@@ -711,7 +711,7 @@ def _lexical(s: Any, limit: int) -> tuple[Any, int] | None:
         ranks = np.zeros(len(every) + 1, dtype=np.int64)  # the last entry: nulls, first
         ranks[every.arg_sort().to_numpy()] = np.arange(1, len(every) + 1)
         return ranks[physical.to_numpy()], len(every) + 1
-    codes, distinct_values = _codes(s)
+    codes, distinct_values = category_codes(s)
     found = distinct_values.to_physical().to_numpy()
     order = distinct_values.cast(pl.String).arg_sort().to_numpy()
     table = np.zeros(max(int(codes.max()), int(found.max(initial=0))) + 1, dtype=np.int64)
@@ -719,7 +719,7 @@ def _lexical(s: Any, limit: int) -> tuple[Any, int] | None:
     return table[codes], len(order) + 1
 
 
-def _all_categories(s: Any) -> Any:
+def all_categories(s: Any) -> Any:
     """Every category of a categorical Series' dtype, indexed by code (None if unknown)."""
     import polars as pl
 
@@ -732,7 +732,7 @@ def _all_categories(s: Any) -> Any:
         return None
 
 
-def _polars_groups(native: Any, by: Sequence[str]) -> tuple[Any, int] | None:
+def polars_groups(native: Any, by: Sequence[str]) -> tuple[Any, int] | None:
     """One number per row of a polars DataFrame, dense, in the order of a sort by ``by``.
 
     Each key column becomes its rank (nulls first); the ranks combine from the last key to
@@ -741,21 +741,21 @@ def _polars_groups(native: Any, by: Sequence[str]) -> tuple[Any, int] | None:
     """
     import numpy as np
 
-    limit = _table_limit(len(native))
-    ranked = _lexical(native.get_column(by[-1]), limit)
+    limit = table_limit(len(native))
+    ranked = lexical_ranks(native.get_column(by[-1]), limit)
     if ranked is None:
         return None
     group, n_groups = ranked
     for column in reversed(by[:-1]):
-        ranked = _lexical(native.get_column(column), limit)
+        ranked = lexical_ranks(native.get_column(column), limit)
         if ranked is None:
             return None
         rank, size = ranked
         if n_groups * size > limit:
-            group, n_groups = _dense(np, group, n_groups)
+            group, n_groups = dense_numbers(np, group, n_groups)
         rank = rank.astype(np.int64, copy=False)
         rank *= n_groups  # in place: rank is a fresh array
         rank += group
         group = rank
         n_groups *= size
-    return _dense(np, group, n_groups)
+    return dense_numbers(np, group, n_groups)

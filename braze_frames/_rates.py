@@ -18,10 +18,10 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from ._frames import (
-    _polars_wide_sorted,
     channel_metrics,
     fill_null_key,
     finish,
+    polars_wide_sorted,
     present_metrics,
     restore_null_key,
     sorted_strings,
@@ -364,7 +364,7 @@ def rates(
     # integer sort instead of one on four string columns.
     ordered = None
     if eager and len(kept) == len(BY_KEYS):
-        fast = _polars_wide_sorted(sums, fine, metrics) if sums.implementation.is_polars() else None
+        fast = polars_wide_sorted(sums, fine, metrics) if sums.implementation.is_polars() else None
         collected = (fast if fast is not None else sorted_strings(wide, text_keys, fine)).collect()
         if not collected.select(*out).is_duplicated().any():
             ordered = collected.with_row_index("_row")

@@ -21,14 +21,14 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from ._frames import (
-    _codes,
-    _dense,
-    _lexical,
-    _polars_groups,
-    _table_limit,
+    category_codes,
+    dense_numbers,
     distinct,
     finish,
+    lexical_ranks,
+    polars_groups,
     sorted_strings,
+    table_limit,
     tidy_lazy,
 )
 from ._schema import conversion_event
@@ -194,8 +194,8 @@ def _polars_detail_sorted(frame: nw.LazyFrame[Any], names: list[str]) -> nw.Lazy
     m = len(rows)
     if m == 0:
         return None
-    grouped = _polars_groups(rows, ["campaign_id", "channel", "variation"])
-    dated = _lexical(rows.get_column("date"), _table_limit(m))
+    grouped = polars_groups(rows, ["campaign_id", "channel", "variation"])
+    dated = lexical_ranks(rows.get_column("date"), table_limit(m))
     if grouped is None or dated is None:
         return None
     prefix, _ = grouped
@@ -203,7 +203,7 @@ def _polars_detail_sorted(frame: nw.LazyFrame[Any], names: list[str]) -> nw.Lazy
 
     # Per metric name: its event's rank among the events (sorted by name) and its side.
     events = sorted({_event_name(name) for name in names})
-    codes, distinct_metrics = _codes(rows.get_column("metric"))
+    codes, distinct_metrics = category_codes(rows.get_column("metric"))
     found = distinct_metrics.to_physical().to_numpy()
     rank_of = np.zeros(int(codes.max()) + 1, dtype=np.int64)
     send_of = np.zeros(len(rank_of), dtype=bool)
@@ -216,7 +216,7 @@ def _polars_detail_sorted(frame: nw.LazyFrame[Any], names: list[str]) -> nw.Lazy
     # The (campaign, channel, variation, event) series, in order; then the day within it.
     series = prefix * len(events) + event
     del prefix
-    group, n_groups = _dense(np, series * n_days + day, (int(series.max()) + 1) * n_days)
+    group, n_groups = dense_numbers(np, series * n_days + day, (int(series.max()) + 1) * n_days)
 
     # Both sides of a day in one array: [2 * group] by conversion date, [2 * group + 1] by
     # send date.

@@ -260,13 +260,13 @@ def test_pandas_sorts_lexically_whatever_the_category_order() -> None:
 def test_lexical_ranks_follow_string_order_on_long_columns(dtype: pl.DataType) -> None:
     # Long columns rank through every category of the dtype, short ones through the
     # categories present: both must order like the strings, nulls first.
-    from braze_frames._frames import _lexical
+    from braze_frames._frames import lexical_ranks
 
     values = ["c", None, "a", "b", "a"]
     known = len(pl.Series(["a"], dtype=pl.Categorical()).dtype.categories.to_series())  # type: ignore[attr-defined]
     for repeat in (1, 8 * (known + 8)):
         s = pl.Series(values * repeat, dtype=dtype)
-        ranked = _lexical(s, 10**9)
+        ranked = lexical_ranks(s, 10**9)
         assert ranked is not None
         ranks, size = ranked
         assert int(ranks.max()) < size
