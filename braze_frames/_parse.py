@@ -603,15 +603,9 @@ def _parse_uniform(
                     head.append(ids[0])
             except (KeyError, TypeError):
                 return False
-            api_id = head[0] if sig.mode & 1 else None
-            name = head[-1] if sig.mode & 2 else None
-            # An empty id or name is no id or name (_id_text makes it None).
-            if type(api_id) is not str or not api_id or (name is not None and (type(name) is not str
-                                                                            or not name)):
-                api_id = _id_text(api_id)
-                name = _id_text(name)
-            if names and api_id is not None and api_id in names:
-                name = names[api_id]
+            api_id, name = _variation_ids(
+                head[0] if sig.mode & 1 else None, head[-1] if sig.mode & 2 else None, names
+            )
             if api_id is None and name is None:
                 return False
             key = api_id or name or f"#{index + 1}"
@@ -751,16 +745,10 @@ def _parse(
                         vals = sig.values(entry)
                         head = sig.head(entry) if sig.head is not None else ()
                     mode = sig.mode
-                    api_id = head[0] if mode & 1 else None
-                    name = head[-1] if mode & 2 else None
                     # ---- the variation key (SPEC section 3) ----------------------------
-                    # An empty id or name is no id or name (_id_text makes it None).
-                    if type(api_id) is not str or not api_id or (name is not None and (type(name) is not str
-                                                                                    or not name)):
-                        api_id = _id_text(api_id)
-                        name = _id_text(name)
-                    if names and api_id is not None and api_id in names:
-                        name = names[api_id]
+                    api_id, name = _variation_ids(
+                        head[0] if mode & 1 else None, head[-1] if mode & 2 else None, names
+                    )
                     key = base = api_id or name or f"#{index + 1}"
                     noted = api_id is None and name is None
                     if noted:
@@ -906,6 +894,24 @@ _REPR.maxother = 60
 def _short(value: object) -> str:
     """A ``repr`` cut to a readable length: notes and errors quote hostile input."""
     return _REPR.repr(value)
+
+
+def _variation_ids(
+    api_id: object, name: object, names: Mapping[str, str] | None
+) -> tuple[str | None, str | None]:
+    """An entry's variation id and name as text (an empty one is none; see ``_id_text``).
+
+    The name comes from ``names`` (``/campaigns/details``) when it knows the id.
+    """
+    text_id: str | None
+    text_name: str | None
+    if type(api_id) is str and api_id and (name is None or (type(name) is str and name)):
+        text_id, text_name = api_id, name  # the usual case, without two calls
+    else:
+        text_id, text_name = _id_text(api_id), _id_text(name)
+    if names and text_id is not None and text_id in names:
+        text_name = names[text_id]
+    return text_id, text_name
 
 
 def _id_text(value: object) -> str | None:

@@ -29,6 +29,7 @@ import orjson
 import polars as pl
 import pytest
 from _support_http import RecordedRequest, Reply, ScriptedServer
+from _support_reference import id_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -104,14 +105,6 @@ def date_of(value: Any) -> dt.date | None:
             return dt.date.fromisoformat(value[:10])
         except ValueError:
             return None
-    return None
-
-
-def id_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value or None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
     return None
 
 

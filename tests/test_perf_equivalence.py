@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
+from _support_reference import id_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,14 +133,6 @@ def leaves(obj: Mapping[str, Any], skip: tuple[str, ...]) -> Iterator[tuple[str,
             yield from leaves({f"{key}.{i}": v for i, v in enumerate(val)}, ())
         else:
             yield key, val
-
-
-def id_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value or None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
 
 
 def parsed_rows(cols: ParsedColumns) -> list[Row]:
