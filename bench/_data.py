@@ -114,7 +114,7 @@ def campaign_id(campaign: int) -> str:
 if __name__ == "__main__":
     import time
 
-    from braze_frames._parse import collect_days, parse_days
+    from braze_frames.endpoints.parse import collect_days, parse_days
 
     t = time.perf_counter()
     blobs = bodies_bytes()

@@ -53,7 +53,7 @@ import requests
 import requests.adapters
 
 from braze_frames import BrazeClient, fetch_data_series
-from braze_frames._windows import Window, plan_windows
+from braze_frames.endpoints.windows import Window, plan_windows
 
 TODAY = dt.date(2026, 6, 30)
 LATENCY = 0.05
@@ -334,8 +334,8 @@ def memory(rows: int = 3_000_000) -> dict[str, Any]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _data
 
-    from braze_frames._parse import collect_days, parse_days
     from braze_frames._tidy import frame_from_parsed
+    from braze_frames.endpoints.parse import collect_days, parse_days
 
     days = 100
     parsed = None

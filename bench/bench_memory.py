@@ -41,7 +41,7 @@ def with_enum_keys(frame: pl.DataFrame) -> pl.DataFrame:
 
 def parquet_size(frame: pl.DataFrame, directory: Path, name: str) -> int:
     """Bytes of the file ``braze_frames.write_parquet`` writes for ``frame``."""
-    from braze_frames._parquet import write_parquet
+    from braze_frames.storage.parquet import write_parquet
 
     path = write_parquet(frame, directory / f"{name}.parquet")
     return path.stat().st_size

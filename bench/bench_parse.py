@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import bodies_bytes, campaign_id
 from _timing import interleaved, ratio
 
-from braze_frames._parse import ParsedColumns, collect_days, parse_days
 from braze_frames._tidy import POLARS_SCHEMA, frame_from_parsed
+from braze_frames.endpoints.parse import ParsedColumns, collect_days, parse_days
 
 TARGET_DECODE_RATIO = 1.2
 TARGET_PANDAS_SPEEDUP = 5.0

@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from braze_frames._frames import pivot
-from braze_frames._rates import rates
-from braze_frames._reconcile import reconcile
 from braze_frames._schema import CHANNEL_SCHEMAS, PUSH_CHANNELS
 from braze_frames._tidy import POLARS_SCHEMA
+from braze_frames.verbs.frames import pivot
+from braze_frames.verbs.rates import rates
+from braze_frames.verbs.reconcile import reconcile
 
 _CONVERSIONS = [f"conversions{k}" for k in ("", "1", "2", "3")]
 _CONVERSIONS += [f"{c}_by_send_time" for c in _CONVERSIONS]

@@ -33,7 +33,7 @@ from ._schema import CHANNEL_SCHEMAS, TIDY_COLUMNS
 from ._tidy import from_records
 from .accessor import BrazeAccessor
 from .accessor import register as _register_accessor
-from .api import (
+from .fetch import (
     FetchFailedWarning,
     FetchFailure,
     FetchResult,
@@ -43,36 +43,36 @@ from .api import (
 )
 
 if _typing.TYPE_CHECKING:
-    from ._client import BrazeClient, ClientStats
-    from ._frames import TidyFrameError, pivot, unpivot, validate
-    from ._parquet import parquet_metadata, read_parquet, write_csv, write_parquet
-    from ._plot import plot, plot_reconcile
-    from ._rates import RATES, Rate, rates
-    from ._reconcile import reconcile
-    from ._sync import SyncReport, read_store, sync
+    from .charts import plot, plot_reconcile
+    from .http.client import BrazeClient, ClientStats
+    from .storage.parquet import parquet_metadata, read_parquet, write_csv, write_parquet
+    from .storage.store import SyncReport, read_store, sync
+    from .verbs.frames import TidyFrameError, pivot, unpivot, validate
+    from .verbs.rates import RATES, Rate, rates
+    from .verbs.reconcile import reconcile
 
 # Heavy dependencies load on first use, so `import braze_frames` costs little more than
 # `import polars`: requests with the client, narwhals with the verbs, pyarrow with Parquet.
 _LAZY = {
-    "BrazeClient": "_client",
-    "ClientStats": "_client",
-    "TidyFrameError": "_frames",
-    "pivot": "_frames",
-    "unpivot": "_frames",
-    "validate": "_frames",
-    "parquet_metadata": "_parquet",
-    "read_parquet": "_parquet",
-    "write_csv": "_parquet",
-    "write_parquet": "_parquet",
-    "plot": "_plot",
-    "plot_reconcile": "_plot",
-    "RATES": "_rates",
-    "Rate": "_rates",
-    "rates": "_rates",
-    "reconcile": "_reconcile",
-    "SyncReport": "_sync",
-    "read_store": "_sync",
-    "sync": "_sync",
+    "BrazeClient": "http.client",
+    "ClientStats": "http.client",
+    "TidyFrameError": "verbs.frames",
+    "pivot": "verbs.frames",
+    "unpivot": "verbs.frames",
+    "validate": "verbs.frames",
+    "parquet_metadata": "storage.parquet",
+    "read_parquet": "storage.parquet",
+    "write_csv": "storage.parquet",
+    "write_parquet": "storage.parquet",
+    "plot": "charts",
+    "plot_reconcile": "charts",
+    "RATES": "verbs.rates",
+    "Rate": "verbs.rates",
+    "rates": "verbs.rates",
+    "reconcile": "verbs.reconcile",
+    "SyncReport": "storage.store",
+    "read_store": "storage.store",
+    "sync": "storage.store",
 }
 
 

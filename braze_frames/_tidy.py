@@ -15,7 +15,7 @@ import polars as pl
 from ._schema import TIDY_COLUMNS
 
 if TYPE_CHECKING:
-    from ._parse import ParsedColumns
+    from .endpoints.parse import ParsedColumns
 
 __all__ = [
     "POLARS_SCHEMA",

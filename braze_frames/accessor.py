@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ._frames import Layout
-    from ._rates import Period, Rate
+    from .verbs.frames import Layout
+    from .verbs.rates import Period, Rate
 
 __all__ = ["NAMESPACE", "BrazeAccessor", "register"]
 
@@ -51,19 +51,19 @@ class BrazeAccessor:
 
     def validate(self) -> Any:
         """Check the frame is tidy (``braze_frames.validate``); return it unchanged."""
-        from ._frames import validate
+        from .verbs.frames import validate
 
         return validate(self._df)
 
     def pivot(self, *, layout: Layout = "metrics") -> Any:
         """Wide table, one column per metric (``braze_frames.pivot``)."""
-        from ._frames import pivot
+        from .verbs.frames import pivot
 
         return pivot(self._df, layout=layout)
 
     def unpivot(self) -> Any:
         """Back from ``pivot(layout="metrics")`` to the tidy table (``braze_frames.unpivot``)."""
-        from ._frames import unpivot
+        from .verbs.frames import unpivot
 
         return unpivot(self._df)
 
@@ -75,19 +75,19 @@ class BrazeAccessor:
         rates: Iterable[str | Rate] | None = None,
     ) -> Any:
         """Braze's rates per period, as ratios of sums (``braze_frames.rates``)."""
-        from ._rates import rates as compute
+        from .verbs.rates import rates as compute
 
         return compute(self._df, period, by, rates=rates)
 
     def reconcile(self, *, summary: bool = False, window_days: int = 30) -> Any:
         """Conversions by conversion date against by send date (``braze_frames.reconcile``)."""
-        from ._reconcile import reconcile
+        from .verbs.reconcile import reconcile
 
         return reconcile(self._df, summary=summary, window_days=window_days)
 
     def to_parquet(self, path: Any, **kwargs: Any) -> Any:
         """Write the frame to Parquet (``braze_frames.write_parquet``)."""
-        from ._parquet import write_parquet
+        from .storage.parquet import write_parquet
 
         return write_parquet(self._df, path, **kwargs)
 
@@ -100,7 +100,7 @@ class BrazeAccessor:
         ax: Axes | None = None,
     ) -> Figure:
         """A metric or a rate over time, one line per variation (``braze_frames.plot``)."""
-        from ._plot import plot
+        from .charts import plot
 
         return plot(self._df, metric, rate, period=period, ax=ax)
 
@@ -114,7 +114,7 @@ class BrazeAccessor:
         ax: Axes | None = None,
     ) -> Figure:
         """The two cumulative conversion curves and their gap (``braze_frames.plot_reconcile``)."""
-        from ._plot import plot_reconcile
+        from .charts import plot_reconcile
 
         return plot_reconcile(
             self._df,

@@ -15,10 +15,11 @@ import pytest
 from _support_frames import assert_same, tidy
 
 import braze_frames
-from braze_frames import _parquet, accessor
-from braze_frames._frames import TidyFrameError, pivot, unpivot
-from braze_frames._rates import rates
-from braze_frames._reconcile import reconcile
+from braze_frames import accessor
+from braze_frames.storage import parquet as _parquet
+from braze_frames.verbs.frames import TidyFrameError, pivot, unpivot
+from braze_frames.verbs.rates import rates
+from braze_frames.verbs.reconcile import reconcile
 
 ROWS = [
     ("c1", "2024-07-01", "all", None, None, "conversions", 3.0),

@@ -21,8 +21,6 @@ import requests
 from _support_http import RecordedRequest, Reply, ScriptedServer
 
 import braze_frames
-from braze_frames._client import UNEXPECTED_BODY_RETRIES, BrazeClient, ClientStats
-from braze_frames._config import ENV_API_KEY, ENV_REST_ENDPOINT
 from braze_frames._errors import (
     AuthenticationError,
     BrazeAPIError,
@@ -33,7 +31,9 @@ from braze_frames._errors import (
     RateLimitError,
     UnexpectedResponseError,
 )
-from braze_frames._retry import backoff
+from braze_frames.http.client import UNEXPECTED_BODY_RETRIES, BrazeClient, ClientStats
+from braze_frames.http.config import ENV_API_KEY, ENV_REST_ENDPOINT
+from braze_frames.http.retry import backoff
 
 KEY = "sk-CANARY-7d1e5b2a"
 PACKAGE_DIR = str(pathlib.Path(braze_frames.__file__).parent)

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from braze_frames._config import (
+from braze_frames._errors import ConfigError
+from braze_frames.http.config import (
     DASHBOARD_HOSTS,
     ENV_API_KEY,
     ENV_REST_ENDPOINT,
@@ -16,7 +17,6 @@ from braze_frames._config import (
     resolve_api_key,
     resolve_endpoint,
 )
-from braze_frames._errors import ConfigError
 
 KEY = "canary-KEY-3f9a1c"
 

@@ -3,7 +3,7 @@
 Every body here is something Braze does not send: wrong types, numbers as strings, huge and
 non-finite numbers, deep nesting, duplicate days, days outside the window, a missing
 ``data``, extra keys, 20 MB bodies. The outcome must be the parser's policy (the table in
-``braze_frames._parse``'s docstring, the one source): the right numbers, with a
+``braze_frames.endpoints.parse``'s docstring, the one source): the right numbers, with a
 ``DataRepairWarning``/``UnknownFieldWarning`` where something was repaired or unknown, or an
 ``UnexpectedResponseError``. Never ``KeyError``, ``TypeError``, ``IndexError``,
 ``AttributeError``, ``RecursionError``.
@@ -35,9 +35,9 @@ from hypothesis import strategies as st
 
 import braze_frames as bf
 from braze_frames._errors import DataRepairWarning, UnexpectedResponseError, UnknownFieldWarning
-from braze_frames._parse import ParsedColumns, collect_days, parse_days
 from braze_frames._tidy import frame_from_parsed
-from braze_frames.api import FetchResult, OnError
+from braze_frames.endpoints.parse import ParsedColumns, collect_days, parse_days
+from braze_frames.fetch import FetchResult, OnError
 
 KEY = "hostile-test-key-0001"
 FIRST = dt.date(2024, 7, 1)
@@ -411,7 +411,7 @@ DEPTHS = [1, 2, 31, 32, 33, 999, 1000, 1023, 5000, 100_000]
 @pytest.mark.parametrize("where", ["day metric", "entry metric", "channel entry", "channel value",
                                    "messages", "data", "body"])
 def test_deep_nesting_gives_data_or_an_error_never_recursion(depth: int, kind: str, where: str) -> None:
-    from braze_frames._parse import MAX_NESTING
+    from braze_frames.endpoints.parse import MAX_NESTING
 
     deep = nest(depth, kind)
     bodies_by_place: dict[str, Any] = {
@@ -445,7 +445,7 @@ def test_deep_nesting_gives_data_or_an_error_never_recursion(depth: int, kind: s
 
 
 def test_nesting_up_to_the_limit_is_flattened_beyond_it_rejected() -> None:
-    from braze_frames._parse import MAX_NESTING
+    from braze_frames.endpoints.parse import MAX_NESTING
 
     ok = {"data": [{"time": "2024-07-02", "deep": nest(MAX_NESTING, "dict")}]}
     check(run_parser(ok), ok)

@@ -18,9 +18,9 @@ import polars as pl
 import pytest
 from _support_frames import assert_same, tidy
 
-from braze_frames._frames import pivot
-from braze_frames._rates import PERIODS, rates
-from braze_frames._reconcile import reconcile
+from braze_frames.verbs.frames import pivot
+from braze_frames.verbs.rates import PERIODS, rates
+from braze_frames.verbs.reconcile import reconcile
 
 BYS = [("campaign_id", "channel", "variation"), ("campaign_id",), ()]
 
@@ -121,7 +121,7 @@ def test_duckdb_relation_equals_eager(
 
 def test_the_library_s_own_partitioned_store(eager: pl.DataFrame, tmp_path: Path) -> None:
     """The SPEC 10 story end to end: write_parquet(partition_by=True), scan, compute."""
-    from braze_frames._parquet import write_parquet
+    from braze_frames.storage.parquet import write_parquet
 
     root = write_parquet(eager, tmp_path / "store", partition_by=True)
     glob = f"{root}/**/*.parquet"

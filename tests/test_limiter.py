@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from braze_frames._limiter import Budget, RateLimiter, low_water_mark, observe, plan
-from braze_frames._retry import retry_delay
+from braze_frames.http.limiter import Budget, RateLimiter, low_water_mark, observe, plan
+from braze_frames.http.retry import retry_delay
 
 T0 = 1_750_000_040.0  # 20 s into a minute-aligned window
 

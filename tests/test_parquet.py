@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal as pl_assert_equal
 
 import braze_frames
-from braze_frames import _parquet
-from braze_frames._parquet import (
+from braze_frames._schema import KEY_COLUMNS, TIDY_COLUMNS
+from braze_frames._tidy import POLARS_SCHEMA, empty_tidy, from_records, to_backend
+from braze_frames.storage import parquet as _parquet
+from braze_frames.storage.parquet import (
     METADATA_KEY,
     SCHEMA_VERSION,
     TIDY_ARROW_SCHEMA,
@@ -32,8 +34,6 @@ from braze_frames._parquet import (
     write_csv,
     write_parquet,
 )
-from braze_frames._schema import KEY_COLUMNS, TIDY_COLUMNS
-from braze_frames._tidy import POLARS_SCHEMA, empty_tidy, from_records, to_backend
 
 AWKWARD_IDS = ["a/b=c %d", "caf\u00e9-\u65e5\u672c", "x+y?#&", "plain-id"]
 
@@ -674,7 +674,7 @@ def test_write_csv(backend: str, tmp_path: Path) -> None:
 
 
 def test_the_module_does_not_import_pandas() -> None:
-    code = "import sys, braze_frames._parquet; assert 'pandas' not in sys.modules"
+    code = "import sys, braze_frames.storage.parquet; assert 'pandas' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from braze_frames._errors import UnexpectedResponseError
-from braze_frames._parse import ParsedColumns, collect_days, parse_days
 from braze_frames._schema import CHANNEL_SCHEMAS
+from braze_frames.endpoints.parse import ParsedColumns, collect_days, parse_days
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "examples"
 if not EXAMPLES.exists():  # CI copies shared/ beside the clone
@@ -61,7 +61,7 @@ def test_parser_imports_no_dataframe_library() -> None:
     import ast
 
     package = pathlib.Path(__file__).resolve().parents[1] / "braze_frames"
-    for module in ("_parse.py", "_windows.py", "_schema.py", "_errors.py"):
+    for module in ("endpoints/parse.py", "endpoints/windows.py", "_schema.py", "_errors.py"):
         tree = ast.parse((package / module).read_text())
         imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                     if isinstance(node, ast.Import) for alias in node.names}

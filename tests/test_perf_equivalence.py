@@ -3,7 +3,7 @@
 ``parse_days`` reads a campaign whose days share one structure column by column
 (``_parse_uniform``), other campaigns entry by entry with per-slot caches (``_parse``), and
 checks values in one pass (``_plain_numbers``). Here a plain nested loop, written from the
-policy table in ``braze_frames._parse``, is the reference: the rows (in order, see
+policy table in ``braze_frames.endpoints.parse``, is the reference: the rows (in order, see
 ``by_segment``), the repair
 count and the unknown names must be the same, on regular multi-day campaigns (the fast
 path) and on the same campaigns perturbed on some days (every fallback), with one
@@ -28,10 +28,10 @@ from _support_reference import id_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from braze_frames import _parse
-from braze_frames._parse import ParsedColumns, collect_days, parse_days
 from braze_frames._schema import CHANNEL_SCHEMAS, is_known_metric, schema_for
 from braze_frames._tidy import POLARS_SCHEMA, frame_from_parsed
+from braze_frames.endpoints import parse as _parse
+from braze_frames.endpoints.parse import ParsedColumns, collect_days, parse_days
 
 ID_KEYS = ("variation_api_id", "variation_name")
 Row = tuple[str, dt.date, str, "str | None", "str | None", str, float]

@@ -10,7 +10,7 @@ import pytest
 from _support_frames import tidy
 from matplotlib.figure import Figure
 
-from braze_frames._plot import plot, plot_reconcile
+from braze_frames.charts import plot, plot_reconcile
 
 mpl.use("Agg")  # no display in tests; the charts never touch pyplot anyway
 

@@ -25,7 +25,7 @@ import pytest
 import requests
 
 import braze_frames as bf
-from braze_frames.api import FetchFailure, FetchResult
+from braze_frames.fetch import FetchFailure, FetchResult
 from braze_frames.sandbox import ALL_FAULTS, FAULT_KINDS, Sandbox, SandboxStats
 
 TODAY = dt.date(2025, 6, 30)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from braze_frames._retry import (
+from braze_frames.http.retry import (
     DEFAULT_BASE,
     DEFAULT_CAP,
     backoff,

@@ -30,10 +30,10 @@ import requests
 from _support_http import RecordedRequest, Reply, ScriptedServer
 
 import braze_frames as bf
-from braze_frames._config import ENV_API_KEY, ENV_REST_ENDPOINT
-from braze_frames._parquet import parquet_metadata, write_parquet
-from braze_frames.api import FetchResult
+from braze_frames.fetch import FetchResult
+from braze_frames.http.config import ENV_API_KEY, ENV_REST_ENDPOINT
 from braze_frames.sandbox import Sandbox
+from braze_frames.storage.parquet import parquet_metadata, write_parquet
 
 CANARY = "CANARY-9f8e7d-KEY"
 TODAY = dt.date(2025, 6, 30)

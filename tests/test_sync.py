@@ -19,12 +19,12 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from braze_frames import BrazeAPIError, BrazeClient, FetchFailedWarning
-from braze_frames import _sync as sync_module
 from braze_frames._schema import KEY_COLUMNS, TIDY_COLUMNS
-from braze_frames._sync import MANIFEST_NAME, SyncReport, _plan, _Record, read_store, sync
 from braze_frames._tidy import POLARS_SCHEMA
-from braze_frames.api import fetch_data_series
+from braze_frames.fetch import fetch_data_series
 from braze_frames.sandbox import Sandbox
+from braze_frames.storage import store as sync_module
+from braze_frames.storage.store import MANIFEST_NAME, SyncReport, _plan, _Record, read_store, sync
 
 T = dt.date(2026, 6, 30)  # the sandbox's today: the tests do not depend on the real date
 DAY = dt.timedelta(days=1)

@@ -32,7 +32,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from braze_frames._schema import KEY_COLUMNS, TIDY_COLUMNS
-from braze_frames._sync import MANIFEST_NAME, read_store
+from braze_frames.storage.store import MANIFEST_NAME, read_store
 
 pytestmark = pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 
@@ -44,8 +44,9 @@ CHILD = r'''
 import datetime as dt, json, os, signal, sys, time, traceback
 import pyarrow.dataset  # noqa: F401  imported lazily by read_parquet: import it once, here
 
-from braze_frames import BrazeClient, _sync
-from braze_frames._sync import sync
+from braze_frames import BrazeClient
+from braze_frames.storage import store as _sync
+from braze_frames.storage.store import sync
 from braze_frames.sandbox import Sandbox
 
 # About two campaigns a batch: a run fetches a batch while it writes the one before.

@@ -10,9 +10,9 @@ import polars as pl
 from hypothesis import given
 from test_parse import days_st, numeric_leaves, string_numbers
 
-from braze_frames._parse import collect_days, parse_days
 from braze_frames._schema import KEY_COLUMNS, TIDY_COLUMNS
 from braze_frames._tidy import POLARS_SCHEMA, frame_from_parsed, to_backend
+from braze_frames.endpoints.parse import collect_days, parse_days
 
 
 def build(data: list[dict[str, Any]]) -> pl.DataFrame:

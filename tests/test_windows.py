@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from braze_frames._windows import MAX_LENGTH, detect_reading, parse_day, plan_windows, resolve_range
+from braze_frames.endpoints.windows import MAX_LENGTH, detect_reading, parse_day, plan_windows, resolve_range
 
 TODAY = dt.date(2026, 1, 15)
 

@@ -20,7 +20,8 @@ from typing import Any, Final
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
-from ._frames import (
+from .._schema import conversion_event
+from .frames import (
     category_codes,
     dense_numbers,
     distinct,
@@ -31,7 +32,6 @@ from ._frames import (
     table_limit,
     tidy_lazy,
 )
-from ._schema import conversion_event
 
 __all__ = ["RECONCILE_KEYS", "reconcile"]
 

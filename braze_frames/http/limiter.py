@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Final
 
-from ._retry import get_header, parse_number
+from .retry import get_header, parse_number
 
 __all__ = ["LOW_WATER_FRACTION", "Budget", "RateLimiter", "low_water_mark", "observe", "plan"]
 

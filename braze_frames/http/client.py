@@ -36,8 +36,7 @@ import requests.auth
 import requests.structures
 import urllib3.exceptions
 
-from ._config import is_loopback_host, resolve_api_key, resolve_endpoint
-from ._errors import (
+from .._errors import (
     AuthenticationError,
     BrazeAPIError,
     BrazeConnectionError,
@@ -47,9 +46,10 @@ from ._errors import (
     RateLimitError,
     UnexpectedResponseError,
 )
-from ._limiter import RateLimiter
-from ._retry import retry_delay, server_wait, should_retry
-from ._windows import Reading
+from ..endpoints.windows import Reading
+from .config import is_loopback_host, resolve_api_key, resolve_endpoint
+from .limiter import RateLimiter
+from .retry import retry_delay, server_wait, should_retry
 
 __all__ = ["UNEXPECTED_BODY_RETRIES", "BrazeClient", "ClientStats"]
 

@@ -86,8 +86,8 @@ from typing import Any, Final
 
 import orjson
 
-from ._errors import UnexpectedResponseError
-from ._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, is_known_metric, schema_for
+from .._errors import UnexpectedResponseError
+from .._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, is_known_metric, schema_for
 
 __all__ = ["MAX_NESTING", "DayMap", "ParsedColumns", "collect_days", "parse_date_key", "parse_days"]
 

@@ -18,8 +18,8 @@ from typing import Any, Final, Literal
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
-from ._errors import BrazeError
-from ._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, KEY_COLUMNS, TIDY_COLUMNS, metric_order
+from .._errors import BrazeError
+from .._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, KEY_COLUMNS, TIDY_COLUMNS, metric_order
 
 __all__ = ["WIDE_INDEX", "Layout", "TidyFrameError", "pivot", "unpivot", "validate"]
 
@@ -96,7 +96,7 @@ def validate(df: IntoFrameT) -> IntoFrameT:
         >>> validate(from_records([row, row]))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        braze_frames._frames.TidyFrameError: not a tidy braze frame: 1 duplicated key ...
+        braze_frames.verbs.frames.TidyFrameError: not a tidy braze frame: 1 duplicated key ...
     """
     frame = wrap(df)
     problems = schema_problems(frame.collect_schema(), exact=True)

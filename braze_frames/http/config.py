@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Final
 from urllib.parse import urlsplit
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 __all__ = [
     "DASHBOARD_HOSTS",

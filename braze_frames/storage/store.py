@@ -58,11 +58,10 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import polars as pl
 
-from ._parquet import _PART_FILE, _atomic_write, _fsync_dir, hive_escape, read_parquet, write_parquet
-from ._schema import TIDY_COLUMNS
-from ._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy
-from ._windows import MAX_LENGTH, check_days, parse_day
-from .api import (
+from .._schema import TIDY_COLUMNS
+from .._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy
+from ..endpoints.windows import MAX_LENGTH, check_days, parse_day
+from ..fetch import (
     FetchFailedWarning,
     FetchFailure,
     FetchResult,
@@ -73,9 +72,10 @@ from .api import (
     fetch_data_series,
     list_campaigns,
 )
+from .parquet import _PART_FILE, _atomic_write, _fsync_dir, hive_escape, read_parquet, write_parquet
 
 if TYPE_CHECKING:
-    from ._client import BrazeClient
+    from ..http.client import BrazeClient
 
 __all__ = ["MANIFEST_NAME", "SyncReport", "read_store", "sync"]
 

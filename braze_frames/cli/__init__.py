@@ -33,16 +33,16 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO
 
 import click
 
-from . import __version__
-from ._config import ENV_API_KEY, ENV_REST_ENDPOINT
-from ._errors import BrazeError, ConfigError
-from ._schema import ALL_CHANNEL, IN_APP_CHANNELS, PUSH_CHANNELS
+from .. import __version__
+from .._errors import BrazeError, ConfigError
+from .._schema import ALL_CHANNEL, IN_APP_CHANNELS, PUSH_CHANNELS
+from ..http.config import ENV_API_KEY, ENV_REST_ENDPOINT
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from ._client import BrazeClient
-    from .sandbox import Sandbox
+    from ..http.client import BrazeClient
+    from ..sandbox import Sandbox
 
 __all__ = ["EXIT_DATA", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "cli", "main", "run"]
 
@@ -122,7 +122,7 @@ class _Day(click.ParamType):  # type: ignore[type-arg, unused-ignore]  # generic
     name = "date"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from ._windows import parse_day
+        from ..endpoints.windows import parse_day
 
         try:
             parse_day(value, param.name if param is not None and param.name else "date")
@@ -141,7 +141,7 @@ def _client(rest_endpoint: str | None) -> Iterator[BrazeClient]:
     The two settings a first run usually lacks are checked here, so that the message names
     this program's ways to give them (the library's would suggest ``api_key=``).
     """
-    from ._client import BrazeClient
+    from ..http.client import BrazeClient
 
     if not os.environ.get(ENV_API_KEY, "").strip():
         msg = (f"no API key: set {ENV_API_KEY} (needs the campaigns.data_series permission); "
@@ -289,8 +289,8 @@ def fetch(campaign_ids: tuple[str, ...], length: int | None, ending_at: str | No
         raise click.UsageError("--end goes with --start; with --length use --ending-at")
     suffix = _check_output(output)
 
-    from ._parquet import write_csv, write_parquet
-    from .api import fetch_data_series
+    from ..fetch import fetch_data_series
+    from ..storage.parquet import write_csv, write_parquet
 
     with _client(rest_endpoint) as client:
         frame = fetch_data_series(
@@ -347,9 +347,9 @@ def sync(store: Path, campaign_ids: tuple[str, ...], start: str | None, end: str
       braze-frames sync ./braze-store --start 2024-01-01
     """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
     try:
-        run_sync = importlib.import_module("braze_frames._sync").sync
+        run_sync = importlib.import_module("braze_frames.storage.store").sync
     except (ImportError, AttributeError) as exc:
-        if isinstance(exc, ImportError) and exc.name not in (None, "braze_frames._sync"):
+        if isinstance(exc, ImportError) and exc.name not in (None, "braze_frames.storage.store"):
             raise
         msg = "sync is not available in this version of braze-frames"
         raise _CliError(msg, EXIT_DATA) from None
@@ -394,7 +394,7 @@ def sandbox(port: int, host: str, seed: int, campaigns: int | None, latency: flo
     Braze's shapes, errors and rate-limit headers; its numbers are simulated, not real
     data. The banner prints its URL and a key to export for fetch, sync or a notebook.
     """
-    from .sandbox import Sandbox
+    from ..sandbox import Sandbox
 
     server = Sandbox(seed, host=host, port=port, n_campaigns=campaigns, latency=latency,
                      fault_rate=fault_rate, rate_limit=rate_limit, ending_at_inclusive=inclusive)
@@ -421,7 +421,7 @@ def demo(out: Path, seed: int, days: int, campaigns: int) -> None:
     variations by rate and the conversion reconciliation, and saves a chart. No key or
     network needed: every number is simulated.
     """
-    from .sandbox import Sandbox
+    from ..sandbox import Sandbox
 
     with Sandbox(seed=seed) as sb:
         _Demo(sb, out=out, days=days, campaigns=campaigns).run()
@@ -441,7 +441,7 @@ class _Demo:
         self.written: list[tuple[Path, str]] = []  # (path, what it holds), for the report
 
     def run(self) -> None:
-        from ._client import BrazeClient
+        from ..http.client import BrazeClient
 
         self._prepare_out()
         today = self.sb.today
@@ -483,7 +483,7 @@ class _Demo:
             shutil.rmtree(dataset)
 
     def _fetch(self, client: BrazeClient, first: dt.date, last: dt.date) -> pl.DataFrame:
-        from .api import campaign_details, fetch_data_series
+        from ..fetch import campaign_details, fetch_data_series
 
         for cid in self.ids:
             details = campaign_details(cid, client=client)
@@ -526,8 +526,8 @@ class _Demo:
         click.echo(_table(headers, rows, right=(1, 2, 3, 4)))
 
     def _files(self, df: pl.DataFrame) -> None:
-        from ._parquet import write_parquet
-        from ._rates import rates
+        from ..storage.parquet import write_parquet
+        from ..verbs.rates import rates
 
         self.written.append((write_parquet(df, self.out / "data_series.parquet"),
                              "the tidy table, one file"))
@@ -580,7 +580,7 @@ class _Demo:
     def _reconcile(self, df: pl.DataFrame) -> None:
         import polars as pl
 
-        from ._reconcile import reconcile
+        from ..verbs.reconcile import reconcile
 
         pieces = []
         for cid in self.ids:
@@ -593,7 +593,7 @@ class _Demo:
         if not pieces:
             return
         table = pl.concat(pieces, how="vertical_relaxed")
-        from ._parquet import write_parquet
+        from ..storage.parquet import write_parquet
 
         self.written.append((write_parquet(table, self.out / "reconcile.parquet"),
                              "conversions reconciled per campaign (summary)"))
@@ -625,7 +625,7 @@ class _Demo:
         period = "week" if self.days > 60 else "day"
         path = self.out / "chart.png"
         try:
-            from ._plot import plot
+            from ..charts import plot
 
             fig = plot(df.filter(pl.col("campaign_id") == cid), rate=rate, period=period)  # type: ignore[arg-type]
         except ImportError:
@@ -754,6 +754,3 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``braze-frames`` console script."""
     sys.exit(run(argv))
 
-
-if __name__ == "__main__":
-    main()

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import narwhals.stable.v2 as nw
 
-from ._frames import distinct, sorted_strings, tidy_lazy
-from ._rates import BY_KEYS, Period, Rate, rates, with_period
-from ._reconcile import reconcile
 from ._schema import ALL_CHANNEL
+from .verbs.frames import distinct, sorted_strings, tidy_lazy
+from .verbs.rates import BY_KEYS, Period, Rate, rates, with_period
+from .verbs.reconcile import reconcile
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

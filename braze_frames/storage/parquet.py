@@ -75,8 +75,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ._schema import TIDY_COLUMNS
-from ._tidy import POLARS_SCHEMA, Backend, check_backend, to_backend
+from .._schema import TIDY_COLUMNS
+from .._tidy import POLARS_SCHEMA, Backend, check_backend, to_backend
 
 __all__ = [
     "METADATA_KEY",
@@ -603,7 +603,7 @@ def _encode(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def _version() -> str:
-    from . import __version__  # the package is fully imported by the time anyone writes
+    from .. import __version__  # the package is fully imported by the time anyone writes
 
     return __version__
 

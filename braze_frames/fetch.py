@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from ._errors import BrazeError, DataRepairWarning, UnexpectedResponseError, UnknownFieldWarning
-from ._parse import DayMap, ParsedColumns, collect_days, parse_days
 from ._tidy import Backend, check_backend, frame_from_parsed, to_backend
-from ._windows import Reading, Window, detect_reading, plan_windows, resolve_range
+from .endpoints.parse import DayMap, ParsedColumns, collect_days, parse_days
+from .endpoints.windows import Reading, Window, detect_reading, plan_windows, resolve_range
 
 if TYPE_CHECKING:
-    from ._client import BrazeClient
+    from .http.client import BrazeClient
 
 __all__ = [
     "FetchFailedWarning",
@@ -108,7 +108,7 @@ def _client_scope(client: BrazeClient | None) -> Iterator[BrazeClient]:
     if client is not None:
         yield client
         return
-    from ._client import BrazeClient
+    from .http.client import BrazeClient
 
     own = BrazeClient()
     try:

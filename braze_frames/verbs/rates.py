@@ -17,7 +17,8 @@ from typing import Any, Final, Literal
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
-from ._frames import (
+from .._schema import ALL_CHANNEL, IN_APP_CHANNELS, PUSH_CHANNELS, conversion_event
+from .frames import (
     channel_metrics,
     fill_null_key,
     finish,
@@ -29,7 +30,6 @@ from ._frames import (
     tidy_lazy,
     widen,
 )
-from ._schema import ALL_CHANNEL, IN_APP_CHANNELS, PUSH_CHANNELS, conversion_event
 
 __all__ = ["BY_KEYS", "PERIODS", "RATES", "Period", "Rate", "Term", "parse_terms", "rates"]
 
