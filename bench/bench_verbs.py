@@ -37,7 +37,7 @@ import polars as pl
 
 from braze_frames._schema import CHANNEL_SCHEMAS, PUSH_CHANNELS
 from braze_frames._tidy import POLARS_SCHEMA
-from braze_frames.verbs.frames import pivot
+from braze_frames.verbs.pivot import pivot
 from braze_frames.verbs.rates import rates
 from braze_frames.verbs.reconcile import reconcile
 

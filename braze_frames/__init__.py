@@ -26,6 +26,7 @@ from ._errors import (
     DataRepairWarning,
     PermissionDeniedError,
     RateLimitError,
+    TidyFrameError,
     UnexpectedResponseError,
     UnknownFieldWarning,
 )
@@ -47,19 +48,19 @@ if _typing.TYPE_CHECKING:
     from .http.client import BrazeClient, ClientStats
     from .storage.parquet import parquet_metadata, read_parquet, write_csv, write_parquet
     from .storage.store import SyncReport, read_store, sync
-    from .verbs.frames import TidyFrameError, pivot, unpivot, validate
+    from .verbs.pivot import pivot, unpivot
     from .verbs.rates import RATES, Rate, rates
     from .verbs.reconcile import reconcile
+    from .verbs.validate import validate
 
 # Heavy dependencies load on first use, so `import braze_frames` costs little more than
 # `import polars`: requests with the client, narwhals with the verbs, pyarrow with Parquet.
 _LAZY = {
     "BrazeClient": "http.client",
     "ClientStats": "http.client",
-    "TidyFrameError": "verbs.frames",
-    "pivot": "verbs.frames",
-    "unpivot": "verbs.frames",
-    "validate": "verbs.frames",
+    "pivot": "verbs.pivot",
+    "unpivot": "verbs.pivot",
+    "validate": "verbs.validate",
     "parquet_metadata": "storage.parquet",
     "read_parquet": "storage.parquet",
     "write_csv": "storage.parquet",

@@ -4,6 +4,7 @@
 
     BrazeError
     ├── ConfigError (also ValueError)          bad key, endpoint or settings
+    ├── TidyFrameError (also ValueError)       a frame that is not a tidy braze frame
     ├── BrazeConnectionError                   network failure after retries
     ├── UnexpectedResponseError                HTML, truncated or malformed JSON
     └── BrazeAPIError                          an error status, or a 200 whose message is not "success"
@@ -21,6 +22,7 @@ stay picklable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "DataRepairWarning",
     "PermissionDeniedError",
     "RateLimitError",
+    "TidyFrameError",
     "UnexpectedResponseError",
     "UnknownFieldWarning",
 ]
@@ -143,3 +146,29 @@ class UnknownFieldWarning(UserWarning):
 
 class DataRepairWarning(UserWarning):
     """The input needed a repair (duplicate day, numeric string, unnamed variation...)."""
+
+
+class TidyFrameError(BrazeError, ValueError):
+    """A frame is not a tidy braze frame (SPEC section 3).
+
+    Attributes:
+        problems: One line per problem found (missing or extra columns, wrong dtypes,
+            duplicated keys).
+        failure_cases: For duplicated keys, a small frame of the caller's backend with the
+            duplicated keys and a ``count`` column (at most 100 rows); None otherwise.
+        n_failure_cases: How many duplicated keys there are in all.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: Sequence[str] = (),
+        failure_cases: Any = None,
+        n_failure_cases: int = 0,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = tuple(problems)
+        self.failure_cases = failure_cases
+        self.n_failure_cases = n_failure_cases

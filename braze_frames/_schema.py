@@ -25,6 +25,7 @@ __all__ = [
     "PUSH_DYNAMIC_PATTERN",
     "TIDY_COLUMNS",
     "conversion_event",
+    "event_name",
     "is_known_metric",
     "metric_order",
     "schema_for",
@@ -111,6 +112,17 @@ def conversion_event(metric: str) -> tuple[int, bool] | None:
     if m is None:
         return None
     return (int(m.group(1) or 0), m.group(2) is not None)
+
+
+def event_name(metric: str) -> str:
+    """The event a conversion metric counts, named by its by-conversion-date metric.
+
+    Examples:
+        >>> event_name("conversions2_by_send_time"), event_name("conversions")
+        ('conversions2', 'conversions')
+    """
+    number = (conversion_event(metric) or (0, False))[0]
+    return f"conversions{number or ''}"
 
 
 def is_known_metric(channel: str, metric: str) -> bool:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .verbs.frames import Layout
+    from .verbs.pivot import Layout
     from .verbs.rates import Period, Rate
 
 __all__ = ["NAMESPACE", "BrazeAccessor", "register"]
@@ -51,19 +51,19 @@ class BrazeAccessor:
 
     def validate(self) -> Any:
         """Check the frame is tidy (``braze_frames.validate``); return it unchanged."""
-        from .verbs.frames import validate
+        from .verbs.validate import validate
 
         return validate(self._df)
 
     def pivot(self, *, layout: Layout = "metrics") -> Any:
         """Wide table, one column per metric (``braze_frames.pivot``)."""
-        from .verbs.frames import pivot
+        from .verbs.pivot import pivot
 
         return pivot(self._df, layout=layout)
 
     def unpivot(self) -> Any:
         """Back from ``pivot(layout="metrics")`` to the tidy table (``braze_frames.unpivot``)."""
-        from .verbs.frames import unpivot
+        from .verbs.pivot import unpivot
 
         return unpivot(self._df)
 

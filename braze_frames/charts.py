@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import narwhals.stable.v2 as nw
 
 from ._schema import ALL_CHANNEL
-from .verbs.frames import distinct, sorted_strings, tidy_lazy
+from .verbs._common import distinct, sorted_strings, tidy_lazy
 from .verbs.rates import BY_KEYS, Period, Rate, rates, with_period
 from .verbs.reconcile import reconcile
 

@@ -15,9 +15,9 @@ import pytest
 from _support_frames import assert_same, tidy
 
 import braze_frames
-from braze_frames import accessor
+from braze_frames import TidyFrameError, accessor
 from braze_frames.storage import parquet as _parquet
-from braze_frames.verbs.frames import TidyFrameError, pivot, unpivot
+from braze_frames.verbs.pivot import pivot, unpivot
 from braze_frames.verbs.rates import rates
 from braze_frames.verbs.reconcile import reconcile
 

@@ -11,10 +11,12 @@ import pytest
 from _support_frames import assert_same, records, tidy, tidy_rows, tidy_sorted, to_polars
 from hypothesis import given
 
+from braze_frames import TidyFrameError
 from braze_frames._errors import BrazeError
 from braze_frames._schema import CHANNEL_SCHEMAS, TIDY_COLUMNS
 from braze_frames._tidy import empty_tidy
-from braze_frames.verbs.frames import TidyFrameError, pivot, unpivot, validate
+from braze_frames.verbs.pivot import pivot, unpivot
+from braze_frames.verbs.validate import validate
 
 ROWS = [
     ("c1", "2024-07-01", "all", None, None, "conversions", 3.0),
@@ -260,7 +262,7 @@ def test_pandas_sorts_lexically_whatever_the_category_order() -> None:
 def test_lexical_ranks_follow_string_order_on_long_columns(dtype: pl.DataType) -> None:
     # Long columns rank through every category of the dtype, short ones through the
     # categories present: both must order like the strings, nulls first.
-    from braze_frames.verbs.frames import lexical_ranks
+    from braze_frames.verbs._fast import lexical_ranks
 
     values = ["c", None, "a", "b", "a"]
     known = len(pl.Series(["a"], dtype=pl.Categorical()).dtype.categories.to_series())  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 from _support_frames import assert_same, tidy
 
-from braze_frames.verbs.frames import pivot
+from braze_frames.verbs.pivot import pivot
 from braze_frames.verbs.rates import PERIODS, rates
 from braze_frames.verbs.reconcile import reconcile
 

@@ -23,12 +23,10 @@ from polars.testing import assert_frame_equal as pl_assert_equal
 import braze_frames
 from braze_frames._schema import KEY_COLUMNS, TIDY_COLUMNS
 from braze_frames._tidy import POLARS_SCHEMA, empty_tidy, from_records, to_backend
-from braze_frames.storage import parquet as _parquet
+from braze_frames.storage import files as _files
+from braze_frames.storage.arrow import METADATA_KEY, SCHEMA_VERSION, TIDY_ARROW_SCHEMA
+from braze_frames.storage.dataset import hive_escape
 from braze_frames.storage.parquet import (
-    METADATA_KEY,
-    SCHEMA_VERSION,
-    TIDY_ARROW_SCHEMA,
-    hive_escape,
     parquet_metadata,
     read_parquet,
     write_csv,
@@ -227,7 +225,7 @@ def make_writer_crash(
     monkeypatch: pytest.MonkeyPatch, *, rows_per_batch: int, fail_on_call: int
 ) -> list[int]:
     """pyarrow's writer writes some batches, then fails as a full disk or a kill would."""
-    monkeypatch.setattr(_parquet, "_ROW_GROUP_ROWS", rows_per_batch)
+    monkeypatch.setattr(_files, "_ROW_GROUP_ROWS", rows_per_batch)
     original = pq.ParquetWriter.write_table
     calls: list[int] = []
 

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import braze_frames as bf
+from braze_frames import TidyFrameError
 from braze_frames._schema import IN_APP_CHANNELS, PUSH_CHANNELS
-from braze_frames.verbs.frames import TidyFrameError
 from braze_frames.verbs.rates import BY_KEYS, PERIODS, RATES, Rate, parse_terms, rates
 
 D = "2024-07-01"

@@ -11,7 +11,7 @@ from _support_frames import assert_same, one, records, tidy, tidy_rows
 from hypothesis import given
 from hypothesis import strategies as st
 
-from braze_frames.verbs.frames import TidyFrameError
+from braze_frames import TidyFrameError
 from braze_frames.verbs.reconcile import day_number, reconcile
 
 DAY0 = dt.date(2024, 7, 1)

@@ -72,7 +72,9 @@ from ..fetch import (
     fetch_data_series,
     list_campaigns,
 )
-from .parquet import _PART_FILE, _atomic_write, _fsync_dir, hive_escape, read_parquet, write_parquet
+from .dataset import _PART_FILE, hive_escape
+from .files import _atomic_write, _fsync_dir
+from .parquet import read_parquet, write_parquet
 
 if TYPE_CHECKING:
     from ..http.client import BrazeClient

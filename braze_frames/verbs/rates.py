@@ -18,11 +18,10 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from .._schema import ALL_CHANNEL, IN_APP_CHANNELS, PUSH_CHANNELS, conversion_event
-from .frames import (
+from ._common import (
     channel_metrics,
     fill_null_key,
     finish,
-    polars_wide_sorted,
     present_metrics,
     restore_null_key,
     sorted_strings,
@@ -30,6 +29,7 @@ from .frames import (
     tidy_lazy,
     widen,
 )
+from ._fast import polars_wide_sorted
 
 __all__ = ["BY_KEYS", "PERIODS", "RATES", "Period", "Rate", "Term", "parse_terms", "rates"]
 

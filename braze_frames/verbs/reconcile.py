@@ -21,17 +21,8 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from .._schema import conversion_event
-from .frames import (
-    category_codes,
-    dense_numbers,
-    distinct,
-    finish,
-    lexical_ranks,
-    polars_groups,
-    sorted_strings,
-    table_limit,
-    tidy_lazy,
-)
+from ._common import distinct, finish, sorted_strings, tidy_lazy
+from ._fast import reconcile_detail_sorted
 
 __all__ = ["RECONCILE_KEYS", "reconcile"]
 
@@ -116,7 +107,7 @@ def reconcile(df: IntoFrameT, *, summary: bool = False, window_days: int = 30) -
         )
         raise ValueError(msg)
     if not summary and eager and frame.implementation.is_polars():
-        fast = _polars_detail_sorted(frame, names)
+        fast = reconcile_detail_sorted(frame, names, RECONCILE_KEYS)
         if fast is not None:
             fast_table: IntoFrameT = finish(fast, eager)
             return fast_table
@@ -167,111 +158,6 @@ def _detail(frame: nw.LazyFrame[Any], names: list[str]) -> nw.LazyFrame[Any]:
     # Key columns stay as they come (categoricals group faster) until ``reconcile`` ends.
     detail: nw.LazyFrame[Any] = day.with_columns(running.alias("cumulative_difference"))
     return detail
-
-
-def _polars_detail_sorted(frame: nw.LazyFrame[Any], names: list[str]) -> nw.LazyFrame[Any] | None:
-    """Fast path for eager polars: ``_detail`` then the final sort, in one go.
-
-    As in ``pivot``'s fast path: each key becomes its lexical rank, the ranks combine into
-    one group number per row already in sort order, and the two sides are scattered into
-    place with numpy. The running total is one ``cum_sum`` over the sorted result.
-
-    Returns:
-        The sorted detail (String keys), or None where this path does not apply (numpy
-        missing, no conversion rows, a key with two values on one side): the generic
-        path then gives the documented result.
-    """
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy comes with pandas and pyarrow here
-        return None
-    import polars as pl
-
-    native = frame.collect().to_native()
-    if not isinstance(native, pl.DataFrame):
-        return None
-    rows = native.filter(pl.col("metric").is_in(names))
-    m = len(rows)
-    if m == 0:
-        return None
-    grouped = polars_groups(rows, ["campaign_id", "channel", "variation"])
-    dated = lexical_ranks(rows.get_column("date"), table_limit(m))
-    if grouped is None or dated is None:
-        return None
-    prefix, _ = grouped
-    day, n_days = dated
-
-    # Per metric name: its event's rank among the events (sorted by name) and its side.
-    events = sorted({_event_name(name) for name in names})
-    codes, distinct_metrics = category_codes(rows.get_column("metric"))
-    found = distinct_metrics.to_physical().to_numpy()
-    rank_of = np.zeros(int(codes.max()) + 1, dtype=np.int64)
-    send_of = np.zeros(len(rank_of), dtype=bool)
-    for code, name in zip(found, distinct_metrics.cast(pl.String).to_list(), strict=True):
-        rank_of[code] = events.index(_event_name(name))
-        send_of[code] = bool((conversion_event(name) or (0, False))[1])
-    send = send_of[codes].astype(np.int64)
-    event = rank_of[codes]
-    del codes
-    # The (campaign, channel, variation, event) series, in order; then the day within it.
-    series = prefix * len(events) + event
-    del prefix
-    group, n_groups = dense_numbers(np, series * n_days + day, (int(series.max()) + 1) * n_days)
-
-    # Both sides of a day in one array: [2 * group] by conversion date, [2 * group + 1] by
-    # send date.
-    cell = group * 2 + send
-    written = np.zeros(2 * n_groups, dtype=bool)
-    written[cell] = True
-    if int(np.count_nonzero(written)) != m:
-        return None  # a repeated key: the generic path sums it, as documented
-    value = rows.get_column("value").cast(pl.Float64)
-    both_sides = np.zeros(2 * n_groups)
-    both_sides[cell] = value.to_numpy()  # nulls read as NaN; ``written`` marks them below
-    if value.null_count():
-        written[cell[value.is_null().to_numpy()]] = False
-    del cell
-    conversion, by_send = both_sides[0::2], both_sides[1::2]
-    has_conversion, has_send = written[0::2], written[1::2]
-    both = has_conversion & has_send
-    difference = np.where(both, conversion - by_send, 0.0)
-    first = np.empty(n_groups, dtype=np.int64)
-    first[group] = np.arange(m, dtype=np.int64)
-
-    labels = pl.Series(events, dtype=pl.String)
-    keys = rows.select("campaign_id", "channel", "variation", "date")[pl.Series(first)]
-    detail = pl.DataFrame(
-        [
-            keys.get_column("campaign_id").cast(pl.String),
-            keys.get_column("channel").cast(pl.String),
-            keys.get_column("variation").cast(pl.String),
-            labels.gather(pl.Series(event[first])).alias("event"),
-            keys.get_column("date"),
-            pl.Series("by_conversion_date", conversion),
-            pl.Series("by_send_date", by_send),
-            pl.Series("difference", difference),
-            pl.Series("_series", series[first]),
-            pl.Series("_has_conversion", has_conversion),
-            pl.Series("_has_send", has_send),
-            pl.Series("_both", both),
-        ]
-    )
-    result = detail.select(
-        *RECONCILE_KEYS,
-        "date",
-        pl.when("_has_conversion").then("by_conversion_date").alias("by_conversion_date"),
-        pl.when("_has_send").then("by_send_date").alias("by_send_date"),
-        pl.when("_both").then("difference").alias("difference"),
-        # Sequential within each series, in date order: the same sums as the generic path.
-        pl.col("difference").cum_sum().over("_series").alias("cumulative_difference"),
-    )
-    lazy: nw.LazyFrame[Any] = nw.from_native(result, eager_only=True).lazy()
-    return lazy
-
-
-def _event_name(metric: str) -> str:
-    number = (conversion_event(metric) or (0, False))[0]
-    return f"conversions{number or ''}"
 
 
 def _pair(number: int) -> list[str]:

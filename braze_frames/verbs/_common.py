@@ -1,0 +1,318 @@
+"""What every verb shares: wrapping any backend's frame, checking it, sorting keys as strings.
+
+Every verb has the shape ``IntoFrameT -> IntoFrameT``: pandas in, pandas out; polars in,
+polars out; a polars ``LazyFrame`` (or another lazy narwhals backend) in, the same lazy type
+out. Key columns come back as plain strings (``String`` / pandas ``str``), sorted, whatever
+their input dtype (``Categorical`` / ``category`` included): category order differs
+between pandas and polars, string order does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import narwhals.stable.v2 as nw
+
+from .._errors import TidyFrameError
+from .._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, TIDY_COLUMNS, metric_order
+from ._fast import category_codes
+
+__all__ = [
+    "STRING_COLUMNS",
+    "channel_metrics",
+    "distinct",
+    "fill_null_key",
+    "finish",
+    "order_channels",
+    "present_metrics",
+    "restore_null_key",
+    "schema_problems",
+    "sort_keys",
+    "sorted_strings",
+    "string_keys",
+    "tidy_lazy",
+    "wide_columns",
+    "widen",
+    "wrap",
+]
+
+STRING_COLUMNS: Final = ("campaign_id", "channel", "variation", "variation_name", "metric")
+
+_NULLABLE: Final = frozenset({"variation", "variation_name"})
+
+# Joins never match null keys (polars, pandas through narwhals, SQL), so nullable join keys
+# are filled with this value and restored afterwards. No Braze id contains a NUL.
+_NULL_KEY: Final = "\x00null\x00"
+
+
+def schema_problems(
+    schema: Mapping[str, Any], *, exact: bool, required: Sequence[str] = TIDY_COLUMNS
+) -> list[str]:
+    """List what is wrong with a frame's columns and dtypes (empty when nothing is).
+
+    Args:
+        schema: Column name -> narwhals dtype.
+        exact: Also require no other columns, in ``TIDY_COLUMNS`` order (``validate``);
+            the verbs only need ``required`` and ignore the rest.
+        required: The columns needed.
+    """
+    problems: list[str] = []
+    names = list(schema)
+    missing = [c for c in required if c not in schema]
+    if missing:
+        problems.append(f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+    if exact:
+        extra = [c for c in names if c not in TIDY_COLUMNS]
+        if extra:
+            problems.append(
+                f"unexpected column{'s' if len(extra) > 1 else ''}: {', '.join(extra)}"
+            )
+        if not missing and not extra and names != list(TIDY_COLUMNS):
+            problems.append(f"columns out of order: {names}, expected {list(TIDY_COLUMNS)}")
+    problems.extend(
+        f"{name} has dtype {schema[name]}, expected {_EXPECTED[name]}"
+        for name in required
+        if name in schema and not _dtype_ok(name, schema[name])
+    )
+    return problems
+
+
+_EXPECTED: Final = {
+    **dict.fromkeys(STRING_COLUMNS, "String or Categorical (pandas: str or category)"),
+    "date": "Date or Datetime (pandas: datetime64)",
+    "value": "Float64 (pandas: float64)",
+}
+
+
+def _dtype_ok(name: str, dtype: Any) -> bool:
+    if name == "value":
+        return bool(dtype == nw.Float64)
+    if name == "date":
+        return any(dtype == kind for kind in (nw.Date, nw.Datetime))
+    if any(dtype == kind for kind in (nw.String, nw.Categorical, nw.Enum)):
+        return True
+    # An all-null column has no dtype of its own (polars Null); fine where nulls are.
+    return name in _NULLABLE and bool(dtype == nw.Unknown)
+
+
+def schema_error(problems: Sequence[str]) -> TidyFrameError:
+    return TidyFrameError(
+        "not a tidy braze frame: " + "; ".join(problems),
+        problems=problems,
+        hint=(
+            f"a tidy frame has exactly the columns {list(TIDY_COLUMNS)}, as "
+            "braze_frames.fetch_data_series returns it; rename, cast or select columns to "
+            "match (e.g. value to Float64, date to Date)."
+        ),
+    )
+
+
+def tidy_lazy(df: Any, required: Sequence[str] = TIDY_COLUMNS) -> tuple[nw.LazyFrame[Any], bool]:
+    """Wrap a tidy frame for the verbs: check the columns they need, go lazy.
+
+    Eager frames are made lazy so that one code path serves every backend (polars gets
+    its query optimiser; pandas stays eager underneath). ``finish`` undoes it.
+
+    Returns:
+        The narwhals LazyFrame with only the ``required`` columns, and whether the caller
+        passed an eager frame.
+
+    Raises:
+        TidyFrameError: A needed column is missing or has the wrong dtype.
+    """
+    frame = wrap(df)
+    eager = isinstance(frame, nw.DataFrame)
+    lazy = frame.lazy()
+    schema = lazy.collect_schema()
+    problems = schema_problems(schema, exact=False, required=required)
+    if problems:
+        raise schema_error(problems)
+    if list(schema) == list(required):
+        return lazy, eager  # pandas copies every column on a select, even of all of them
+    return lazy.select(*required), eager
+
+
+def wrap(df: Any) -> nw.DataFrame[Any] | nw.LazyFrame[Any]:
+    """The narwhals frame of any native frame (eager or lazy)."""
+    frame: nw.DataFrame[Any] | nw.LazyFrame[Any] = nw.from_native(df)
+    return frame
+
+
+def finish(frame: nw.LazyFrame[Any], eager: bool) -> Any:
+    """Return a result as the caller's native type (collecting when it passed an eager frame)."""
+    if eager:
+        # pandas keeps the pre-sort index; a fresh RangeIndex is what people expect.
+        return nw.maybe_reset_index(frame.collect()).to_native()
+    return frame.to_native()
+
+
+def channel_metrics(frame: nw.LazyFrame[Any]) -> dict[str, frozenset[str]]:
+    """Which metrics each channel has (one small query on lazy frames)."""
+    rows = frame.group_by("channel", "metric").agg(nw.len()).select("channel", "metric").collect()
+    found: dict[str, set[str]] = {}
+    for channel, metric in rows.iter_rows():
+        if channel is not None and metric is not None:
+            found.setdefault(str(channel), set()).add(str(metric))
+    return {ch: frozenset(ms) for ch, ms in found.items()}
+
+
+def present_metrics(pairs: Mapping[str, Iterable[str]]) -> frozenset[str]:
+    """Every metric found on any channel."""
+    return frozenset(m for ms in pairs.values() for m in ms)
+
+
+def order_channels(channels: Iterable[str]) -> list[str]:
+    """``"all"``, then documented channels in ``CHANNEL_SCHEMAS`` order, then others by name."""
+    known = {ch: i for i, ch in enumerate(CHANNEL_SCHEMAS)}
+
+    def key(ch: str) -> tuple[int, int, str]:
+        if ch == ALL_CHANNEL:
+            return (0, 0, "")
+        if ch in known:
+            return (1, known[ch], "")
+        return (2, 0, ch)
+
+    return sorted(set(channels), key=key)
+
+
+def with_schema(channel: str, metrics: Iterable[str]) -> set[str]:
+    return set(metrics) | set(CHANNEL_SCHEMAS.get(channel, ()))
+
+
+def distinct(frame: nw.LazyFrame[Any], column: str, *, eager: bool = False) -> list[str]:
+    """The distinct non-null values of a column (one small query on lazy frames).
+
+    ``eager=True`` says the frame is in memory: a polars or pandas categorical column is
+    then read through its codes, faster than ``unique``.
+    """
+    if eager and frame.implementation.is_polars():
+        import polars as pl
+
+        native = frame.select(column).collect().to_native().get_column(column)
+        if isinstance(native.dtype, (pl.Categorical, pl.Enum)):
+            return [str(v) for v in category_codes(native)[1].to_list()]
+    if eager and frame.implementation.is_pandas():
+        import numpy as np
+        import pandas as pd
+
+        series = frame.collect().to_native()[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            # The codes say which categories occur: 5x faster than unique() here.
+            counts = np.bincount(series.cat.codes.to_numpy() + 1, minlength=len(series.cat.categories) + 1)
+            return [str(v) for v in series.cat.categories[np.flatnonzero(counts[1:])]]
+    values = frame.select(column).filter(~nw.col(column).is_null()).unique().collect()
+    return [str(v) for v in values[column].to_list()]
+
+
+def wide_columns(channels: Iterable[str], metrics: Iterable[str]) -> list[str]:
+    """The metric columns of ``pivot(layout="metrics")``, in order.
+
+    The schema metrics of the channels present (channels in ``order_channels`` order,
+    each schema in Braze's order, first occurrence wins), then every other metric in
+    ``metric_order`` (extras, conversion events, unknown by name).
+    """
+    columns: dict[str, None] = {}
+    for ch in order_channels(channels):
+        columns.update(dict.fromkeys(CHANNEL_SCHEMAS.get(ch, ())))
+    rest = set(metrics) - columns.keys()
+    return [*columns, *metric_order(ALL_CHANNEL, rest)]
+
+
+def widen(frame: nw.LazyFrame[Any], index: Sequence[str], names: Sequence[str]) -> nw.LazyFrame[Any]:
+    """Spread ``metric``/``value`` into one column per name, null where absent.
+
+    Needs (index, metric) unique. pandas uses its own pivot: its group_by takes no
+    conditional aggregations (narwhals would fall back to a slow ``apply``). Every other
+    backend runs ``when(metric == name).then(value).max()`` per name, lazily, which
+    polars also runs faster than its eager ``pivot``.
+    """
+    index = list(index)
+    if frame.implementation.is_pandas_like():
+        # pandas' own pivot, called directly: narwhals' wrapper reorders the columns
+        # through a MultiIndex .loc that costs as much again on millions of rows.
+        native = frame.collect().to_native()
+        if len(native):
+            pivoted = native.pivot(index=index, columns="metric", values="value")
+            pivoted.columns = [str(c) for c in pivoted.columns]
+            native = pivoted.reset_index()
+        else:
+            native = native[index]
+        wide: nw.LazyFrame[Any] = nw.from_native(native, eager_only=True).lazy()
+        have = set(wide.collect_schema())
+        missing = [nw.lit(None, nw.Float64()).alias(n) for n in names if n not in have]
+        if missing:
+            wide = wide.with_columns(*missing)
+        return wide.select(*index, *names)
+    metric = nw.col("metric")
+    return frame.group_by(*index).agg(
+        *(nw.when(metric == n).then(nw.col("value")).max().alias(n) for n in names)
+    )
+
+
+def string_keys(frame: Any, columns: Iterable[str]) -> Any:
+    """Cast key columns to String (Categorical in, String out: one sort order everywhere)."""
+    schema = frame.collect_schema()
+    todo = [c for c in columns if c in schema and schema[c] != nw.String]
+    if not todo:
+        return frame
+    if frame.implementation.is_pandas():
+        return _pandas_strings(frame, todo, sort_by=None)
+    return frame.with_columns(*(nw.col(c).cast(nw.String()) for c in todo))
+
+
+def sort_keys(frame: Any, columns: Sequence[str]) -> Any:
+    """Sort by the given columns, nulls first (the ``"all"`` rows' null variation)."""
+    return frame.sort(*columns, nulls_last=False)
+
+
+def sorted_strings(frame: Any, text: Sequence[str], by: Sequence[str]) -> Any:
+    """``string_keys`` then ``sort_keys``, as one step (pandas does it much faster so)."""
+    schema = frame.collect_schema()
+    todo = [c for c in text if c in schema and schema[c] != nw.String]
+    if todo and frame.implementation.is_pandas():
+        return _pandas_strings(frame, todo, sort_by=by)
+    return sort_keys(string_keys(frame, todo), by)
+
+
+def _pandas_strings(frame: Any, columns: Sequence[str], sort_by: Sequence[str] | None) -> Any:
+    """Fast path for pandas: categoricals to strings by category, optionally sorting first.
+
+    pandas turns a categorical into strings row by row (0.15 s per 700k rows here) where
+    taking from the converted categories costs 7 ms; and sorting strings costs 15x
+    sorting categorical codes, which sort lexically once the categories are in order.
+    """
+    import pandas as pd
+
+    eager = isinstance(frame, nw.DataFrame)
+    native = (frame if eager else frame.collect()).to_native()
+    categorical = [c for c in columns if isinstance(native[c].dtype, pd.CategoricalDtype)]
+    if sort_by is not None:
+        native = native.assign(
+            **{c: native[c].cat.set_categories(sorted(native[c].cat.categories)) for c in categorical}
+        )
+        native = native.sort_values(list(sort_by), na_position="first", kind="stable")
+        native = native.reset_index(drop=True)
+    converted = {}
+    for c in columns:
+        col = native[c]
+        if c in categorical:
+            labels = pd.array(col.cat.categories.astype("str"), dtype="str")
+            values = labels.take(col.cat.codes.to_numpy(), allow_fill=True)
+            converted[c] = pd.Series(values, index=native.index, name=c)
+        else:
+            converted[c] = col.astype("str")
+    result = nw.from_native(native.assign(**converted), eager_only=True)
+    return result if eager else result.lazy()
+
+
+def fill_null_key(frame: Any, column: str) -> Any:
+    """Fill a nullable String join key so joins match its nulls (see ``restore_null_key``)."""
+    return frame.with_columns(nw.col(column).fill_null(_NULL_KEY))
+
+
+def restore_null_key(frame: Any, column: str) -> Any:
+    """Undo ``fill_null_key``."""
+    return frame.with_columns(
+        nw.when(nw.col(column) != _NULL_KEY).then(nw.col(column)).alias(column)
+    )

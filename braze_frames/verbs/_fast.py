@@ -1,0 +1,351 @@
+"""Every numpy fast path of the verbs, behind one contract: the result, or ``None``.
+
+Eager polars frames are large and in memory, where a few numpy passes beat the generic
+narwhals plan by 2-4x (bench/README.md). Each function here returns exactly what the
+generic plan returns, or ``None`` when it cannot promise that (numpy missing, NaN values,
+repeated keys, an unsupported dtype); the caller then runs the plan. Tests check each one
+against the plan bit for bit (tests/test_perf_equivalence.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+from .._schema import conversion_event, event_name
+
+__all__ = [
+    "all_categories",
+    "category_codes",
+    "dense_numbers",
+    "lexical_ranks",
+    "polars_groups",
+    "polars_wide_sorted",
+    "reconcile_detail_sorted",
+    "table_limit",
+]
+
+
+def polars_wide_sorted(
+    frame: nw.LazyFrame[Any], index: Sequence[str], names: Sequence[str]
+) -> nw.LazyFrame[Any] | None:
+    """Fast path for eager polars: ``widen`` then ``sorted_strings`` by ``index``, in one go.
+
+    polars' conditional aggregations (one ``when(metric == name)`` pass over the big frame
+    per name) and its multi-column sort of the wide result (strings, then a gather of
+    every metric column) cost most of ``pivot``. Here each key column becomes its lexical
+    rank (categorical codes mapped through the few distinct values), the ranks combine
+    into one dense group number per row that is already in sort order, and the values
+    are scattered into place with numpy: no string compared on the big frame, no sort.
+
+    Returns:
+        The sorted wide frame (String keys), or None where this path does not apply
+        (numpy missing, an empty frame, NaN values, duplicated keys): the generic path
+        then gives the documented result.
+    """
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy comes with pandas and pyarrow here
+        return None
+    import polars as pl
+    import pyarrow as pa
+
+    native = frame.collect().to_native()
+    n = len(native)
+    if n == 0 or not names or not isinstance(native, pl.DataFrame):
+        return None
+    value = native.get_column("value").cast(pl.Float64)
+    if value.is_nan().any():
+        return None  # NaN marks the empty cells below
+    # Memory: the result (every cell, 8 bytes) is often larger than the input, so the
+    # per-row arrays are kept narrow and freed early, and the result's columns are views
+    # of the one array the values are scattered into (no copy to add nulls).
+    codes, distinct_metrics = category_codes(native.get_column("metric"))
+    slot = {name: i for i, name in enumerate(names)}
+    text = distinct_metrics.cast(pl.String).to_list()
+    if any(t not in slot for t in text):
+        return None
+    width = np.int32 if n * max(1, len(names)) < 2**31 else np.int64
+    table = np.full(int(codes.max()) + 1, -1, dtype=width)
+    table[distinct_metrics.to_physical().to_numpy()] = [slot[t] for t in text]
+    cell = table[codes]
+    del codes
+    grouped = polars_groups(native, list(index))
+    if grouped is None:
+        return None
+    group = grouped[0].astype(width, copy=False)
+    n_groups = grouped[1]
+    del grouped
+    first = np.empty(n_groups, dtype=width)
+    first[group] = np.arange(n, dtype=width)
+    values = value.to_numpy()  # nulls read as NaN
+    if value.null_count() or native.get_column("metric").null_count():
+        keep = (cell >= 0) & ~np.isnan(values)  # a null value or metric fills no cell
+        cell, group, values = cell[keep], group[keep], values[keep]
+        del keep
+    cell *= n_groups
+    cell += group
+    del group
+    cells = np.full(len(names) * n_groups, np.nan)
+    cells[cell] = values
+    written = len(cell)
+    del cell, values
+
+    columns = []
+    filled = 0
+    for i, name in enumerate(names):
+        data = cells[i * n_groups : (i + 1) * n_groups]
+        valid = ~np.isnan(data)
+        filled += int(np.count_nonzero(valid))
+        bits = pa.py_buffer(np.packbits(valid, bitorder="little"))
+        array = pa.Array.from_buffers(pa.float64(), n_groups, [bits, pa.py_buffer(data)])
+        columns.append(pl.Series(name, array))
+    if filled != written:
+        return None  # duplicated keys: the generic path keeps the max, as documented
+    keys = native.select(index)[pl.Series(first)]
+    keys = keys.with_columns(
+        pl.col(c).cast(pl.String) for c in index if not keys.schema[c].is_temporal()
+    )
+    result: nw.LazyFrame[Any] = nw.from_native(keys.hstack(columns), eager_only=True).lazy()
+    return result
+
+
+def dense_numbers(np: Any, codes: Any, size: int) -> tuple[Any, int]:
+    """Renumber non-negative integer codes below ``size`` as 0, 1, ..., keeping their order.
+
+    The numbers come as int32 when they fit (half the memory traffic): widen them before
+    multiplying.
+    """
+    if size <= table_limit(len(codes)):
+        # A lookup table beats any sort; flatnonzero beats a cumsum over it.
+        present = np.zeros(size, dtype=bool)
+        present[codes] = True
+        used = np.flatnonzero(present)
+        del present
+        number = np.empty(size, dtype=np.int32 if len(used) < 2**31 else np.int64)
+        number[used] = np.arange(len(used), dtype=number.dtype)
+        return number[codes], len(used)
+    import polars as pl
+
+    # Too sparse for a table: polars' dense rank (a parallel sort) is 3x np.unique's.
+    ranked = pl.Series(codes).rank("dense").to_numpy().astype(np.int64)
+    ranked -= 1
+    return ranked, int(ranked.max()) + 1 if len(ranked) else 0
+
+
+def table_limit(n: int) -> int:
+    """The largest range ``dense_numbers`` renumbers with a lookup table (5 bytes an entry)."""
+    return 2 * n + 1024
+
+
+def category_codes(s: Any) -> tuple[Any, Any]:
+    """Categorical codes of a polars Series (nulls last) and its distinct non-null values."""
+    import numpy as np
+    import polars as pl
+
+    if not isinstance(s.dtype, (pl.Categorical, pl.Enum)):
+        s = s.cast(pl.String).cast(pl.Categorical())
+    physical = s.to_physical()
+    top = physical.max()
+    if top is None:  # no values, or only nulls
+        return np.zeros(len(s), dtype=np.int64), s.head(0)
+    if physical.null_count():
+        physical = physical.fill_null(int(top) + 1)
+    codes = physical.to_numpy()
+    # Which codes occur: a lookup table is 3x faster than Series.unique() on big frames.
+    present = np.zeros(int(top) + 2, dtype=bool)
+    present[codes] = True
+    present[int(top) + 1] = False
+    found = pl.Series(np.flatnonzero(present).astype(np.uint32))
+    try:
+        distinct_values = found.cast(physical.dtype).cat.to(s.dtype)
+    except (AttributeError, pl.exceptions.PolarsError):  # pragma: no cover - older polars
+        distinct_values = s.unique().drop_nulls()
+    return codes, distinct_values
+
+
+def lexical_ranks(s: Any, limit: int) -> tuple[Any, int] | None:
+    """Each row's rank of its value in sort order (nulls first), and the size of the range.
+
+    Strings and categoricals rank lexically, dates and datetimes by time; None for other
+    dtypes.
+    """
+    import numpy as np
+    import polars as pl
+
+    if s.dtype.is_temporal():
+        physical = s.to_physical()
+        low = physical.min()
+        if not isinstance(low, int):  # only nulls
+            return np.zeros(len(s), dtype=np.int64), 1
+        if physical.null_count():
+            low -= 1
+            physical = physical.fill_null(low)
+        ticks = physical.to_numpy().astype(np.int64)
+        ticks -= low
+        size = int(ticks.max()) + 1
+        return dense_numbers(np, ticks, size) if size > limit else (ticks, size)
+    if not isinstance(s.dtype, (pl.String, pl.Categorical, pl.Enum, pl.Null)):
+        return None
+    every = all_categories(s)
+    if every is not None and 8 * len(every) <= len(s):
+        # Few categories in all: rank every one of them (ranks may skip unused ones) and
+        # skip finding which occur, a pass over the column.
+        physical = s.to_physical()
+        if physical.null_count():
+            physical = physical.fill_null(len(every))
+        ranks = np.zeros(len(every) + 1, dtype=np.int64)  # the last entry: nulls, first
+        ranks[every.arg_sort().to_numpy()] = np.arange(1, len(every) + 1)
+        return ranks[physical.to_numpy()], len(every) + 1
+    codes, distinct_values = category_codes(s)
+    found = distinct_values.to_physical().to_numpy()
+    order = distinct_values.cast(pl.String).arg_sort().to_numpy()
+    table = np.zeros(max(int(codes.max()), int(found.max(initial=0))) + 1, dtype=np.int64)
+    table[found[order]] = np.arange(1, len(order) + 1)
+    return table[codes], len(order) + 1
+
+
+def all_categories(s: Any) -> Any:
+    """Every category of a categorical Series' dtype, indexed by code (None if unknown)."""
+    import polars as pl
+
+    if not isinstance(s.dtype, (pl.Categorical, pl.Enum)):
+        return None
+    try:
+        categories = s.dtype.categories
+        return categories if isinstance(categories, pl.Series) else categories.to_series()
+    except (AttributeError, pl.exceptions.PolarsError):  # pragma: no cover - older polars
+        return None
+
+
+def polars_groups(native: Any, by: Sequence[str]) -> tuple[Any, int] | None:
+    """One number per row of a polars DataFrame, dense, in the order of a sort by ``by``.
+
+    Each key column becomes its rank (nulls first); the ranks combine from the last key to
+    the first (mixed radix), renumbered densely only when the range would outgrow a lookup
+    table. Rows with equal keys get equal numbers. None when a key has another dtype.
+    """
+    import numpy as np
+
+    limit = table_limit(len(native))
+    ranked = lexical_ranks(native.get_column(by[-1]), limit)
+    if ranked is None:
+        return None
+    group, n_groups = ranked
+    for column in reversed(by[:-1]):
+        ranked = lexical_ranks(native.get_column(column), limit)
+        if ranked is None:
+            return None
+        rank, size = ranked
+        if n_groups * size > limit:
+            group, n_groups = dense_numbers(np, group, n_groups)
+        rank = rank.astype(np.int64, copy=False)
+        rank *= n_groups  # in place: rank is a fresh array
+        rank += group
+        group = rank
+        n_groups *= size
+    return dense_numbers(np, group, n_groups)
+
+
+def reconcile_detail_sorted(
+    frame: nw.LazyFrame[Any], names: list[str], key_columns: Sequence[str]
+) -> nw.LazyFrame[Any] | None:
+    """``reconcile``'s detail for eager polars: the generic plan then the final sort, in one go.
+
+    As in ``pivot``'s fast path: each key becomes its lexical rank, the ranks combine into
+    one group number per row already in sort order, and the two sides are scattered into
+    place with numpy. The running total is one ``cum_sum`` over the sorted result.
+
+    Returns:
+        The sorted detail (String keys), or None where this path does not apply (numpy
+        missing, no conversion rows, a key with two values on one side): the generic
+        path then gives the documented result.
+    """
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy comes with pandas and pyarrow here
+        return None
+    import polars as pl
+
+    native = frame.collect().to_native()
+    if not isinstance(native, pl.DataFrame):
+        return None
+    rows = native.filter(pl.col("metric").is_in(names))
+    m = len(rows)
+    if m == 0:
+        return None
+    grouped = polars_groups(rows, ["campaign_id", "channel", "variation"])
+    dated = lexical_ranks(rows.get_column("date"), table_limit(m))
+    if grouped is None or dated is None:
+        return None
+    prefix, _ = grouped
+    day, n_days = dated
+
+    # Per metric name: its event's rank among the events (sorted by name) and its side.
+    events = sorted({event_name(name) for name in names})
+    codes, distinct_metrics = category_codes(rows.get_column("metric"))
+    found = distinct_metrics.to_physical().to_numpy()
+    rank_of = np.zeros(int(codes.max()) + 1, dtype=np.int64)
+    send_of = np.zeros(len(rank_of), dtype=bool)
+    for code, name in zip(found, distinct_metrics.cast(pl.String).to_list(), strict=True):
+        rank_of[code] = events.index(event_name(name))
+        send_of[code] = bool((conversion_event(name) or (0, False))[1])
+    send = send_of[codes].astype(np.int64)
+    event = rank_of[codes]
+    del codes
+    # The (campaign, channel, variation, event) series, in order; then the day within it.
+    series = prefix * len(events) + event
+    del prefix
+    group, n_groups = dense_numbers(np, series * n_days + day, (int(series.max()) + 1) * n_days)
+
+    # Both sides of a day in one array: [2 * group] by conversion date, [2 * group + 1] by
+    # send date.
+    cell = group * 2 + send
+    written = np.zeros(2 * n_groups, dtype=bool)
+    written[cell] = True
+    if int(np.count_nonzero(written)) != m:
+        return None  # a repeated key: the generic path sums it, as documented
+    value = rows.get_column("value").cast(pl.Float64)
+    both_sides = np.zeros(2 * n_groups)
+    both_sides[cell] = value.to_numpy()  # nulls read as NaN; ``written`` marks them below
+    if value.null_count():
+        written[cell[value.is_null().to_numpy()]] = False
+    del cell
+    conversion, by_send = both_sides[0::2], both_sides[1::2]
+    has_conversion, has_send = written[0::2], written[1::2]
+    both = has_conversion & has_send
+    difference = np.where(both, conversion - by_send, 0.0)
+    first = np.empty(n_groups, dtype=np.int64)
+    first[group] = np.arange(m, dtype=np.int64)
+
+    labels = pl.Series(events, dtype=pl.String)
+    keys = rows.select("campaign_id", "channel", "variation", "date")[pl.Series(first)]
+    detail = pl.DataFrame(
+        [
+            keys.get_column("campaign_id").cast(pl.String),
+            keys.get_column("channel").cast(pl.String),
+            keys.get_column("variation").cast(pl.String),
+            labels.gather(pl.Series(event[first])).alias("event"),
+            keys.get_column("date"),
+            pl.Series("by_conversion_date", conversion),
+            pl.Series("by_send_date", by_send),
+            pl.Series("difference", difference),
+            pl.Series("_series", series[first]),
+            pl.Series("_has_conversion", has_conversion),
+            pl.Series("_has_send", has_send),
+            pl.Series("_both", both),
+        ]
+    )
+    result = detail.select(
+        *key_columns,
+        "date",
+        pl.when("_has_conversion").then("by_conversion_date").alias("by_conversion_date"),
+        pl.when("_has_send").then("by_send_date").alias("by_send_date"),
+        pl.when("_both").then("difference").alias("difference"),
+        # Sequential within each series, in date order: the same sums as the generic path.
+        pl.col("difference").cum_sum().over("_series").alias("cumulative_difference"),
+    )
+    lazy: nw.LazyFrame[Any] = nw.from_native(result, eager_only=True).lazy()
+    return lazy

@@ -1,0 +1,173 @@
+"""``pivot`` and ``unpivot``: the tidy table spread wide, one column per metric, and back."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import narwhals.stable.v2 as nw
+from narwhals.typing import IntoFrameT
+
+from .._schema import KEY_COLUMNS, TIDY_COLUMNS, metric_order
+from ._common import (
+    STRING_COLUMNS,
+    channel_metrics,
+    distinct,
+    finish,
+    order_channels,
+    sorted_strings,
+    tidy_lazy,
+    wide_columns,
+    widen,
+    with_schema,
+    wrap,
+)
+from ._fast import polars_wide_sorted
+
+__all__ = ["CHANNEL_SEPARATOR", "WIDE_INDEX", "Layout", "pivot", "unpivot"]
+
+Layout = Literal["metrics", "channels"]
+
+_LAYOUTS: Final = ("metrics", "channels")
+
+#: The row key of ``pivot(layout="metrics")``; every other column is a metric.
+WIDE_INDEX: Final = ("campaign_id", "date", "channel", "variation", "variation_name")
+
+#: ``layout="channels"`` names its columns ``<channel>__<metric>``.
+CHANNEL_SEPARATOR: Final = "__"
+
+
+def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
+    """Spread the tidy table wide, one column per metric.
+
+    ``layout="metrics"`` (the default): one row per (campaign_id, date, channel,
+    variation), with ``variation_name`` kept, then one column per metric. Columns follow
+    the channels' schemas (Braze's order; channels in ``CHANNEL_SCHEMAS`` order), then the
+    extras, then conversion events by number, then unknown metrics by name
+    (``metric_order``). Every schema metric of the channels present gets a column, null
+    where the channel has no value. ``unpivot`` inverts this layout.
+
+    ``layout="channels"``: one row per (campaign_id, date) and one column per
+    ``<channel>__<metric>`` (e.g. ``email__opens``, ``all__conversions``), summed over
+    variations; null where no variation had the metric that day. Channels come in the
+    order ``all``, the documented ones, then unknown ones by name. This is the
+    "one line per day" table notebooks like to plot.
+
+    Keys must be unique (see ``validate``). Rows are sorted by their key, nulls first.
+    Works on lazy frames too: the metric names are read with one small query first.
+
+    Args:
+        df: A tidy frame (pandas, polars, polars lazy, or another narwhals backend).
+        layout: ``"metrics"`` or ``"channels"``.
+
+    Returns:
+        The wide frame, of the caller's type.
+
+    Raises:
+        TidyFrameError: When ``df`` lacks a tidy column or has a wrong dtype.
+        ValueError: For an unknown ``layout``.
+
+    Examples:
+        >>> from braze_frames._tidy import from_records
+        >>> tidy = from_records([
+        ...     ("c1", "2024-07-01", "webhook", "v1", "A", "sent", 10.0),
+        ...     ("c1", "2024-07-01", "webhook", "v1", "A", "errors", 1.0),
+        ... ])
+        >>> pivot(tidy).columns
+        ['campaign_id', 'date', 'channel', 'variation', 'variation_name', 'sent', 'errors']
+        >>> pivot(tidy, layout="channels").columns
+        ['campaign_id', 'date', 'webhook__sent', 'webhook__errors']
+    """
+    if layout not in _LAYOUTS:
+        msg = f"layout must be one of {_LAYOUTS}, not {layout!r}"
+        raise ValueError(msg)
+    frame, eager = tidy_lazy(df)
+    if layout == "metrics":
+        index = list(WIDE_INDEX)
+        names = wide_columns(
+            distinct(frame, "channel", eager=eager), distinct(frame, "metric", eager=eager)
+        )
+        polars = eager and frame.implementation.is_polars()
+        fast = polars_wide_sorted(frame, index, names) if polars else None
+        if fast is not None:
+            result_fast: IntoFrameT = finish(fast, eager)
+            return result_fast
+        wide = widen(frame, index, names)
+    else:
+        index = ["campaign_id", "date"]
+        summed = (
+            frame.group_by("campaign_id", "date", "channel", "metric")
+            .agg(nw.col("value").sum(), nw.col("value").count().alias("_n"))
+            .with_columns(nw.when(nw.col("_n") > 0).then(nw.col("value")).alias("value"))
+            .drop("_n")
+        )
+        if eager:
+            summed = summed.collect().lazy()
+        pairs = channel_metrics(summed)
+        per_channel = {ch: metric_order(ch, with_schema(ch, ms)) for ch, ms in pairs.items()}
+        names = [
+            f"{ch}{CHANNEL_SEPARATOR}{m}" for ch in order_channels(pairs) for m in per_channel[ch]
+        ]
+        label = nw.concat_str(
+            nw.col("channel").cast(nw.String()),
+            nw.lit(CHANNEL_SEPARATOR),
+            nw.col("metric").cast(nw.String()),
+        )
+        wide = widen(summed.with_columns(label.alias("metric")).drop("channel"), index, names)
+    wide = sorted_strings(wide, [c for c in index if c != "date"], index)
+    result: IntoFrameT = finish(wide, eager)
+    return result
+
+
+def unpivot(wide: IntoFrameT) -> IntoFrameT:
+    """Turn a ``pivot(layout="metrics")`` frame back into the tidy table.
+
+    Every column other than ``campaign_id, date, channel, variation, variation_name`` is a
+    metric; null cells give no row. ``unpivot(pivot(df))`` equals ``df`` after sorting
+    (key columns come back as strings).
+
+    Args:
+        wide: A wide frame as ``pivot`` returns it (any backend, eager or lazy).
+
+    Returns:
+        The tidy frame (``TIDY_COLUMNS``), sorted by key, of the caller's type.
+
+    Raises:
+        ValueError: When ``wide`` lacks an index column (e.g. a ``layout="channels"``
+            frame, which sums over variations and cannot be inverted) or has a
+            non-numeric metric column.
+
+    Examples:
+        >>> from braze_frames._tidy import from_records
+        >>> tidy = from_records([("c1", "2024-07-01", "webhook", "v1", "A", "sent", 10.0)])
+        >>> unpivot(pivot(tidy)).rows()
+        [('c1', datetime.date(2024, 7, 1), 'webhook', 'v1', 'A', 'sent', 10.0)]
+    """
+    frame = wrap(wide)
+    eager = isinstance(frame, nw.DataFrame)
+    lazy = frame.lazy()
+    schema = lazy.collect_schema()
+    missing = [c for c in WIDE_INDEX if c not in schema]
+    if missing:
+        msg = (
+            f"unpivot needs the columns {list(WIDE_INDEX)} of pivot(layout='metrics'); "
+            f"missing: {missing}. A layout='channels' frame sums over variations and "
+            "cannot be turned back into the tidy table."
+        )
+        raise ValueError(msg)
+    metrics = [c for c in schema if c not in WIDE_INDEX]
+    bad = [c for c, dtype in schema.items() if c in metrics and not dtype.is_numeric()]
+    if bad:
+        msg = f"metric columns must be numeric; not numeric: {bad}"
+        raise ValueError(msg)
+    if metrics:
+        long = lazy.unpivot(
+            on=metrics, index=list(WIDE_INDEX), variable_name="metric", value_name="value"
+        ).filter(~nw.col("value").is_null())
+    else:
+        long = lazy.with_columns(
+            nw.lit(None, nw.String()).alias("metric"), nw.lit(None, nw.Float64()).alias("value")
+        ).head(0)
+    long = long.with_columns(nw.col("value").cast(nw.Float64())).select(*TIDY_COLUMNS)
+    long = sorted_strings(long, STRING_COLUMNS, KEY_COLUMNS)
+    result: IntoFrameT = finish(long, eager)
+    return result
