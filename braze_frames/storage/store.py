@@ -44,17 +44,15 @@ temporary files) are skipped by every Parquet reader and by a ``**/*.parquet`` g
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
@@ -73,7 +71,9 @@ from ..fetch import (
     list_campaigns,
 )
 from .dataset import _PART_FILE, hive_escape
-from .files import _atomic_write, _fsync_dir
+from .files import _fsync_dir
+from .lock import _remove_temporary_files, _store_lock
+from .manifest import MANIFEST_NAME, _Manifest, _Record, utc_now
 from .parquet import read_parquet, write_parquet
 
 if TYPE_CHECKING:
@@ -81,21 +81,17 @@ if TYPE_CHECKING:
 
 __all__ = ["MANIFEST_NAME", "SyncReport", "read_store", "sync"]
 
-#: The manifest's file name inside the store.
-MANIFEST_NAME: Final = "_braze_sync.json"
-_LOCK_NAME: Final = "_braze_sync.lock"
-_FORMAT: Final = "braze_frames.sync"
-_VERSION: Final = 1
-#: Seconds between manifest saves while a batch is written (it is also saved after each
-#: batch and on the way out): a crash re-fetches at most what was written in this time, and
-#: a batch of many small campaigns does not rewrite the manifest once per campaign.
-_SAVE_EVERY: Final = 0.2
+__all__ = ["MANIFEST_NAME", "SyncReport", "read_store", "sync"]
+
 _ONE_DAY: Final = dt.timedelta(days=1)
+
 #: Campaigns written at once: writing waits on fsync, which threads overlap.
 _WRITERS: Final = 8
+
 #: A batch is about this many requests per thread of the client, and at least _MIN_BATCH:
 #: enough to keep every thread busy, few enough rows to hold two batches in memory.
 _BATCH_PER_THREAD = 8
+
 _MIN_BATCH = 64
 
 
@@ -139,58 +135,6 @@ class SyncReport:
         if self.failures:
             text += f"; {len(self.failures)} request(s) failed (the next sync retries them)"
         return text
-
-
-@dataclass(frozen=True)
-class _Record:
-    """One campaign's entry in the manifest."""
-
-    start: dt.date | None = None
-    first: dt.date | None = None
-    last: dt.date | None = None
-    synced_at: dt.datetime | None = None
-
-    def to_json(self) -> dict[str, str | None]:
-        return {
-            "start": _iso(self.start),
-            "first": _iso(self.first),
-            "last": _iso(self.last),
-            "synced_at": None if self.synced_at is None
-            else self.synced_at.isoformat(timespec="seconds"),
-        }
-
-    @classmethod
-    def from_json(cls, value: object, where: str) -> _Record:
-        if not isinstance(value, Mapping):
-            msg = f"{where} is not an object"
-            raise TypeError(msg)
-        stamp = value.get("synced_at")
-        return cls(
-            start=_date_or_none(value.get("start"), where),
-            first=_date_or_none(value.get("first"), where),
-            last=_date_or_none(value.get("last"), where),
-            synced_at=None if stamp is None else dt.datetime.fromisoformat(str(stamp)),
-        )
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
-def _date_or_none(value: object, where: str) -> dt.date | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        msg = f"{where} holds {value!r} where a date belongs"
-        raise TypeError(msg)
-    return dt.date.fromisoformat(value)
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-# --- the public functions ----------------------------------------------------------------
 
 
 def sync(
@@ -268,7 +212,7 @@ def sync(
     root = Path(store)
     ids = None if campaign_ids is None else _check_ids(campaign_ids)
     first_day = None if start is None else parse_day(start, "start")
-    now = _utc_now()
+    now = utc_now()
     last_day = now.date() if end is None else parse_day(end, "end")
     if first_day is not None and first_day > last_day:
         msg = f"start ({first_day}) is after end ({last_day}); swap them"
@@ -381,9 +325,6 @@ def read_store(
     return scan.select(TIDY_COLUMNS).cast(pl.Schema(schema))
 
 
-# --- planning ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class _Plan:
     """The days one campaign needs: disjoint, sorted, inclusive intervals."""
@@ -471,9 +412,6 @@ def _batches(plans: Mapping[str, _Plan], size: int) -> Iterator[list[str]]:
             batch, weight = [], 0
     if batch:
         yield batch
-
-
-# --- fetching and writing ------------------------------------------------------------------
 
 
 def _run(
@@ -697,97 +635,3 @@ def _read_partition(directory: Path) -> pl.DataFrame | None:
         return None
     frame = read_parquet(directory)
     return frame if isinstance(frame, pl.DataFrame) else None
-
-
-# --- the manifest, the lock, leftovers -------------------------------------------------------
-
-
-class _Manifest:
-    """The store's ``_braze_sync.json``, loaded once and saved atomically."""
-
-    def __init__(self, root: Path, records: dict[str, _Record]) -> None:
-        self.path = root / MANIFEST_NAME
-        self.records = records
-        self.dirty = False
-        self._saved_at = time.monotonic()
-
-    @classmethod
-    def load(cls, root: Path) -> _Manifest:
-        path = root / MANIFEST_NAME
-        if not path.exists():
-            return cls(root, {})
-        try:
-            records = _parse_manifest(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, TypeError) as exc:
-            msg = (
-                f"{path} is not a manifest this library can read ({exc}); delete it to "
-                "have the next sync fetch every campaign again from start="
-            )
-            raise ValueError(msg) from exc
-        return cls(root, records)
-
-    def earliest_start(self) -> dt.date | None:
-        starts = [r.start for r in self.records.values() if r.start is not None]
-        return min(starts) if starts else None
-
-    def save(self, *, throttle: bool = False) -> None:
-        if not self.dirty:
-            return
-        if throttle and time.monotonic() - self._saved_at < _SAVE_EVERY:
-            return
-        data = {
-            "format": _FORMAT,
-            "version": _VERSION,
-            "updated_at": _utc_now().isoformat(timespec="seconds"),
-            "campaigns": {cid: rec.to_json() for cid, rec in sorted(self.records.items())},
-        }
-        text = json.dumps(data, indent=1, ensure_ascii=False).encode()
-
-        def write(fh: IO[bytes]) -> None:
-            fh.write(text)
-
-        _atomic_write(self.path, write)
-        self.dirty = False
-        self._saved_at = time.monotonic()
-
-
-def _parse_manifest(data: object) -> dict[str, _Record]:
-    if not isinstance(data, dict) or data.get("format") != _FORMAT:
-        msg = f"not a {_FORMAT} manifest"
-        raise TypeError(msg)
-    if data.get("version") != _VERSION:
-        msg = f"manifest version {data.get('version')!r}; this library reads {_VERSION}"
-        raise TypeError(msg)
-    campaigns = data.get("campaigns")
-    if not isinstance(campaigns, dict):
-        msg = "no campaigns object"
-        raise TypeError(msg)
-    return {str(cid): _Record.from_json(value, f"campaign {cid!r}") for cid, value in campaigns.items()}
-
-
-@contextmanager
-def _store_lock(root: Path) -> Iterator[None]:
-    """Hold the store's lock (POSIX ``flock``; released by the OS if the process dies)."""
-    if os.name != "posix":
-        yield
-        return
-    import fcntl
-
-    fd = os.open(root / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            msg = f"another sync is running on {root}; wait for it to finish"
-            raise RuntimeError(msg) from None
-        yield
-    finally:
-        os.close(fd)
-
-
-def _remove_temporary_files(root: Path) -> None:
-    """Delete the temporary files a killed writer left (``.<name>.<random>.tmp``)."""
-    for tmp in root.rglob(".*.tmp"):
-        if tmp.is_file():
-            tmp.unlink(missing_ok=True)
-
