@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from ._errors import BrazeError, DataRepairWarning, UnexpectedResponseError, UnknownFieldWarning
 from ._tidy import Backend, check_backend, frame_from_parsed, to_backend
+from ._validate import check_choice
 from .endpoints.parse import DayMap, ParsedColumns, collect_days, parse_days
 from .endpoints.windows import Reading, Window, detect_reading, plan_windows, resolve_range
 
@@ -70,9 +71,7 @@ class FetchFailedWarning(UserWarning):
 
 def check_on_error(on_error: object) -> None:
     """Refuse an ``on_error`` other than ``"raise"``, ``"warn"`` or ``"collect"``."""
-    if on_error not in _ON_ERROR:
-        msg = f"on_error must be one of {_ON_ERROR}, not {on_error!r}"
-        raise ValueError(msg)
+    check_choice("on_error", on_error, _ON_ERROR)
 
 
 def _utc_today() -> dt.date:
@@ -540,9 +539,7 @@ def list_campaigns(
     Returns:
         The campaigns as Braze describes them (``id``, ``name``, ``last_edited``...).
     """
-    if sort_direction not in ("asc", "desc"):
-        msg = f"sort_direction must be 'asc' or 'desc', not {sort_direction!r}"
-        raise ValueError(msg)
+    check_choice("sort_direction", sort_direction, ("asc", "desc"))
     since = _since_param(edited_since)
     if backend is not None:
         check_backend(backend)

@@ -15,11 +15,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from .._validate import check_int
+
 __all__ = [
     "MAX_LENGTH",
     "Reading",
     "Window",
-    "check_days",
     "detect_reading",
     "parse_day",
     "plan_windows",
@@ -92,21 +93,6 @@ def parse_day(value: object, name: str) -> dt.date:
     raise ValueError(msg)
 
 
-def check_days(value: object, name: str, *, minimum: int) -> int:
-    """A whole number of days, at least ``minimum``.
-
-    Raises:
-        TypeError: ``value`` is not an integer (booleans are refused).
-        ValueError: ``value`` is below ``minimum``.
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"{name} must be a whole number of days, not {type(value).__name__}"
-        raise TypeError(msg)
-    if value < minimum:
-        msg = f"{name} must be {minimum} or more days, got {value}"
-        raise ValueError(msg)
-    return value
-
 
 def resolve_range(
     *,
@@ -136,7 +122,7 @@ def resolve_range(
         if length is None:
             msg = "ending_at= needs length=: the number of days ending on that date"
             raise ValueError(msg)
-        length = check_days(length, "length", minimum=1)
+        length = check_int("length", length, minimum=1, unit="days")
         last = today if ending_at is None else parse_day(ending_at, "ending_at")
         return last - dt.timedelta(days=length - 1), last
     if start is None:

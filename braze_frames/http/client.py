@@ -46,7 +46,8 @@ from .._errors import (
     RateLimitError,
     UnexpectedResponseError,
 )
-from ..endpoints.windows import Reading
+from .._validate import check_bool, check_choice, check_int, check_seconds, check_text
+from ..endpoints.windows import MAX_LENGTH, Reading
 from .config import is_loopback_host, resolve_api_key, resolve_endpoint
 from .limiter import RateLimiter
 from .retry import retry_delay, server_wait, should_retry
@@ -71,10 +72,11 @@ _PERMISSIONS: Final = MappingProxyType(
         CAMPAIGN_DETAILS_PATH: "campaigns.details",
     }
 )
+_CAMPAIGN_ID: Final = "the campaign's API identifier"
+_REDACTED: Final = "<redacted>"
 _EXCERPT_CHARS: Final = 200
 # Braze's messages are one sentence; a longer one is cut (a hostile server may send megabytes).
 _QUOTE_CHARS: Final = 500
-_REDACTED: Final = "<redacted>"
 
 # Failures of the transport that a new attempt can cure. requests wraps most urllib3 errors,
 # but a body cut mid-way can surface as urllib3's ProtocolError or http.client's IncompleteRead.
@@ -254,9 +256,9 @@ class BrazeClient:
         self._endpoint = resolve_endpoint(rest_endpoint)
         self._auth = _BearerAuth(resolve_api_key(api_key))
         self._timeout = _check_timeout(timeout)
-        self.max_retries = _check_int("max_retries", max_retries, minimum=0)
-        self.max_concurrency = _check_int("max_concurrency", max_concurrency, minimum=1)
-        self.max_wait = _check_seconds("max_wait", max_wait)
+        self.max_retries = check_int("max_retries", max_retries, minimum=0, error=ConfigError)
+        self.max_concurrency = check_int("max_concurrency", max_concurrency, minimum=1, error=ConfigError)
+        self.max_wait = check_seconds("max_wait", max_wait, error=ConfigError)
         self._sleep = sleep
         self._rand = rand
         self._clock = clock
@@ -349,8 +351,8 @@ class BrazeClient:
             BrazeError: As :meth:`get`.
         """
         params: dict[str, str | int | bool] = {
-            "campaign_id": _check_id(campaign_id),
-            "length": _check_length(length),
+            "campaign_id": check_text("campaign_id", campaign_id, what=_CAMPAIGN_ID),
+            "length": check_int("length", length, minimum=1, maximum=MAX_LENGTH, unit="days"),
         }
         if ending_at is not None:
             if not isinstance(ending_at, str) or not ending_at.strip():
@@ -380,11 +382,9 @@ class BrazeClient:
         Returns:
             The decoded body, ``{"message": "success", "campaigns": [...]}``.
         """
-        page = _check_int("page", page, minimum=0)
-        if not isinstance(include_archived, bool):
-            raise TypeError("include_archived must be a bool")
-        if sort_direction not in ("asc", "desc"):
-            raise ValueError(f"sort_direction must be 'asc' or 'desc', got {sort_direction!r}")
+        page = check_int("page", page, minimum=0, error=ConfigError)
+        check_bool("include_archived", include_archived)
+        check_choice("sort_direction", sort_direction, ("asc", "desc"))
         params: dict[str, str | int | bool] = {
             "page": page,
             "include_archived": include_archived,
@@ -405,7 +405,8 @@ class BrazeClient:
         Returns:
             The decoded body (``name``, ``messages`` keyed by variation id, ...).
         """
-        return self.get(CAMPAIGN_DETAILS_PATH, {"campaign_id": _check_id(campaign_id)})
+        campaign_id = check_text("campaign_id", campaign_id, what=_CAMPAIGN_ID)
+        return self.get(CAMPAIGN_DETAILS_PATH, {"campaign_id": campaign_id})
 
     # -- the request loop ------------------------------------------------------------------
 
@@ -811,47 +812,10 @@ def _encode_params(params: Mapping[str, str | int | bool] | None) -> dict[str, s
     return query
 
 
-def _check_id(campaign_id: str) -> str:
-    if not isinstance(campaign_id, str):
-        raise TypeError(f"campaign_id must be a str, not {type(campaign_id).__name__}")
-    if not campaign_id.strip():
-        raise ValueError("campaign_id is empty; pass the campaign's API identifier")
-    return campaign_id.strip()
-
-
-def _check_length(length: int) -> int:
-    if isinstance(length, bool) or not isinstance(length, int):
-        raise TypeError(f"length must be an int, not {type(length).__name__}")
-    if not 1 <= length <= 100:
-        raise ValueError(f"length must be between 1 and 100 days (Braze's limit), got {length}")
-    return length
-
-
-def _check_int(name: str, value: int, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
-    return value
-
-
-def _check_seconds(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if not value >= 0 or value == float("inf"):
-        raise ConfigError(f"{name} must be a finite number of seconds >= 0, got {value}.")
-    return float(value)
-
-
-def _check_timeout(timeout: float | tuple[float, float]) -> float | tuple[float, float]:
+def _check_timeout(timeout: object) -> float | tuple[float, float]:
     if isinstance(timeout, tuple):
         if len(timeout) != 2:
             raise ConfigError(f"timeout must be seconds or (connect, read), got {timeout!r}.")
-        connect, read = (_check_seconds("timeout", t) for t in timeout)
-        if connect == 0 or read == 0:
-            raise ConfigError("timeout must be positive (a request without one can hang).")
+        connect, read = (check_seconds("timeout", t, positive=True, error=ConfigError) for t in timeout)
         return (connect, read)
-    seconds = _check_seconds("timeout", timeout)
-    if seconds == 0:
-        raise ConfigError("timeout must be positive (a request without one can hang).")
-    return seconds
+    return check_seconds("timeout", timeout, positive=True, error=ConfigError)

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from .._schema import TIDY_COLUMNS
 from .._tidy import POLARS_SCHEMA
+from .._validate import check_choice
 
 __all__ = ["METADATA_KEY", "SCHEMA_VERSION", "TIDY_ARROW_SCHEMA", "Kind"]
 
@@ -72,10 +73,9 @@ def _prepare(df: Any, kind: Kind | None) -> tuple[pa.Table, Kind, list[str]]:
     _check_unique(names)
     if kind is None:
         kind = _detect_kind(names)
-    elif kind not in _KINDS:
-        msg = f"kind must be one of {_KINDS}, not {kind!r}"
-        raise ValueError(msg)
-    elif kind == "tidy" and tuple(names) != TIDY_COLUMNS:
+    else:
+        check_choice("kind", kind, _KINDS)
+    if kind == "tidy" and tuple(names) != TIDY_COLUMNS:
         msg = f"kind='tidy' needs exactly the columns {list(TIDY_COLUMNS)}, got {names}"
         raise ValueError(msg)
     if kind == "tidy":

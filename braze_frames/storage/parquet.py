@@ -69,6 +69,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._tidy import Backend, check_backend, to_backend
+from .._validate import check_choice
 from .arrow import (
     METADATA_KEY,
     Kind,
@@ -162,9 +163,7 @@ def write_parquet(
         >>> back.equals(df), meta["kind"], meta["campaign_ids"], meta["rows"]
         (True, 'tidy', ['c1'], 1)
     """
-    if existing not in _EXISTING:
-        msg = f"existing must be one of {_EXISTING}, not {existing!r}"
-        raise ValueError(msg)
+    check_choice("existing", existing, _EXISTING)
     table, frame_kind, categorical = _prepare(df, kind)
     user = _check_user_metadata(metadata)
     options = _WriteOptions(compression, compression_level)

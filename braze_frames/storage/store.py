@@ -58,7 +58,8 @@ import polars as pl
 
 from .._schema import TIDY_COLUMNS
 from .._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy
-from ..endpoints.windows import MAX_LENGTH, check_days, parse_day
+from .._validate import check_int
+from ..endpoints.windows import MAX_LENGTH, parse_day
 from ..fetch import (
     FetchFailedWarning,
     FetchFailure,
@@ -217,7 +218,7 @@ def sync(
     if first_day is not None and first_day > last_day:
         msg = f"start ({first_day}) is after end ({last_day}); swap them"
         raise ValueError(msg)
-    check_days(lookback_days, "lookback_days", minimum=0)
+    check_int("lookback_days", lookback_days, minimum=0, unit="days")
     check_on_error(on_error)
     if root.exists() and not root.is_dir():
         msg = f"{root} is a file; a store is a directory"

@@ -8,6 +8,7 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from .._schema import KEY_COLUMNS, TIDY_COLUMNS, metric_order
+from .._validate import check_choice
 from ._common import (
     STRING_COLUMNS,
     channel_metrics,
@@ -77,9 +78,7 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
         >>> pivot(tidy, layout="channels").columns
         ['campaign_id', 'date', 'webhook__sent', 'webhook__errors']
     """
-    if layout not in _LAYOUTS:
-        msg = f"layout must be one of {_LAYOUTS}, not {layout!r}"
-        raise ValueError(msg)
+    check_choice("layout", layout, _LAYOUTS)
     frame, eager = tidy_lazy(df)
     if layout == "metrics":
         index = list(WIDE_INDEX)

@@ -18,6 +18,7 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from .._schema import ALL_CHANNEL, IN_APP_CHANNELS, PUSH_CHANNELS, conversion_event
+from .._validate import check_choice
 from ._common import (
     channel_metrics,
     fill_null_key,
@@ -324,9 +325,7 @@ def rates(
         >>> rates(tidy, period="total").select("metric", "value", "numerator", "days").rows()
         [('error_rate', 0.1, 4.0, 2)]
     """
-    if period not in PERIODS:
-        msg = f"period must be one of {PERIODS}, not {period!r}"
-        raise ValueError(msg)
+    check_choice("period", period, PERIODS)
     kept = _check_by(by)
     frame, eager = tidy_lazy(df)
     fine = ["campaign_id", "channel", "variation", "variation_name"]
