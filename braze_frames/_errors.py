@@ -37,7 +37,28 @@ __all__ = [
     "TidyFrameError",
     "UnexpectedResponseError",
     "UnknownFieldWarning",
+    "redact",
 ]
+
+
+#: What stands where the API key was.
+REDACTED = "<redacted>"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Replace every occurrence of ``secret`` (the API key) in ``text``.
+
+    The one redaction rule of the library: any non-empty key, whatever its length, is
+    replaced wherever it appears, quotes and surrounding whitespace stripped first (as
+    ``resolve_api_key`` strips them). A message garbled by a very short key is better than
+    a key shown.
+
+    Examples:
+        >>> redact("bad key 0000-abcd", " '0000-abcd' ")
+        'bad key <redacted>'
+    """
+    key = (secret or "").strip().strip("'\"").strip()
+    return text.replace(key, REDACTED) if key else text
 
 
 class BrazeError(Exception):

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO
 import click
 
 from .. import __version__
-from .._errors import BrazeError, ConfigError
+from .._errors import BrazeError, ConfigError, redact
 from .._schema import ALL_CHANNEL, IN_APP_CHANNELS, PUSH_CHANNELS
 from ..http.config import ENV_API_KEY, ENV_REST_ENDPOINT
 
@@ -91,10 +91,7 @@ class _CliError(Exception):
 
 def _redact(text: str) -> str:
     # Library errors never hold the key; this guards the messages of third-party code too.
-    key = os.environ.get(ENV_API_KEY, "").strip().strip("'\"")
-    if len(key) >= 4:
-        text = text.replace(key, "<redacted>")
-    return text
+    return redact(text, os.environ.get(ENV_API_KEY))
 
 
 def _one_line(text: str) -> str:

@@ -37,6 +37,7 @@ import requests.structures
 import urllib3.exceptions
 
 from .._errors import (
+    REDACTED,
     AuthenticationError,
     BrazeAPIError,
     BrazeConnectionError,
@@ -45,6 +46,7 @@ from .._errors import (
     PermissionDeniedError,
     RateLimitError,
     UnexpectedResponseError,
+    redact,
 )
 from .._validate import check_bool, check_choice, check_int, check_seconds, check_text
 from ..endpoints.windows import MAX_LENGTH, Reading
@@ -73,7 +75,6 @@ _PERMISSIONS: Final = MappingProxyType(
     }
 )
 _CAMPAIGN_ID: Final = "the campaign's API identifier"
-_REDACTED: Final = "<redacted>"
 _EXCERPT_CHARS: Final = 200
 # Braze's messages are one sentence; a longer one is cut (a hostile server may send megabytes).
 _QUOTE_CHARS: Final = 500
@@ -104,14 +105,14 @@ class _BearerAuth(requests.auth.AuthBase):
         return request
 
     def __repr__(self) -> str:
-        return f"_BearerAuth({_REDACTED})"
+        return f"_BearerAuth({REDACTED})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError("the Braze API key cannot be pickled")
 
     def redact(self, text: str) -> str:
         """Replace every occurrence of the key in ``text``."""
-        return text.replace(self._key, _REDACTED)
+        return redact(text, self._key)
 
 
 class ClientStats:
