@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -13,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from ._errors import BrazeError, DataRepairWarning, UnexpectedResponseError, UnknownFieldWarning
+from ._progress import progress_bar
 from ._tidy import Backend, check_backend, frame_from_parsed, to_backend
 from ._validate import check_choice
 from .endpoints.parse import DayMap, ParsedColumns, collect_days, parse_days
@@ -114,27 +114,6 @@ def _client_scope(client: BrazeClient | None) -> Iterator[BrazeClient]:
         yield own
     finally:
         own.close()
-
-
-def _interactive() -> bool:
-    if "ipykernel" in sys.modules:
-        return True
-    stream = sys.stderr
-    return bool(getattr(stream, "isatty", lambda: False)())
-
-
-def _progress_bar(total: int, progress: bool | None, desc: str) -> Any:
-    show = _interactive() if progress is None else progress
-    if not show or total <= 1:
-        return None
-    import importlib.util
-
-    # tqdm.auto wants ipywidgets in a notebook and warns without it; the text bar works.
-    if "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets") is not None:
-        from tqdm.notebook import tqdm
-    else:
-        from tqdm.std import tqdm  # type: ignore[assignment]
-    return tqdm(total=total, desc=desc, unit="req", leave=False)
 
 
 def _run_parallel(
@@ -336,7 +315,7 @@ def _fetch(
 
     reading = client.window_reading
     tasks = plan(reading)
-    bar = _progress_bar(len(tasks), progress, "braze data_series")
+    bar = progress_bar(len(tasks), progress, "braze data_series", "req")
     try:
         if reading is None and len(tasks) > len(ranges):
             # One request first: its dates tell how the server reads ending_at, and the

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
+from .._progress import progress_bar
 from .._schema import TIDY_COLUMNS
 from .._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy
 from .._validate import check_int
@@ -431,7 +432,9 @@ def _run(
     """
     size = max(_MIN_BATCH, _BATCH_PER_THREAD * client.max_concurrency)
     batches = list(_batches(plans, size))
-    bar = _bar(sum(len(b) for b in batches), progress) if len(batches) > 1 else None
+    bar = None
+    if len(batches) > 1:
+        bar = progress_bar(sum(len(b) for b in batches), progress, "braze sync", "campaign")
     pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="braze-sync-write")
     pending: list[Future[None]] = []
     try:
@@ -490,19 +493,6 @@ def _fetch_batch(
         else:
             frames.append(result)
     return frames, failures
-
-
-def _bar(total: int, progress: bool | None) -> Any:
-    show = progress
-    if show is None:
-        import sys
-
-        show = "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", lambda: False)())
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="braze sync", unit="campaign", leave=False)
 
 
 def _split_by_campaign(frames: Sequence[pl.DataFrame]) -> dict[str, pl.DataFrame]:
