@@ -45,7 +45,8 @@ from .fetch import (
 
 if _typing.TYPE_CHECKING:
     from .charts import plot, plot_reconcile
-    from .http.client import BrazeClient, ClientStats
+    from .http.client import BrazeClient
+    from .http.stats import ClientStats
     from .storage.parquet import parquet_metadata, read_parquet, write_csv, write_parquet
     from .storage.store import SyncReport, read_store, sync
     from .verbs.pivot import pivot, unpivot
@@ -57,7 +58,7 @@ if _typing.TYPE_CHECKING:
 # `import polars`: requests with the client, narwhals with the verbs, pyarrow with Parquet.
 _LAZY = {
     "BrazeClient": "http.client",
-    "ClientStats": "http.client",
+    "ClientStats": "http.stats",
     "pivot": "verbs.pivot",
     "unpivot": "verbs.pivot",
     "validate": "verbs.validate",

@@ -31,9 +31,10 @@ from braze_frames._errors import (
     RateLimitError,
     UnexpectedResponseError,
 )
-from braze_frames.http.client import UNEXPECTED_BODY_RETRIES, BrazeClient, ClientStats
+from braze_frames.http.client import UNEXPECTED_BODY_RETRIES, BrazeClient
 from braze_frames.http.config import ENV_API_KEY, ENV_REST_ENDPOINT
 from braze_frames.http.retry import backoff
+from braze_frames.http.stats import ClientStats
 
 KEY = "sk-CANARY-7d1e5b2a"
 PACKAGE_DIR = str(pathlib.Path(braze_frames.__file__).parent)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import http.client
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,8 +52,9 @@ from ..endpoints.windows import MAX_LENGTH, Reading
 from .config import is_loopback_host, resolve_api_key, resolve_endpoint
 from .limiter import RateLimiter
 from .retry import retry_delay, server_wait, should_retry
+from .stats import ClientStats
 
-__all__ = ["UNEXPECTED_BODY_RETRIES", "BrazeClient", "ClientStats"]
+__all__ = ["UNEXPECTED_BODY_RETRIES", "BrazeClient"]
 
 logger = logging.getLogger("braze_frames")
 
@@ -63,7 +63,9 @@ logger = logging.getLogger("braze_frames")
 UNEXPECTED_BODY_RETRIES: Final = 2
 
 DATA_SERIES_PATH: Final = "/campaigns/data_series"
+
 CAMPAIGNS_LIST_PATH: Final = "/campaigns/list"
+
 CAMPAIGN_DETAILS_PATH: Final = "/campaigns/details"
 
 # The permission each endpoint needs (Settings > APIs and Identifiers > API key permissions).
@@ -74,8 +76,11 @@ _PERMISSIONS: Final = MappingProxyType(
         CAMPAIGN_DETAILS_PATH: "campaigns.details",
     }
 )
+
 _CAMPAIGN_ID: Final = "the campaign's API identifier"
+
 _EXCERPT_CHARS: Final = 200
+
 # Braze's messages are one sentence; a longer one is cut (a hostile server may send megabytes).
 _QUOTE_CHARS: Final = 500
 
@@ -90,6 +95,7 @@ _TRANSIENT_TRANSPORT: Final = (
     urllib3.exceptions.TimeoutError,
     http.client.HTTPException,
 )
+
 # Everything the transport may raise; the rest (SSL failures, invalid URLs) is permanent.
 _TRANSPORT: Final = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException)
 
@@ -113,70 +119,6 @@ class _BearerAuth(requests.auth.AuthBase):
     def redact(self, text: str) -> str:
         """Replace every occurrence of the key in ``text``."""
         return redact(text, self._key)
-
-
-class ClientStats:
-    """Thread-safe counters of one client's traffic.
-
-    Attributes (read-only):
-        requests: HTTP attempts sent (each retry counts).
-        retries: Attempts that were retries.
-        rate_limited: 429 responses seen.
-        errors: Calls of ``get`` (and the endpoint methods) that raised.
-        wait_seconds: Time spent waiting before attempts: retry backoff and rate-limit pacing.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts = {"requests": 0, "retries": 0, "rate_limited": 0, "errors": 0}
-        self._wait_seconds = 0.0
-
-    def _add(self, name: str, amount: int = 1) -> None:
-        with self._lock:
-            self._counts[name] += amount
-
-    def _waited(self, seconds: float) -> None:
-        with self._lock:
-            self._wait_seconds += seconds
-
-    @property
-    def requests(self) -> int:
-        """HTTP attempts sent (each retry counts)."""
-        with self._lock:
-            return self._counts["requests"]
-
-    @property
-    def retries(self) -> int:
-        """Attempts that were retries."""
-        with self._lock:
-            return self._counts["retries"]
-
-    @property
-    def rate_limited(self) -> int:
-        """429 responses seen."""
-        with self._lock:
-            return self._counts["rate_limited"]
-
-    @property
-    def errors(self) -> int:
-        """Calls that raised."""
-        with self._lock:
-            return self._counts["errors"]
-
-    @property
-    def wait_seconds(self) -> float:
-        """Seconds spent waiting before attempts (backoff and pacing)."""
-        with self._lock:
-            return self._wait_seconds
-
-    def as_dict(self) -> dict[str, float]:
-        """A consistent snapshot of every counter."""
-        with self._lock:
-            return {**self._counts, "wait_seconds": self._wait_seconds}
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v:g}" for k, v in self.as_dict().items())
-        return f"ClientStats({fields})"
 
 
 @dataclass(frozen=True)
@@ -708,9 +650,6 @@ class BrazeClient:
         text = " ".join(body[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace").split())
         text = self._auth.redact(text)
         return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 3] + "..."
-
-
-# -- helpers -------------------------------------------------------------------------------
 
 
 def _decode_json(body: bytes) -> Any:
