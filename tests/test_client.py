@@ -678,8 +678,8 @@ def test_window_reading_starts_unknown(make_client: Callable[..., BrazeClient]) 
 
 def test_stats_repr_and_snapshot() -> None:
     stats = ClientStats()
-    stats._add("requests", 3)
-    stats._waited(1.5)
+    stats.add("requests", 3)
+    stats.add("wait_seconds", 1.5)
     assert stats.requests == 3
     assert stats.wait_seconds == 1.5
     assert "requests=3" in repr(stats)

@@ -386,7 +386,7 @@ class BrazeClient:
             if not isinstance(result, _Failure):
                 return result
             if outcome.status == 429:
-                self._stats._add("rate_limited")
+                self._stats.add("rate_limited")
             retry = not result.permanent and should_retry(
                 result.policy_status, outcome.headers, attempt, self.max_retries
             )
@@ -404,7 +404,7 @@ class BrazeClient:
                                     status=outcome.status),
                         self.max_wait,
                     )
-                    self._stats._add("retries")
+                    self._stats.add("retries")
                     logger.info(
                         "GET %s: %s; retry %d of %d in %.2f s",
                         path, result.reason, attempt + 1, self.max_retries, delay,
@@ -420,20 +420,20 @@ class BrazeClient:
                     error = self._too_long_error(error, asked)
             if attempt:
                 _note_attempts(error, attempt + 1)
-            self._stats._add("errors")
+            self._stats.add("errors")
             # Raised outside any except block, from a sanitized copy: no requests object
             # (and so no Authorization header) is reachable from the traceback chain.
             raise error from result.cause
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:
-            self._stats._waited(seconds)
+            self._stats.add("wait_seconds", seconds)
             self._sleep(seconds)
 
     def _send(self, url: str, path: str, query: Mapping[str, str]) -> _Outcome:
         """One HTTP attempt inside a limiter slot, reduced to plain values."""
         with self._limiter.slot(path):
-            self._stats._add("requests")
+            self._stats.add("requests")
             started = time.perf_counter()
             try:
                 response = self._session.get(
