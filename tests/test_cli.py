@@ -27,6 +27,8 @@ import requests
 
 import braze_frames as bf
 from braze_frames import cli
+from braze_frames import demo as demo_module
+from braze_frames.cli import _support as cli_support
 from braze_frames.sandbox import Sandbox
 
 PROG = [sys.executable, "-m", "braze_frames.cli"]
@@ -481,7 +483,7 @@ def test_sandbox_bad_option_exits_2(here: InProcess, args: list[str], needle: st
 
 
 def test_warnings_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    cli._show_warning(bf.UnknownFieldWarning("Braze sent fields\nnew_metric"), bf.UnknownFieldWarning,
+    cli_support._show_warning(bf.UnknownFieldWarning("Braze sent fields\nnew_metric"), bf.UnknownFieldWarning,
                       "x.py", 1)
     assert capsys.readouterr().err == "braze-frames: warning: Braze sent fields new_metric\n"
 
@@ -489,14 +491,14 @@ def test_warnings_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 def test_messages_never_echo_the_environment_key(monkeypatch: pytest.MonkeyPatch) -> None:
     key = canary()
     monkeypatch.setenv("BRAZE_API_KEY", key)
-    assert key not in cli._one_line(f"boom {key} boom")
+    assert key not in cli_support._one_line(f"boom {key} boom")
 
 
 def test_a_bug_is_one_line_unless_debugging(here: InProcess, tmp_path: Path) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise KeyError("unexpected")
 
-    here.monkeypatch.setattr(cli._Demo, "run", boom)
+    here.monkeypatch.setattr(demo_module.Demo, "run", boom)
     code, _, err = here("demo", "--out", str(tmp_path))
     assert code == 1
     assert err.strip() == ("braze-frames: internal error: KeyError: 'unexpected' "
@@ -507,7 +509,7 @@ def test_a_bug_is_one_line_unless_debugging(here: InProcess, tmp_path: Path) -> 
 
 
 def test_text_table_aligns_columns() -> None:
-    table = cli._table(["name", "rows"], [["all", "1,000"], ["email", "12"]], right=(1,))
+    table = cli_support._table(["name", "rows"], [["all", "1,000"], ["email", "12"]], right=(1,))
     assert table.splitlines() == [
         "  name    rows",
         "  -----  -----",

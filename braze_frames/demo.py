@@ -1,0 +1,300 @@
+"""``braze-frames demo``: the whole job, offline, against the built-in sandbox (a simulator).
+
+Fetch several campaigns over a long range through the same code path a real key uses,
+write Parquet, print a summary, the best variations by Braze's rates and the
+reconciliation of conversions, and save a chart. Every number is simulated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import click
+
+from ._schema import ALL_CHANNEL, IN_APP_CHANNELS, PUSH_CHANNELS
+from .cli._support import (
+    _TOP,
+    EXIT_USAGE,
+    _CliError,
+    _fmt_bytes,
+    _fmt_int,
+    _fmt_rate,
+    _short,
+    _stderr_is_terminal,
+    _table,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from .http.client import BrazeClient
+    from .sandbox import Sandbox
+
+__all__ = ["Demo"]
+
+# The rates the demo ranks variations by, per channel: the "open" and the "click" rate a
+# marketer reads first on Braze's dashboard for that channel.
+_OPEN_RATES: Final[Mapping[str, str]] = {
+    "email": "unique_open_rate",
+    **dict.fromkeys(sorted(PUSH_CHANNELS), "direct_open_rate"),
+    "whats_app": "read_rate",
+}
+
+_CLICK_RATES: Final[Mapping[str, str]] = {
+    "email": "unique_click_rate",
+    "sms": "click_rate",
+    "content_cards": "unique_click_rate",
+    **dict.fromkeys(sorted(IN_APP_CHANNELS), "click_rate"),
+}
+
+
+
+class Demo:
+    """The demo's steps, printing as it goes; every number comes from the sandbox."""
+
+    def __init__(self, sb: Sandbox, *, out: Path, days: int, campaigns: int) -> None:
+        self.sb = sb
+        self.out = out
+        self.days = days
+        sent = [c for c in sb.catalogue if c.first_sent is not None]
+        self.ids = [c.id for c in sent[:campaigns]]
+        self.names: dict[str, str] = {}
+        self.windows: dict[str, int] = {}
+        self.written: list[tuple[Path, str]] = []  # (path, what it holds), for the report
+
+    def run(self) -> None:
+        """Fetch, write, print and chart, in that order."""
+        from .http.client import BrazeClient
+
+        self._prepare_out()
+        today = self.sb.today
+        first = today - dt.timedelta(days=self.days - 1)
+        click.echo(
+            f"braze-frames demo: offline, against the built-in sandbox, a local SIMULATOR of "
+            f"Braze's REST API\n(seed {self.sb.seed}). Every number below is simulated, not real data.\n"
+        )
+        with BrazeClient(self.sb.api_key, self.sb.url) as client:
+            click.echo(f"Fetching {len(self.ids)} campaigns x {self.days} days ({first} .. {today}) "
+                       f"from {self.sb.url} ...")
+            started = time.perf_counter()
+            df = self._fetch(client, first, today)
+            seconds = time.perf_counter() - started
+            requests_made = client.stats.requests
+        click.echo(f"Fetched {len(df):,} rows in {seconds:.1f} s ({requests_made} requests, "
+                   "100-day windows).\n")
+        self._summary(df, first, today)
+        self._files(df)
+        self._best(df)
+        self._reconcile(df)
+        self._chart(df)
+        self._report_files()
+        tidy = self.out / "data_series.parquet"
+        click.echo(
+            "\nNext: read the files with polars, pandas, DuckDB or Spark, e.g.\n"
+            f"  python -c \"import braze_frames as bf; print(bf.read_parquet('{tidy}'))\"\n"
+            "  braze-frames sandbox    # serve the simulator for the notebooks"
+        )
+
+    def _prepare_out(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        dataset = self.out / "dataset"
+        if dataset.exists():
+            # Only a dataset this demo wrote is replaced; anything else is the user's.
+            if not (dataset / "_common_metadata").is_file():
+                msg = f"{dataset} exists and was not written by braze-frames; choose another --out"
+                raise _CliError(msg, EXIT_USAGE)
+            shutil.rmtree(dataset)
+
+    def _fetch(self, client: BrazeClient, first: dt.date, last: dt.date) -> pl.DataFrame:
+        from .fetch import campaign_details, fetch_data_series
+
+        for cid in self.ids:
+            details = campaign_details(cid, client=client)
+            self.names[cid] = str(details.get("name") or cid)
+            behaviours = details.get("conversion_behaviors") or [{}]
+            seconds = behaviours[0].get("window") if isinstance(behaviours[0], dict) else None
+            # Braze gives the window in seconds; a partial day still needs a whole day of margin.
+            self.windows[cid] = max(1, math.ceil(seconds / 86400)) if isinstance(seconds, int | float) else 30
+        frame: pl.DataFrame = fetch_data_series(self.ids, start=first, end=last, client=client,
+                                                variation_names=True, progress=_stderr_is_terminal())
+        return frame
+
+    def _summary(self, df: pl.DataFrame, first: dt.date, last: dt.date) -> None:
+        import polars as pl
+
+        with_data = df.get_column("campaign_id").n_unique()
+        days_with_data = df.get_column("date").n_unique()
+        channels = [c for c in df.get_column("channel").cast(pl.String).unique().sort() if c != ALL_CHANNEL]
+        click.echo("Summary")
+        for label, text in (
+            ("rows", f"{len(df):,}"),
+            ("campaigns", f"{with_data} with data (of {len(self.ids)} asked)"),
+            ("days", f"{days_with_data} with data, {first} .. {last}"),
+            ("channels", ", ".join(channels) or "-"),
+            ("metrics", f"{df.get_column('metric').n_unique()} distinct"),
+        ):
+            click.echo(f"  {label:<10} {text}")
+        per_channel = (
+            df.with_columns(pl.col("channel", "variation", "campaign_id").cast(pl.String))
+            .group_by("channel")
+            .agg(pl.len().alias("rows"), pl.col("campaign_id").n_unique().alias("campaigns"),
+                 pl.struct("campaign_id", "variation").filter(pl.col("variation").is_not_null())
+                 .n_unique().alias("variations"), pl.col("metric").n_unique().alias("metrics"))
+            .sort("rows", descending=True)
+        )
+        rows = [[ch, f"{n:,}", str(c), "-" if ch == ALL_CHANNEL else str(v), str(m)]
+                for ch, n, c, v, m in per_channel.iter_rows()]
+        click.echo("\nRows per channel (channel 'all' holds the day-level totals)")
+        headers = ["channel", "rows", "campaigns", "variations", "metrics"]
+        click.echo(_table(headers, rows, right=(1, 2, 3, 4)))
+
+    def _files(self, df: pl.DataFrame) -> None:
+        from .storage.parquet import write_parquet
+        from .verbs.rates import rates
+
+        self.written.append((write_parquet(df, self.out / "data_series.parquet"),
+                             "the tidy table, one file"))
+        dataset = write_parquet(df, self.out / "dataset", partition_by=True)
+        self.written.append((dataset, "the same rows, hive-partitioned by campaign_id and month"))
+        self.written.append((write_parquet(rates(df, "week"), self.out / "rates_weekly.parquet"),
+                             "rates per variation and week"))
+        self.total = rates(df, "total")
+        self.written.append((write_parquet(self.total, self.out / "rates_total.parquet"),
+                             "rates per variation, whole period"))
+
+    def _report_files(self) -> None:
+        rows = []
+        for path, what in self.written:
+            if path.is_dir():
+                parts = [p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_"))]
+                size = sum(p.stat().st_size for p in parts)
+                rows.append([f"{path.name}/", _fmt_bytes(size), f"{what} ({len(parts)} files)"])
+            else:
+                rows.append([path.name, _fmt_bytes(path.stat().st_size), what])
+        click.echo(f"\nFiles in {self.out}/")
+        click.echo(_table(["file", "size", "what"], rows, right=(1,)))
+
+    def _best(self, df: pl.DataFrame) -> None:
+        import polars as pl
+
+        variations = self.total.filter(pl.col("variation").is_not_null() & pl.col("value").is_not_null())
+        click.echo("\nBest variations over the whole period (rate = sum(numerator) / sum(denominator))")
+        sections = (
+            ("Opens (each channel's own open rate)", _pick(variations, _OPEN_RATES)),
+            ("Clicks (each channel's own click rate)", _pick(variations, _CLICK_RATES)),
+            ("Conversions (control groups: per enrolled user)",
+             variations.filter(pl.col("metric") == "conversion_rate")),
+        )
+        for title, chosen in sections:
+            top = chosen.sort(["value", "campaign_id", "variation"],
+                              descending=[True, False, False]).head(_TOP)
+            if top.is_empty():
+                continue
+            rows = [
+                [_short(self.names.get(r["campaign_id"], r["campaign_id"])), r["channel"],
+                 _short(r["variation_name"] or r["variation"], 16), r["metric"], _fmt_rate(r["value"]),
+                 f"{_fmt_int(r['numerator'])} / {_fmt_int(r['denominator'])}"]
+                for r in top.iter_rows(named=True)
+            ]
+            click.echo(f"\n{title}")
+            headers = ["campaign", "channel", "variation", "rate", "value", "numerator / denominator"]
+            click.echo(_table(headers, rows, right=(4, 5)))
+
+    def _reconcile(self, df: pl.DataFrame) -> None:
+        import polars as pl
+
+        from .verbs.reconcile import reconcile
+
+        pieces = []
+        for cid in self.ids:
+            one = df.filter(pl.col("campaign_id") == cid)
+            if one.is_empty():
+                continue
+            summary = reconcile(one, summary=True, window_days=self.windows.get(cid, 30))
+            primary = (pl.col("channel") == ALL_CHANNEL) & (pl.col("event") == "conversions")
+            pieces.append(summary.filter(primary))
+        if not pieces:
+            return
+        table = pl.concat(pieces, how="vertical_relaxed")
+        from .storage.parquet import write_parquet
+
+        self.written.append((write_parquet(table, self.out / "reconcile.parquet"),
+                             "conversions reconciled per campaign (summary)"))
+        order = {cid: i for i, cid in enumerate(self.ids)}
+        rows = []
+        for r in sorted(table.iter_rows(named=True), key=lambda r: order.get(r["campaign_id"], len(order))):
+            truth = self.sb.truth(r["campaign_id"]).observed_mean_lag(0)
+            rows.append([
+                _short(self.names.get(r["campaign_id"], r["campaign_id"])),
+                _fmt_int(r["by_conversion_date"]), _fmt_int(r["by_send_date"]), _fmt_int(r["gap"]),
+                {True: "yes", False: "NO", None: "-"}[r["within_bound"]],
+                "-" if r["mean_lag_days"] is None else f"{r['mean_lag_days']:.2f}",
+                "-" if truth is None else f"{truth:.2f}",
+            ])
+        click.echo("\nConversions by conversion date vs by send date (day-level totals, primary event)")
+        click.echo(_table(["campaign", "by conversion", "by send", "gap", "edges explain it",
+                           "mean lag (days)", "true lag"], rows, right=(1, 2, 3, 5, 6)))
+        click.echo("  The gap comes from the window's edges: conversions inside it from earlier sends,\n"
+                   "  minus later conversions of sends inside it. 'true lag' is the simulator's own.")
+
+    def _chart(self, df: pl.DataFrame) -> None:
+        import polars as pl
+
+        pick = _chart_choice(self.total)
+        if pick is None:
+            click.echo("\nChart: no variation rate to draw.")
+            return
+        cid, rate = pick
+        period = "week" if self.days > 60 else "day"
+        path = self.out / "chart.png"
+        try:
+            from .charts import plot
+
+            fig = plot(df.filter(pl.col("campaign_id") == cid), rate=rate, period=period)  # type: ignore[arg-type]
+        except ImportError:
+            click.echo("\nChart: skipped, matplotlib is not installed (pip install 'braze-frames[plot]').")
+            return
+        from matplotlib.ticker import PercentFormatter
+
+        ax = fig.axes[0]
+        ax.set_title(f"{self.names.get(cid, cid)}: {rate} per {period}, per variation (simulated data)")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        handles, labels = ax.get_legend_handles_labels()
+        if len(handles) > 1:
+            ordered = sorted(zip(labels, handles, strict=True), key=lambda pair: pair[0])
+            ax.legend([h for _, h in ordered], [lab for lab, _ in ordered], fontsize="small")
+        fig.savefig(path, dpi=120)
+        self.written.append((path, f"{rate} per {period}, per variation (PNG)"))
+        click.echo(f"\nChart: {path} ({rate} per {period}, one line per variation of "
+                   f"'{self.names.get(cid, cid)}')")
+
+
+def _pick(frame: pl.DataFrame, wanted: Mapping[str, str]) -> pl.DataFrame:
+    """The rows whose rate is the one ``wanted`` names for their channel."""
+    import polars as pl
+
+    pairs = pl.DataFrame({"channel": list(wanted), "metric": list(wanted.values())})
+    return frame.join(pairs, on=["channel", "metric"], how="semi")
+
+
+def _chart_choice(total: pl.DataFrame) -> tuple[str, str] | None:
+    """The campaign with the most variations sharing a headline rate, and that rate."""
+    import polars as pl
+
+    headline = pl.concat([_pick(total, _OPEN_RATES), _pick(total, _CLICK_RATES)])
+    headline = headline.filter(pl.col("variation").is_not_null() & pl.col("value").is_not_null())
+    if headline.is_empty():
+        return None
+    counts = (
+        headline.group_by("campaign_id", "metric")
+        .agg(pl.col("variation").n_unique().alias("n"), pl.col("denominator").sum().alias("volume"))
+        .sort(["n", "volume", "campaign_id"], descending=[True, True, False])
+    )
+    cid, metric = counts.row(0)[:2]
+    return str(cid), str(metric)
