@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
 
@@ -48,6 +48,13 @@ from .._errors import (
     redact,
 )
 from .._validate import check_bool, check_choice, check_int, check_seconds, check_text
+from ..endpoints.catalog import (
+    CAMPAIGN_DETAILS,
+    CAMPAIGN_LIST,
+    CAMPAIGN_SERIES,
+    budget_of,
+    permission_of,
+)
 from ..endpoints.windows import MAX_LENGTH, Reading
 from .config import is_loopback_host, resolve_api_key, resolve_endpoint
 from .limiter import RateLimiter
@@ -62,20 +69,9 @@ logger = logging.getLogger("braze_frames")
 #: usually a proxy or load balancer hiccup, but a misconfigured endpoint would repeat forever.
 UNEXPECTED_BODY_RETRIES: Final = 2
 
-DATA_SERIES_PATH: Final = "/campaigns/data_series"
-
-CAMPAIGNS_LIST_PATH: Final = "/campaigns/list"
-
-CAMPAIGN_DETAILS_PATH: Final = "/campaigns/details"
-
-# The permission each endpoint needs (Settings > APIs and Identifiers > API key permissions).
-_PERMISSIONS: Final = MappingProxyType(
-    {
-        DATA_SERIES_PATH: "campaigns.data_series",
-        CAMPAIGNS_LIST_PATH: "campaigns.list",
-        CAMPAIGN_DETAILS_PATH: "campaigns.details",
-    }
-)
+DATA_SERIES_PATH: Final = CAMPAIGN_SERIES.path
+CAMPAIGNS_LIST_PATH: Final = CAMPAIGN_LIST.path
+CAMPAIGN_DETAILS_PATH: Final = CAMPAIGN_DETAILS.path
 
 _CAMPAIGN_ID: Final = "the campaign's API identifier"
 
@@ -411,7 +407,7 @@ class BrazeClient:
                     )
                     if outcome.status == 429:
                         # The budget is shared: every thread waits for this reset.
-                        self._limiter.block(path, until=now + delay)
+                        self._limiter.block(budget_of(path), until=now + delay)
                     else:
                         self._wait(delay)
                     attempt += 1
@@ -432,7 +428,7 @@ class BrazeClient:
 
     def _send(self, url: str, path: str, query: Mapping[str, str]) -> _Outcome:
         """One HTTP attempt inside a limiter slot, reduced to plain values."""
-        with self._limiter.slot(path):
+        with self._limiter.slot(budget_of(path)):
             self._stats.add("requests")
             started = time.perf_counter()
             try:
@@ -459,7 +455,7 @@ class BrazeClient:
                     and not isinstance(exc, requests.exceptions.SSLError),
                 )
             elapsed = time.perf_counter() - started
-            self._limiter.update(path, headers)
+            self._limiter.update(budget_of(path), headers)
         logger.debug(
             "GET %s -> %d in %.3f s (rate limit remaining: %s)",
             path, status, elapsed, headers.get("X-RateLimit-Remaining", "n/a"),
@@ -575,7 +571,7 @@ class BrazeClient:
             )
         elif status == 403:
             cls = PermissionDeniedError
-            permission = _PERMISSIONS.get(path)
+            permission = permission_of(path)
             needed = f"the permission {permission}" if permission else "the permission for " + path
             hint = f"The API key needs {needed} (Settings > APIs and Identifiers), or the plan lacks it."
         elif status == 404:
