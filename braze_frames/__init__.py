@@ -2,7 +2,7 @@
 
 Braze's ``GET /campaigns/data_series`` returns, per campaign, nested JSON of daily stats
 per channel and per variation. ``fetch_data_series`` turns it into one tidy long table
-(campaign_id, date, channel, variation, variation_name, metric, value); the ``braze``
+(campaign_id, campaign_name, date, channel, variation, variation_name, metric, value); the ``braze``
 accessor on pandas and polars frames (and the same verbs as functions) pivots it, computes
 Braze's rates, reconciles conversions and writes Parquet.
 
@@ -12,7 +12,7 @@ Examples:
     >>> with Sandbox(seed=0) as sb, bf.BrazeClient(sb.api_key, sb.url) as client:
     ...     df = bf.fetch_data_series(sb.campaign_ids[:2], length=14, client=client)
     >>> df.columns[:3]
-    ['campaign_id', 'date', 'channel']
+    ['campaign_id', 'campaign_name', 'date']
 """
 
 import typing as _typing

@@ -21,6 +21,7 @@ __all__ = [
     "IN_APP_CHANNELS",
     "KEY_COLUMNS",
     "LEGACY_PUSH_CHANNELS",
+    "NAME_COLUMNS",
     "PUSH_CHANNELS",
     "PUSH_DYNAMIC_PATTERN",
     "TIDY_COLUMNS",
@@ -32,7 +33,10 @@ __all__ = [
 ]
 
 #: The tidy table's columns, in order (SPEC section 3).
-TIDY_COLUMNS: Final = ("campaign_id", "date", "channel", "variation", "variation_name", "metric", "value")
+TIDY_COLUMNS: Final = ("campaign_id", "campaign_name", "date", "channel", "variation", "variation_name",
+                       "metric", "value")
+#: The columns that name what a key column identifies; null where the name is unknown.
+NAME_COLUMNS: Final = ("campaign_name", "variation_name")
 #: The columns that identify a row; no key appears twice.
 KEY_COLUMNS: Final = ("campaign_id", "date", "channel", "variation", "metric")
 

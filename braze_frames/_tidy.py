@@ -34,6 +34,7 @@ _BACKENDS = ("polars", "pandas")
 #: strings at 4 bytes a row; pandas gets ``category`` and ``datetime64``.
 POLARS_SCHEMA: dict[str, Any] = {
     "campaign_id": pl.Categorical(),
+    "campaign_name": pl.Categorical(),
     "date": pl.Date(),
     "channel": pl.Categorical(),
     "variation": pl.Categorical(),
@@ -93,9 +94,14 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
         },
         schema={"channel": cat, "variation": cat, "variation_name": cat},
     ).with_columns(metric=layouts.gather(pl.Series(parsed.shape_layout, dtype=u32)))
+    names_of = parsed.campaign_names.get
     days = pl.DataFrame(
-        {"campaign_id": parsed.day_campaign_id, "date": parsed.day_date},
-        schema={"campaign_id": cat, "date": pl.Int32()},
+        {
+            "campaign_id": parsed.day_campaign_id,
+            "campaign_name": [names_of(cid) for cid in parsed.day_campaign_id],
+            "date": parsed.day_date,
+        },
+        schema={"campaign_id": cat, "campaign_name": cat, "date": pl.Int32()},
     ).with_columns(pl.col("date").cast(pl.Date()))
     # Segments per day, from the running totals the parser keeps. A day without rows
     # repeats its index 0 times; polars versions that explode [] to a null are covered.
@@ -117,24 +123,34 @@ def from_records(
 
     Args:
         records: Rows as tuples in ``TIDY_COLUMNS`` order, or dicts keyed by column.
-            ``date`` may be a ``datetime.date`` or an ISO string.
+            ``date`` may be a ``datetime.date`` or an ISO string. A tuple of seven leaves
+            out ``campaign_name`` (null), and so may a dict.
         backend: ``"polars"`` or ``"pandas"``.
 
     Examples:
         >>> from_records([("c1", "2024-07-01", "email", "v1", None, "sent", 10.0)]).shape
-        (1, 7)
+        (1, 8)
+        >>> from_records([("c1", "Welcome", "2024-07-01", "email", "v1", "A", "sent", 10.0)]).row(0)
+        ('c1', 'Welcome', datetime.date(2024, 7, 1), 'email', 'v1', 'A', 'sent', 10.0)
     """
     rows: list[tuple[Any, ...]] = []
+    short = len(TIDY_COLUMNS) - 1  # without campaign_name
     for rec in records:
-        row = tuple(rec[c] for c in TIDY_COLUMNS) if isinstance(rec, dict) else tuple(rec)
+        if isinstance(rec, dict):
+            row = tuple(rec.get(c) if c == "campaign_name" else rec[c] for c in TIDY_COLUMNS)
+        else:
+            row = tuple(rec)
+            if len(row) == short:
+                row = (row[0], None, *row[1:])
         if len(row) != len(TIDY_COLUMNS):
-            msg = f"a tidy record has {len(TIDY_COLUMNS)} fields {TIDY_COLUMNS}, got {len(row)}: {row!r}"
+            msg = (f"a tidy record has {len(TIDY_COLUMNS)} fields {TIDY_COLUMNS} (or {short}, "
+                   f"without campaign_name), got {len(row)}: {row!r}")
             raise ValueError(msg)
-        day = row[1]
+        day = row[2]
         if isinstance(day, str):
             day = dt.date.fromisoformat(day)
         elif isinstance(day, dt.datetime):
             day = day.date()
-        rows.append((*row[:1], day, *row[2:6], None if row[6] is None else float(row[6])))
+        rows.append((*row[:2], day, *row[3:7], None if row[7] is None else float(row[7])))
     frame = pl.DataFrame(rows, schema=POLARS_SCHEMA, orient="row")
     return to_backend(frame, backend)

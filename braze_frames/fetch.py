@@ -218,7 +218,7 @@ def fetch_data_series(
         >>> with Sandbox(seed=0) as sb, BrazeClient(sb.api_key, sb.url) as client:
         ...     df = fetch_data_series(sb.campaign_ids[0], length=7, client=client)
         >>> df.columns
-        ['campaign_id', 'date', 'channel', 'variation', 'variation_name', 'metric', 'value']
+        ['campaign_id', 'campaign_name', 'date', 'channel', 'variation', 'variation_name', 'metric', 'value']
     """
     ids = None if campaign_ids is None else _check_ids(campaign_ids)
     check_backend(backend)

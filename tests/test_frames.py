@@ -44,7 +44,7 @@ def test_validate_accepts_string_columns_and_all_null_variations() -> None:
     df = tidy(ROWS).with_columns(pl.col(pl.Categorical).cast(pl.String))
     assert validate(df) is df
     nulls = pl.DataFrame(
-        {"campaign_id": ["c"], "date": [dt.date(2024, 1, 1)], "channel": ["all"],
+        {"campaign_id": ["c"], "campaign_name": [None], "date": [dt.date(2024, 1, 1)], "channel": ["all"],
          "variation": [None], "variation_name": [None], "metric": ["revenue"], "value": [1.0]}
     )
     assert nulls.schema["variation"] == pl.Null
@@ -116,7 +116,7 @@ def test_validate_runs_on_lazy_frames() -> None:
 
 
 def test_validate_accepts_empty_frames() -> None:
-    assert validate(empty_tidy()).shape == (0, 7)
+    assert validate(empty_tidy()).shape == (0, 8)
 
 
 # -------------------------------------------------------------------------------- pivot
@@ -128,7 +128,7 @@ def test_pivot_columns_follow_the_schemas_then_extras_then_conversions(backend: 
     email = list(CHANNEL_SCHEMAS["email"])
     push_only = [m for m in CHANNEL_SCHEMAS["ios_push"] if m not in email]
     assert columns == [
-        "campaign_id", "date", "channel", "variation", "variation_name",
+        "campaign_id", "campaign_name", "date", "channel", "variation", "variation_name",
         *email, *push_only, "unique_recipients", "enrolled", "conversions",
         "carousel_slide_1_x_click", "zz_new_metric",
     ]
@@ -167,7 +167,8 @@ def test_pivot_returns_string_keys(backend: str) -> None:
 def test_pivot_channels_layout_sums_variations(backend: str) -> None:
     wide = pivot(tidy(ROWS, backend), layout="channels")
     columns = list(wide.columns)
-    assert columns[:4] == ["campaign_id", "date", "all__unique_recipients", "all__conversions"]
+    assert columns[:5] == ["campaign_id", "campaign_name", "date", "all__unique_recipients",
+                           "all__conversions"]
     assert "ios_push__sent" in columns
     assert "email__reported_spam" in columns  # the whole schema, as in layout="metrics"
     rows = records(wide)
@@ -195,7 +196,8 @@ def test_pivot_lazy_matches_eager() -> None:
 def test_pivot_and_unpivot_of_an_empty_frame(backend: str) -> None:
     empty = tidy([], backend)
     wide = pivot(empty)
-    assert list(wide.columns) == ["campaign_id", "date", "channel", "variation", "variation_name"]
+    assert list(wide.columns) == ["campaign_id", "campaign_name", "date", "channel", "variation",
+                                  "variation_name"]
     assert len(unpivot(wide)) == 0
     assert list(unpivot(wide).columns) == list(TIDY_COLUMNS)
 

@@ -309,7 +309,8 @@ def test_dataset_layout_and_escaping(tmp_path: Path) -> None:
     assert (root / "_common_metadata").is_file()
     # Partition columns live in the paths only.
     schema = pq.read_schema(root / files[0])
-    assert schema.names == ["date", "channel", "variation", "variation_name", "metric", "value"]
+    assert schema.names == ["campaign_name", "date", "channel", "variation", "variation_name", "metric",
+                            "value"]
     meta = parquet_metadata(root / files[0])
     assert meta["campaign_ids"] == ["a/b=c %d"]
     assert meta["partitioning"]["columns"] == ["campaign_id", "month"]
@@ -365,7 +366,8 @@ def test_dataset_read_by_duckdb(tmp_path: Path) -> None:
     rel = duckdb.sql(f"SELECT * FROM read_parquet('{root}/**/*.parquet', hive_partitioning=true)")
     types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
     assert types == {
-        "date": "DATE", "channel": "VARCHAR", "variation": "VARCHAR", "variation_name": "VARCHAR",
+        "campaign_name": "VARCHAR", "date": "DATE", "channel": "VARCHAR", "variation": "VARCHAR",
+        "variation_name": "VARCHAR",
         "metric": "VARCHAR", "value": "DOUBLE", "campaign_id": "VARCHAR", "month": "VARCHAR",
     }
     got = sorted(rel.select("campaign_id, date, channel, variation, variation_name, metric, value, month")
@@ -662,7 +664,7 @@ def test_write_csv(backend: str, tmp_path: Path) -> None:
     out = write_csv(tidy(backend), tmp_path / "out.csv")
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0] == ",".join(TIDY_COLUMNS)
-    assert lines[1] == "a/b=c %d,2024-06-30,all,,,unique_recipients,120.0"
+    assert lines[1] == "a/b=c %d,,2024-06-30,all,,,unique_recipients,120.0"
     assert len(lines) == len(ROWS) + 1
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
     other = "pandas" if backend == "polars" else "polars"

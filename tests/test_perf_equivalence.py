@@ -158,7 +158,8 @@ def by_segment(rows: list[Row]) -> list[tuple[tuple[Any, ...], list[tuple[str, f
 
 
 def frame_rows(frame: pl.DataFrame) -> list[Row]:
-    strings = frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
+    assert frame.get_column("campaign_name").null_count() == len(frame)  # no names given
+    strings = frame.drop("campaign_name").with_columns(pl.col(pl.Categorical).cast(pl.String))
     return [tuple(r) for r in strings.iter_rows()]
 
 

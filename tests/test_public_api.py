@@ -68,5 +68,5 @@ def test_schema_table_matches_the_spec() -> None:
         assert CHANNEL_SCHEMAS[channel] == ("sent", "direct_opens", "total_opens", "bounces",
                                             "body_clicks")
     assert CHANNEL_SCHEMAS["whats_app"] == ("sent", "delivered", "failed", "read")
-    assert bf.TIDY_COLUMNS == ("campaign_id", "date", "channel", "variation", "variation_name",
-                               "metric", "value")
+    assert bf.TIDY_COLUMNS == ("campaign_id", "campaign_name", "date", "channel", "variation",
+                               "variation_name", "metric", "value")

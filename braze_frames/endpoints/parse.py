@@ -203,6 +203,7 @@ class ParsedColumns:
     Attributes:
         day_campaign_id, day_date, day_end: Per parsed day: campaign id, days since
             1970-01-01, and the number of segments up to and including this day.
+        campaign_names: Campaign id -> name, where known (``/campaigns/details``).
         seg_shape: Per segment: its shape id.
         shape_channel, shape_variation, shape_variation_name, shape_layout: Per shape.
         layout_start, layout_len: Per layout: where its codes start in ``layout_codes``
@@ -217,6 +218,7 @@ class ParsedColumns:
     """
 
     day_campaign_id: list[str] = field(default_factory=list)
+    campaign_names: dict[str, str] = field(default_factory=dict)
     day_date: list[int] = field(default_factory=list)
     day_end: list[int] = field(default_factory=list)
     seg_shape: list[int] = field(default_factory=list)

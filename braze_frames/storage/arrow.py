@@ -37,7 +37,7 @@ _KINDS: Final = ("tidy", "pivot", "rates", "reconcile", "frame")
 METADATA_KEY: Final = "braze_frames"
 
 #: Version of the on-disk layout: the tidy Arrow schema, the metadata fields, the hive layout.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _KEY_TYPE: Final = pa.dictionary(pa.int32(), pa.string())
 
@@ -46,6 +46,7 @@ _KEY_TYPE: Final = pa.dictionary(pa.int32(), pa.string())
 #: the key columns other than ``variation``/``variation_name`` are never null.
 TIDY_ARROW_SCHEMA: Final = pa.schema([
     pa.field("campaign_id", _KEY_TYPE, nullable=False),
+    pa.field("campaign_name", _KEY_TYPE, nullable=True),
     pa.field("date", pa.date32(), nullable=False),
     pa.field("channel", _KEY_TYPE, nullable=False),
     pa.field("variation", _KEY_TYPE, nullable=True),
@@ -54,7 +55,7 @@ TIDY_ARROW_SCHEMA: Final = pa.schema([
     pa.field("value", pa.float64(), nullable=True),
 ])
 
-_TIDY_STRINGS: Final = ("campaign_id", "channel", "variation", "variation_name", "metric")
+_TIDY_STRINGS: Final = ("campaign_id", "campaign_name", "channel", "variation", "variation_name", "metric")
 
 _ACCEPTED: Final = (
     "a pandas or polars DataFrame, a polars LazyFrame, a pyarrow Table, or any frame "
@@ -393,6 +394,10 @@ def _to_polars(table: pa.Table, meta: Mapping[str, Any] | None, *, selected: boo
         table = table.select(order)
     frame = cast("pl.DataFrame", pl.from_arrow(table))
     if kind == "tidy":
+        if not selected and "campaign_name" not in frame.columns:
+            # Written before names joined the tidy table (schema version 1): no names known.
+            frame = frame.with_columns(pl.lit(None, pl.String()).alias("campaign_name"))
+            frame = frame.select(TIDY_COLUMNS)
         return frame.cast({c: POLARS_SCHEMA[c] for c in frame.columns if c in POLARS_SCHEMA})
     categorical = set((meta or {}).get("categorical") or [])
     return frame.cast({

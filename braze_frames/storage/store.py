@@ -324,6 +324,8 @@ def read_store(
     )
     # A cast of the hive column would keep polars from pruning directories with it.
     schema = {c: t for c, t in POLARS_SCHEMA.items() if c != "campaign_id"}
+    if "campaign_name" not in scan.collect_schema():  # a store written before names
+        scan = scan.with_columns(pl.lit(None, pl.String()).alias("campaign_name"))
     return scan.select(TIDY_COLUMNS).cast(pl.Schema(schema))
 
 

@@ -37,9 +37,9 @@ __all__ = [
     "wrap",
 ]
 
-STRING_COLUMNS: Final = ("campaign_id", "channel", "variation", "variation_name", "metric")
+STRING_COLUMNS: Final = ("campaign_id", "campaign_name", "channel", "variation", "variation_name", "metric")
 
-_NULLABLE: Final = frozenset({"variation", "variation_name"})
+_NULLABLE: Final = frozenset({"campaign_name", "variation", "variation_name"})
 
 # Joins never match null keys (polars, pandas through narwhals, SQL), so nullable join keys
 # are filled with this value and restored afterwards. No Braze id contains a NUL.
@@ -125,6 +125,10 @@ def tidy_lazy(df: Any, required: Sequence[str] = TIDY_COLUMNS) -> tuple[nw.LazyF
     eager = isinstance(frame, nw.DataFrame)
     lazy = frame.lazy()
     schema = lazy.collect_schema()
+    if "campaign_name" in required and "campaign_name" not in schema:
+        # A frame from before names joined the tidy table: every name unknown.
+        lazy = lazy.with_columns(nw.lit(None, nw.String()).alias("campaign_name"))
+        schema = lazy.collect_schema()
     problems = schema_problems(schema, exact=False, required=required)
     if problems:
         raise schema_error(problems)

@@ -31,7 +31,7 @@ Layout = Literal["metrics", "channels"]
 _LAYOUTS: Final = ("metrics", "channels")
 
 #: The row key of ``pivot(layout="metrics")``; every other column is a metric.
-WIDE_INDEX: Final = ("campaign_id", "date", "channel", "variation", "variation_name")
+WIDE_INDEX: Final = ("campaign_id", "campaign_name", "date", "channel", "variation", "variation_name")
 
 #: ``layout="channels"`` names its columns ``<channel>__<metric>``.
 CHANNEL_SEPARATOR: Final = "__"
@@ -41,13 +41,15 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
     """Spread the tidy table wide, one column per metric.
 
     ``layout="metrics"`` (the default): one row per (campaign_id, date, channel,
-    variation), with ``variation_name`` kept, then one column per metric. Columns follow
+    variation), with ``campaign_name`` and ``variation_name`` kept beside their ids, then
+    one column per metric. Columns follow
     the channels' schemas (Braze's order; channels in ``CHANNEL_SCHEMAS`` order), then the
     extras, then conversion events by number, then unknown metrics by name
     (``metric_order``). Every schema metric of the channels present gets a column, null
     where the channel has no value. ``unpivot`` inverts this layout.
 
-    ``layout="channels"``: one row per (campaign_id, date) and one column per
+    ``layout="channels"``: one row per (campaign_id, date), with ``campaign_name``, and one
+    column per
     ``<channel>__<metric>`` (e.g. ``email__opens``, ``all__conversions``), summed over
     variations; null where no variation had the metric that day. Channels come in the
     order ``all``, the documented ones, then unknown ones by name. This is the
@@ -74,9 +76,9 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
         ...     ("c1", "2024-07-01", "webhook", "v1", "A", "errors", 1.0),
         ... ])
         >>> pivot(tidy).columns
-        ['campaign_id', 'date', 'channel', 'variation', 'variation_name', 'sent', 'errors']
+        ['campaign_id', 'campaign_name', 'date', 'channel', 'variation', 'variation_name', 'sent', 'errors']
         >>> pivot(tidy, layout="channels").columns
-        ['campaign_id', 'date', 'webhook__sent', 'webhook__errors']
+        ['campaign_id', 'campaign_name', 'date', 'webhook__sent', 'webhook__errors']
     """
     check_choice("layout", layout, _LAYOUTS)
     frame, eager = tidy_lazy(df)
@@ -92,9 +94,9 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
             return result_fast
         wide = widen(frame, index, names)
     else:
-        index = ["campaign_id", "date"]
+        index = ["campaign_id", "campaign_name", "date"]
         summed = (
-            frame.group_by("campaign_id", "date", "channel", "metric")
+            frame.group_by("campaign_id", "campaign_name", "date", "channel", "metric")
             .agg(nw.col("value").sum(), nw.col("value").count().alias("_n"))
             .with_columns(nw.when(nw.col("_n") > 0).then(nw.col("value")).alias("value"))
             .drop("_n")
@@ -120,8 +122,8 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
 def unpivot(wide: IntoFrameT) -> IntoFrameT:
     """Turn a ``pivot(layout="metrics")`` frame back into the tidy table.
 
-    Every column other than ``campaign_id, date, channel, variation, variation_name`` is a
-    metric; null cells give no row. ``unpivot(pivot(df))`` equals ``df`` after sorting
+    Every column other than ``WIDE_INDEX`` (campaign_id, campaign_name, date, channel,
+    variation, variation_name) is a metric; null cells give no row. ``unpivot(pivot(df))`` equals ``df`` after sorting
     (key columns come back as strings).
 
     Args:
@@ -139,12 +141,15 @@ def unpivot(wide: IntoFrameT) -> IntoFrameT:
         >>> from braze_frames._tidy import from_records
         >>> tidy = from_records([("c1", "2024-07-01", "webhook", "v1", "A", "sent", 10.0)])
         >>> unpivot(pivot(tidy)).rows()
-        [('c1', datetime.date(2024, 7, 1), 'webhook', 'v1', 'A', 'sent', 10.0)]
+        [('c1', None, datetime.date(2024, 7, 1), 'webhook', 'v1', 'A', 'sent', 10.0)]
     """
     frame = wrap(wide)
     eager = isinstance(frame, nw.DataFrame)
     lazy = frame.lazy()
     schema = lazy.collect_schema()
+    if "campaign_name" not in schema and "campaign_id" in schema:  # pivoted before names
+        lazy = lazy.with_columns(nw.lit(None, nw.String()).alias("campaign_name"))
+        schema = lazy.collect_schema()
     missing = [c for c in WIDE_INDEX if c not in schema]
     if missing:
         msg = (

@@ -21,7 +21,7 @@ def validate(df: IntoFrameT) -> IntoFrameT:
     """Check that a frame is a tidy braze frame and return it unchanged.
 
     Checks, in this order: the exact columns in ``TIDY_COLUMNS`` order (naming missing
-    and unexpected ones), their dtypes (the five key/name columns String or Categorical,
+    and unexpected ones), their dtypes (the six key and name columns String or Categorical,
     ``date`` Date or Datetime, ``value`` Float64), and that no key (campaign_id, date,
     channel, variation, metric) appears twice. On a lazy frame the key check runs one
     query.
@@ -40,7 +40,7 @@ def validate(df: IntoFrameT) -> IntoFrameT:
         >>> from braze_frames._tidy import from_records
         >>> row = ("c1", "2024-07-01", "email", "v1", None, "sent", 10.0)
         >>> validate(from_records([row])).shape
-        (1, 7)
+        (1, 8)
         >>> validate(from_records([row, row]))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
