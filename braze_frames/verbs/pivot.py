@@ -123,8 +123,8 @@ def unpivot(wide: IntoFrameT) -> IntoFrameT:
     """Turn a ``pivot(layout="metrics")`` frame back into the tidy table.
 
     Every column other than ``WIDE_INDEX`` (campaign_id, campaign_name, date, channel,
-    variation, variation_name) is a metric; null cells give no row. ``unpivot(pivot(df))`` equals ``df`` after sorting
-    (key columns come back as strings).
+    variation, variation_name) is a metric; null cells give no row. ``unpivot(pivot(df))``
+    equals ``df`` after sorting (key columns come back as strings).
 
     Args:
         wide: A wide frame as ``pivot`` returns it (any backend, eager or lazy).
