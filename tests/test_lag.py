@@ -1,4 +1,4 @@
-"""The mean conversion lag (braze_frames._lag): solver, reproducers, recovery on synthetic campaigns.
+"""The mean conversion lag (braze_frames.verbs.lag): solver, reproducers, recovery on synthetic campaigns.
 
 The acceptance figures of SPEC section 6 are measured here, on synthetic campaigns with a
 known lag distribution (``_campaign``) and windows that start after the first send.
@@ -16,7 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
-from braze_frames._lag import MAX_WINDOW_DAYS, LagFit, _t_quantile, fit_lag, mean_lag, nnls
+from braze_frames.verbs.lag import MAX_WINDOW_DAYS, LagFit, _t_quantile, fit_lag, mean_lag, nnls
 
 # -- nnls against scipy ---------------------------------------------------------------------
 
