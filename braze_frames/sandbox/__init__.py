@@ -158,10 +158,6 @@ class Sandbox:
         rate_limit, hourly_limit, small_hourly_limit: The budgets, resolved to numbers.
         api_key: A key holding every permission.
         campaign_ids: The campaigns' ids, in catalogue order.
-        canvases: The Canvases (:class:`Canvas`), in catalogue order.
-        canvas_ids: Their ids.
-        workspace: The workspace series (:class:`Workspace`): apps, events, products,
-            segments, and their values per day.
         latency, fault_rate, faults, slow_seconds: As given; may be changed while serving.
 
     Examples:
@@ -214,18 +210,18 @@ class Sandbox:
         self._clock = clock
         self._registry = Registry(build_catalogue(seed, self.today, n_campaigns, catalogue))
         self.campaign_ids: list[str] = [c.id for c in self._registry.all()]
-        self.canvases: list[Canvas] = list(build_canvases(seed, self.today))
-        self.canvas_ids: list[str] = [c.id for c in self.canvases]
-        self._canvas_by_id = {c.id: c for c in self.canvases}
+        # Canvases and the workspace are built on first use: many-seed tests never pay.
+        self._lazy_lock = threading.RLock()
+        self._canvases: list[Canvas] | None = None
+        self._workspace: Workspace | None = None
+        self._n_events = n_events
+        self._n_segments = n_segments
         self.api_key = _key(seed, 0)
         self._keys: dict[str, frozenset[str]] = {self.api_key: frozenset(PERMISSIONS)}
         self._keys_lock = threading.Lock()
         self._stats = Stats()
         self._cache = SeriesCache(seed, self.today)
         self._canvas_cache = CanvasCache(seed, self.today)
-        self.workspace = Workspace(seed, self.today, self._registry.all, self._cache,
-                                   self.canvases, self._canvas_cache, n_events=n_events,
-                                   n_segments=n_segments)
         self._config = FaultConfig(latency=0.0, fault_rate=0.0, faults=(), slow_seconds=0.0,
                                    rng=random.Random(f"braze-sandbox:{seed}:faults"))
         self.latency = latency
@@ -238,8 +234,8 @@ class Sandbox:
             "small": Family("small", self.small_hourly_limit, DEFAULT_LIMITS["small"][1]),
         }, clock)
         self._app = BrazeApi(seed=seed, registry=self._registry, cache=self._cache,
-                             canvases=self.canvases, canvas_cache=self._canvas_cache,
-                             workspace=self.workspace, keys=self._keys, limits=limits,
+                             canvases=lambda: self.canvases, canvas_cache=self._canvas_cache,
+                             workspace=lambda: self.workspace, keys=self._keys, limits=limits,
                              today=self.today, inclusive=ending_at_inclusive)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -319,6 +315,29 @@ class Sandbox:
         return key
 
     @property
+    def canvases(self) -> list[Canvas]:
+        """The Canvases (:class:`Canvas` descriptors), in catalogue order."""
+        with self._lazy_lock:
+            if self._canvases is None:
+                self._canvases = list(build_canvases(self.seed, self.today))
+            return list(self._canvases)
+
+    @property
+    def canvas_ids(self) -> list[str]:
+        """The Canvases' ids, in catalogue order."""
+        return [c.id for c in self.canvases]
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace series: apps, custom events, products, segments, values per day."""
+        with self._lazy_lock:
+            if self._workspace is None:
+                self._workspace = Workspace(self.seed, self.today, self._registry.all,
+                                            self._cache, self.canvases, self._canvas_cache,
+                                            n_events=self._n_events, n_segments=self._n_segments)
+            return self._workspace
+
+    @property
     def catalogue(self) -> list[Campaign]:
         """The campaigns (:class:`Campaign` descriptors, current names), in catalogue order."""
         return self._registry.all()
@@ -340,10 +359,10 @@ class Sandbox:
         Raises:
             KeyError: No such Canvas.
         """
-        try:
-            return self._canvas_by_id[canvas_id]
-        except KeyError:
-            raise KeyError(f"no Canvas {canvas_id!r} in this sandbox's catalogue") from None
+        for canvas in self.canvases:
+            if canvas.id == canvas_id:
+                return canvas
+        raise KeyError(f"no Canvas {canvas_id!r} in this sandbox's catalogue")
 
     def truth(self, campaign_id: str) -> CampaignTruth:
         """Ground truth of a campaign: served days, sends, cohorts, every conversion batch.

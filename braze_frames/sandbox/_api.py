@@ -258,16 +258,15 @@ class BrazeApi:
     """Braze's answers, from the catalogues, the simulations and the caches."""
 
     def __init__(self, *, seed: int, registry: Registry, cache: SeriesCache,
-                 canvases: Sequence[Canvas], canvas_cache: CanvasCache, workspace: Workspace,
-                 keys: Mapping[str, frozenset[str]], limits: RateLimits, today: dt.date,
-                 inclusive: bool) -> None:
+                 canvases: Callable[[], Sequence[Canvas]], canvas_cache: CanvasCache,
+                 workspace: Callable[[], Workspace], keys: Mapping[str, frozenset[str]],
+                 limits: RateLimits, today: dt.date, inclusive: bool) -> None:
         self.seed = seed
         self.registry = registry
         self.cache = cache
-        self.canvases = tuple(canvases)
-        self.canvas_by_id = {c.id: c for c in canvases}
+        self._canvases = canvases
         self.canvas_cache = canvas_cache
-        self.workspace = workspace
+        self._workspace = workspace
         self.keys = keys
         self.limits = limits
         self.today = today
@@ -294,6 +293,16 @@ class BrazeApi:
             handlers[f"/kpi/{kind}/data_series"] = self._kpi_handler(kind)
         self.routes: dict[str, tuple[str, Handler]] = {
             path: (ENDPOINT_PERMISSIONS[path], handler) for path, handler in handlers.items()}
+
+    @property
+    def canvases(self) -> Sequence[Canvas]:
+        """The Canvases (built on first use)."""
+        return self._canvases()
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace (built on first use)."""
+        return self._workspace()
 
     def handle(self, method: str, path: str, query: Mapping[str, str],
                authorization: str | None) -> Reply:
@@ -473,7 +482,7 @@ class BrazeApi:
         cid = query.get("canvas_id", "").strip()
         if not cid:
             return _bad("canvas_id is required")
-        canvas = self.canvas_by_id.get(cid)
+        canvas = next((c for c in self.canvases if c.id == cid), None)
         if canvas is None:
             return _bad(f"Invalid canvas_id: {cid}")
         return canvas
