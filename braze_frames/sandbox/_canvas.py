@@ -20,11 +20,11 @@ placed in a fixed Canvas so tests can find them (see :data:`CANVAS_ODDITIES`)::
     1  Cart Recovery Flow       android push, webhook, email; control; 1-day window;
                                 T-150..T-5                oddity "list_stats"
     2  Re-activation Series     email, content cards, WhatsApp, web push; no control;
-                                T-300..T-30               oddities "list_stats",
+                                T-200..T-30               oddities "list_stats",
                                 "anonymous_entry", "time_suffix"
-    3  Weekly Digest Canvas     weekly email + web push; T-364..T-1  oddity "empty_totals"
+    3  Weekly Digest Canvas     weekly email + web push; T-182..T-1  oddity "empty_totals"
     4  Subscription Upsell      email, sms (a deleted step), in-app, iOS push; control;
-                                archived, T-500..T-200    oddity "deleted_step"
+                                archived, T-420..T-300    oddity "deleted_step"
     5  Loyalty Tiers Canvas     email, android push, webhook; T-90..T  oddity "data_list"
     6  Birthday Canvas (draft)  never entered
 
@@ -38,7 +38,7 @@ The oddities, as served:
 - ``time_suffix``: Canvas 2's ``time`` values read ``2025-06-01T00:00:00Z``.
 - ``empty_totals``: Canvas 3's ``total_stats`` is ``{}`` on every day whose totals are all
   zero (the days between weekly sends).
-- ``deleted_step``: Canvas 4's step "Old SMS Reminder" was deleted on ``T-350``; with
+- ``deleted_step``: Canvas 4's step "Old SMS Reminder" was deleted on ``T-360``; with
   ``include_deleted_step_data=true`` it is served with its stats before that day and as
   ``null`` from that day on; without it, it is absent. ``/canvas/details`` omits it.
 - ``data_list``: Canvas 5's ``data`` is a list holding one Canvas object.
@@ -255,7 +255,7 @@ _PLANS: Final[tuple[_CanvasPlan, ...]] = (
         oddities=("list_stats",),
         description="Stats served as lists: variants under api_id, steps under id."),
     _CanvasPlan(
-        "Re-activation Series", 300, 30,
+        "Re-activation Series", 200, 30,
         (("Variant 1", 0.5, (("Comeback Email", ("email",), 0, 1.0),
                              ("Offer Card", ("content_cards",), 1, 0.7),
                              ("WhatsApp Nudge", ("whats_app",), 4, 0.4))),
@@ -267,7 +267,7 @@ _PLANS: Final[tuple[_CanvasPlan, ...]] = (
         oddities=("list_stats", "anonymous_entry", "time_suffix"), list_id_keys=("id", "api_id"),
         description="Lists with ids the other way round; one step without id; T00:00:00Z times."),
     _CanvasPlan(
-        "Weekly Digest Canvas", 364, 1,
+        "Weekly Digest Canvas", 182, 1,
         (("Variant 1", 1.0, (("Digest Email", ("email",), 0, 1.0),
                              ("Digest Web Push", ("web_push",), 0, 0.3))),),
         (_B("Makes Any Purchase", 1),),
@@ -275,7 +275,7 @@ _PLANS: Final[tuple[_CanvasPlan, ...]] = (
         tags=("digest",), oddities=("empty_totals",),
         description="Weekly; total_stats is {} on the days between sends."),
     _CanvasPlan(
-        "Subscription Upsell", 500, 200,
+        "Subscription Upsell", 420, 300,
         (("Variant 1", 0.5, (("Upsell Email", ("email",), 0, 1.0),
                              ("Old SMS Reminder", ("sms",), 2, 0.6),
                              ("Upgrade In-App", ("in_app_message",), 4, 0.5))),
@@ -284,8 +284,8 @@ _PLANS: Final[tuple[_CanvasPlan, ...]] = (
         (_B("Makes Specific Purchase", 30, product="Premium Plan"), _B("Upgrades App", 3),
          _B("Starts Session", 1)),
         audience=4_000, lag_scale=5.0, aov=49.0, archived=True, tags=("upsell",),
-        oddities=("deleted_step",), deleted_step=("Old SMS Reminder", 350),
-        description="Archived; its SMS step was deleted on T-350."),
+        oddities=("deleted_step",), deleted_step=("Old SMS Reminder", 360),
+        description="Archived; its SMS step was deleted on T-360."),
     _CanvasPlan(
         "Loyalty Tiers Canvas", 90, 0,
         (("Variant 1", 0.5, (("Tier Email", ("email",), 0, 1.0),
@@ -457,6 +457,8 @@ def _simulate_canvas(canvas: Canvas, seed: int, today: dt.date
                   for b in canvas.conversion_behaviors]
     event_cums = [cumulative(p) for p in event_lags]
     probabilities = _conversion_probabilities(canvas, seed)
+    # One date per served day, plus the window after the last (conversions not yet counted).
+    dates = [first + dt.timedelta(days=i) for i in range(n_days + canvas.life_days + 1)]
 
     base = random.Random(f"braze-sandbox:{seed}:{canvas.id}:audience")
     phase = base.uniform(0.0, 2.0 * math.pi)
@@ -497,7 +499,7 @@ def _simulate_canvas(canvas: Canvas, seed: int, today: dt.date
                 send_i = i + step.delay_days
                 if not e[i] or send_i > today_i or send_i >= n_days:
                     continue
-                if step.deleted_on is not None and first + dt.timedelta(days=send_i) >= step.deleted_on:
+                if step.deleted_on is not None and dates[send_i] >= step.deleted_on:
                     continue
                 reached = binom(srng, e[i], step.reach)
                 for channel in step.channels:
@@ -535,7 +537,7 @@ def _simulate_canvas(canvas: Canvas, seed: int, today: dt.date
                     if not c:
                         continue
                     j = i + lag
-                    day = first + dt.timedelta(days=j)
+                    day = dates[j]
                     step_hit = _credited_step(by_delay, lag, day)
                     counted = j <= today_i
                     if counted:
@@ -549,11 +551,11 @@ def _simulate_canvas(canvas: Canvas, seed: int, today: dt.date
                             if step_hit:
                                 step_acc[step_hit.id].revenue[j] += rev
                     batches.append(CanvasConversionBatch(
-                        v.id, step_hit.id if step_hit else None, k, first + dt.timedelta(days=i),
+                        v.id, step_hit.id if step_hit else None, k, dates[i],
                         day, c, counted))
 
-    dates = [first + dt.timedelta(days=i) for i in range(n_days)]
     days = []
+    dates = dates[:n_days]
     for i, day in enumerate(dates):
         total: dict[str, Any] = {"revenue": sum(a.revenue[i] for a in variant_acc.values()) / 100}
         for k in range(n_events):
