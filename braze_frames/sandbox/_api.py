@@ -600,10 +600,10 @@ class BrazeApi:
             unit = query.get("unit", "day").strip().lower() or "day"
             if unit not in ("day", "hour"):
                 return _bad("Invalid unit", f"unit must be day or hour, got {query.get('unit')!r}")
-        app_id = query.get("app_id", "").strip() or None if apps else None
+        app_id = (query.get("app_id", "").strip() or None) if apps else None
         if app_id is not None and self.workspace.app(app_id) is None:
             return _bad(f"Invalid app_id: {app_id}")
-        segment_id = query.get("segment_id", "").strip() or None if segments else None
+        segment_id = (query.get("segment_id", "").strip() or None) if segments else None
         if segment_id is not None:
             problem = self._untracked(segment_id)
             if problem is not None:

@@ -139,15 +139,18 @@ def allocate(rng: random.Random, n: int, probs: tuple[float, ...], cum: list[flo
         for _ in range(n):
             counts[bisect_right(cum, r() * total, 0, hi)] += 1
         return counts
-    cells = range(len(probs))
     exact = [n * p for p in probs]
     for j, x in enumerate(exact):
         counts[j] = int(x)
     rest = n - sum(counts)
     if rest > 0:
-        fractions = [x - c for x, c in zip(exact, counts, strict=True)]
-        for j in rng.choices(cells, weights=fractions, k=rest):
-            counts[j] += 1
+        # The remainders go by the fractional parts (rng.choices' draws, without its set-up).
+        cum_fractions = cumulative(tuple(x - c for x, c in zip(exact, counts, strict=True)))
+        total = cum_fractions[-1]
+        hi = len(cum_fractions) - 1
+        r = rng.random
+        for _ in range(rest):
+            counts[bisect_right(cum_fractions, r() * total, 0, hi)] += 1
     return counts
 
 
