@@ -21,6 +21,24 @@ What it serves, with Braze's shapes, oddities, errors, permissions and rate limi
 - Bearer keys with permissions (``key_with``), one rate-limit budget per endpoint family
   (``_limits``), configurable latency and faults, inclusive or exclusive ``ending_at``.
 
+The public surface, at a glance (each has its own docstring and example):
+
+- ``Sandbox(seed, today=..., catalogue="all"|"experiments", n_campaigns=..., n_events=...,
+  n_segments=..., rate_limit=..., hourly_limit=..., small_hourly_limit=..., clock=...)``;
+- ``sb.today`` (the simulated today), ``sb.url``, ``sb.api_key``, ``sb.key_with(*permissions)``;
+- campaigns: ``sb.catalogue``, ``sb.campaign_ids``, ``sb.campaign(id)``, ``sb.truth(id)``
+  (a :class:`CampaignTruth`: days as served, cohorts, conversion batches and
+  ``conversion_probability(variation_key, event=0)``), ``sb.rename_campaign(id, name,
+  variations=...)``, ``sb.send_ids(id)``;
+- Canvas: ``sb.canvases``, ``sb.canvas_ids``, ``sb.canvas(id)``, ``sb.canvas_truth(id)``
+  (a :class:`CanvasTruth`), and ``CANVAS_ODDITIES`` (which Canvas carries which oddity);
+- the workspace: ``sb.workspace`` (a :class:`Workspace`: ``apps``, ``events``, ``products``,
+  ``segments``, ``daily(kind, key, app_id, segment_id)``, ``hourly(...)``), ``sb.app_ids``,
+  ``SERIES_ODDITIES``;
+- ``sb.handle_request(path, params) -> (status, body)``: any answer in process, no HTTP;
+- ``sb.rate_limits`` and ``family_of(path)``: the budgets (``DEFAULT_LIMITS``);
+- ``sb.start()``/``stop()``/``with``, ``sb.serve_forever()``, ``sb.banner()``, ``sb.stats``.
+
 Choices where Braze is silent or unknown, documented here once:
 
 - ``data_series`` returns the days of the window that fall in the campaign's served life,
