@@ -4,28 +4,40 @@ Campaigns are plain frozen descriptors; the numbers come from ``_simulate``. Eve
 derived from ``(seed, today)``: ids from the seed and the campaign's position only (so a
 campaign keeps its id whatever ``today`` or ``n_campaigns`` is), dates relative to ``today``.
 
-The curated campaigns, by position (``T`` is ``today``)::
+The curated campaigns, by position (``T`` is ``today``; new ones are appended, so the
+positions of the first twenty never change)::
 
     0  Weekly Newsletter                  email, weekly, T-700..T-1, "sms": [] on every day
     1  Spring Sale 2023 (legacy opens)    email A/B, machine_opens/other_opens early on, archived
-    2  Cart Abandonment Push              ios_push + control group (enrolled), active
+    2  Cart Abandonment Push              ios_push + control group (enrolled), active, 1-day window
     3  Android Carousel Promo             android_push A/B with carousel/button click keys
     4  Web Push Re-engagement             web_push, weekly
     5  Kindle Reading Reminder            kindle_push, archived
     6  Legacy iOS Launch                  legacy ``apple_push`` key, archived
-    7  Order Confirmation Webhook         webhook + control, every channel key present, nulls
+    7  Order Confirmation Webhook         webhook + control, every channel key present, nulls;
+                                          API campaign (``/sends/data_series``)
     8  SMS Flash Sale                     sms, weekly
     9  WhatsApp Order Updates             whats_app
     10 Content Cards Spring Offers        content_cards A/B, 14-day window
     11 Onboarding Multivariate In-App     trigger_in_app_message, 3 variations + control
     12 Feature Announcement               in_app_message, archived
     13 Black Friday Multichannel          email + ios_push, a four-day burst
-    14 Loyalty Journey                    android_push, 5 conversion events (conversions4)
+    14 Loyalty Journey                    android_push, 5 conversion events (conversions4), 30 days
     15 Price Drop Alert                   ios_push entries with only ``variation_name``
     16 Holiday Teaser (draft)             never sent, draft
     17 Welcome Series v2                  never sent
     18 Winback Email Q1                   email, weekly, archived, "content_cards": null
-    19 Daily Digest (API)                 email, API campaign, active
+    19 Daily Digest (API)                 email, API campaign, active (``/sends/data_series``)
+    20 Summer Clearance (archived)        email, archived, sent T-120..T-25
+    21 Partner Sync Webhook               webhook; its details lack ``first_sent``/``last_sent``
+    22 Checkout Reminder Experiment       ios_push experiment: control 3%, A 3%, B 3.6% (a real
+                                          effect), T-40..T-8, exact binomial conversions
+    23 Onboarding Push A/A Test           android_push experiment: control, A and B all 4%
+    24 Flash Deal API Push                ios_push API campaign with push ``delivered``,
+                                          ``undelivered`` and ``delivery_failed``; sends daily
+
+Conversion behaviours are Braze's (``/campaigns/details``' ``conversion_behaviors``): each
+has its own window, and no conversion of an event comes later than its window.
 """
 
 from __future__ import annotations
@@ -35,14 +47,18 @@ import math
 import random
 import uuid
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from .._schema import IN_APP_CHANNELS, PUSH_CHANNELS
+from ._sampling import lag_probabilities
 
 __all__ = [
     "CURATED_COUNT",
+    "CUSTOM_EVENTS",
+    "PRODUCTS",
     "Cadence",
     "Campaign",
+    "ConversionBehavior",
     "Variation",
     "build_catalogue",
     "carries_conversions",
@@ -56,10 +72,58 @@ Cadence = Literal["daily", "weekly"]
 #: at day level.
 _CARRYING: Final = PUSH_CHANNELS | IN_APP_CHANNELS | {"webhook"}
 
+#: Custom event names campaigns convert on (the workspace's ``/events/list`` has them all).
+CUSTOM_EVENTS: Final = ("signup", "add_to_cart", "wishlist_add", "subscription_renewed",
+                        "referral_sent")
+#: Products, with a unit price in USD; "Makes Specific Purchase" names one of them.
+PRODUCTS: Final = (("Premium Plan", 49.99), ("Summer Sandals", 34.5), ("Gift Card", 25.0),
+                   ("Coffee Beans 1kg", 17.95), ("Running Shoes", 89.9), ("Phone Case", 14.99))
+
 
 def carries_conversions(channel: str) -> bool:
     """Say whether a channel's variation entries carry revenue and conversions."""
     return channel in _CARRYING
+
+
+@dataclass(frozen=True)
+class ConversionBehavior:
+    """One conversion event of a campaign or Canvas, as ``conversion_behaviors`` lists it.
+
+    Attributes:
+        type: Braze's behaviour type: ``"Makes Any Purchase"``, ``"Makes Specific
+            Purchase"``, ``"Performs Custom Event"``, ``"Starts Session"``,
+            ``"Upgrades App"``...
+        window_days: The conversion window in days (Braze sends it in seconds).
+        custom_event_name: The event of a ``"Performs Custom Event"`` behaviour.
+        product: The product of a ``"Makes Specific Purchase"`` behaviour.
+    """
+
+    type: str
+    window_days: int
+    custom_event_name: str | None = None
+    product: str | None = None
+
+    @property
+    def window_seconds(self) -> int:
+        """The window as Braze sends it."""
+        return self.window_days * 86_400
+
+    @property
+    def label(self) -> str:
+        """The type, plus ``": "`` and the event or product when there is one."""
+        detail = self.custom_event_name or self.product
+        return f"{self.type}: {detail}" if detail else self.type
+
+    def to_json(self) -> dict[str, Any]:
+        """The behaviour as ``/campaigns/details`` and ``/canvas/details`` send it."""
+        out: dict[str, Any] = {"type": self.type, "window": self.window_seconds}
+        if self.custom_event_name is not None:
+            out["custom_event_name"] = self.custom_event_name
+        if self.product is not None:
+            out["product"] = self.product
+        if self.type in ("Starts Session", "Upgrades App"):
+            out["app_ids"] = None  # "any app", as Braze sends it
+        return out
 
 
 @dataclass(frozen=True)
@@ -75,6 +139,9 @@ class Variation:
             ``variation_api_id`` (an oddity of some real responses).
         weight: Share of the campaign's daily audience.
         lift: Multiplier of the campaign's conversion rates for this variation.
+        conversion_probability: Experiments only: the true probability that one recipient
+            (one enrolled user, for the control) of a send day converts on the primary
+            event within its window.
     """
 
     api_id: str
@@ -84,6 +151,7 @@ class Variation:
     name_only: bool = False
     weight: float = 1.0
     lift: float = 1.0
+    conversion_probability: float | None = None
 
     @property
     def key(self) -> str:
@@ -97,7 +165,7 @@ class Campaign:
 
     Attributes:
         id: The campaign's API id (uuid-like, deterministic for the seed and position).
-        name: Dashboard name.
+        name: Dashboard name (``Sandbox.rename_campaign`` changes it while serving).
         description: Free text.
         channels: The channels its variations send on, in the order responses list them.
         variations: Every variation entry, control groups included.
@@ -107,16 +175,15 @@ class Campaign:
             ``include_archived=true``.
         draft: A draft (never sent).
         tags: Dashboard tags.
-        is_api_campaign: An API campaign (``/campaigns/list`` field).
-        schedule_type: ``"time_based"``, ``"action_based"`` or ``"api_triggered"``.
-        cadence: ``"daily"`` sends every day; ``"weekly"`` sends on ``first_sent``'s weekday.
-        created_at: Creation time (UTC).
+        is_api_campaign: An API campaign (``/campaigns/list`` field; ``/sends/data_series``
+            serves its sends).
+        schedule_type: ``time_based``, ``action_based`` or ``api_triggered``.
+        cadence: ``daily`` or ``weekly`` sends between first and last send.
+        created_at: Creation time (UTC); ``/campaigns/list`` sorts by it.
         updated_at: Last edit time (UTC).
-        conversion_events: Conversion behaviour types in event order (``conversions``,
-            ``conversions1``, ...).
-        conversion_window_days: The conversion window; lags run 0..window days.
+        conversion_behaviors: The conversion events in order (``conversions``,
+            ``conversions1``, ...), each with its own window.
         lag_scale_days: Scale of the truncated exponential lag distribution.
-        mean_lag_days: The exact mean of that distribution (the "true" mean lag).
         audience: Typical messages sent per send day, over all variations.
         revenue_per_conversion: Mean order value (USD) of a primary conversion.
         empty_channels: Channel keys served as ``[]`` on every day.
@@ -127,6 +194,14 @@ class Campaign:
             ``other_opens`` instead of ``machine_open``/``machine_amp_open``.
         dynamic_push_keys: Extra push click keys (``carousel_slide_1_Promo_click``...).
         synthetic: False for the curated campaigns.
+        details_sent_dates: False when ``/campaigns/details`` omits ``first_sent`` and
+            ``last_sent`` (as some real clients' fixtures do) although the campaign has data.
+        experiment: Conversions are drawn exactly Binomial(recipients, p) per send day, with
+            ``p`` from each variation's ``conversion_probability`` (see
+            ``CampaignTruth.conversion_probability``).
+        push_delivery_fields: Push entries also carry ``delivered``, ``undelivered`` and
+            ``delivery_failed`` (documented for ``/sends/data_series``).
+        revision: Bumped by a variation rename, so served bodies are rebuilt.
     """
 
     id: str
@@ -144,10 +219,8 @@ class Campaign:
     cadence: Cadence
     created_at: dt.datetime
     updated_at: dt.datetime
-    conversion_events: tuple[str, ...]
-    conversion_window_days: int
+    conversion_behaviors: tuple[ConversionBehavior, ...]
     lag_scale_days: float
-    mean_lag_days: float
     audience: int
     revenue_per_conversion: float
     empty_channels: tuple[str, ...] = ()
@@ -156,6 +229,10 @@ class Campaign:
     legacy_opens_until: dt.date | None = None
     dynamic_push_keys: tuple[str, ...] = ()
     synthetic: bool = False
+    details_sent_dates: bool = True
+    experiment: bool = False
+    push_delivery_fields: bool = False
+    revision: int = 0
 
     @property
     def sent(self) -> bool:
@@ -163,27 +240,37 @@ class Campaign:
         return self.first_sent is not None
 
     @property
+    def conversion_events(self) -> tuple[str, ...]:
+        """The behaviour types in event order (``conversions``, ``conversions1``, ...)."""
+        return tuple(b.type for b in self.conversion_behaviors)
+
+    @property
+    def conversion_window_days(self) -> int:
+        """The longest conversion window: a campaign's data runs this long after its last send."""
+        return max(b.window_days for b in self.conversion_behaviors)
+
+    @property
     def n_conversion_keys(self) -> int:
         """How many ``conversions{k}`` keys responses carry (at least 4, like Braze)."""
-        return max(4, len(self.conversion_events))
+        return max(4, len(self.conversion_behaviors))
+
+    def lag_probabilities_for(self, event: int) -> tuple[float, ...]:
+        """P(lag = j days) for j = 0..the event's window."""
+        return lag_probabilities(self.lag_scale_days, self.conversion_behaviors[event].window_days)
+
+    def mean_lag_days_for(self, event: int) -> float:
+        """The exact mean lag of an event's conversions."""
+        return sum(j * p for j, p in enumerate(self.lag_probabilities_for(event)))
 
     @property
     def lag_probabilities(self) -> tuple[float, ...]:
-        """P(lag = j days) for j = 0..conversion_window_days."""
-        return lag_probabilities(self.lag_scale_days, self.conversion_window_days)
+        """P(lag = j days) of the primary event, for j = 0..its window."""
+        return self.lag_probabilities_for(0)
 
-
-def lag_probabilities(scale_days: float, window_days: int) -> tuple[float, ...]:
-    """A discretised exponential lag distribution truncated to the conversion window.
-
-    Examples:
-        >>> p = lag_probabilities(1.0, 3)
-        >>> len(p), round(sum(p), 12)
-        (4, 1.0)
-    """
-    weights = [math.exp(-j / scale_days) for j in range(window_days + 1)]
-    total = sum(weights)
-    return tuple(w / total for w in weights)
+    @property
+    def mean_lag_days(self) -> float:
+        """The exact mean lag of the primary event (the "true" mean lag)."""
+        return self.mean_lag_days_for(0)
 
 
 def _uuid(seed: int, *parts: object) -> str:
@@ -193,11 +280,6 @@ def _uuid(seed: int, *parts: object) -> str:
 
 def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.timezone.utc)
-
-
-#: Conversion behaviour types in Braze's spelling, in the order campaigns use them.
-_EVENT_TYPES: Final = ("Makes Purchase", "Starts Session", "Performs Custom Event",
-                       "Upgrades App", "Performs Custom Event")
 
 
 @dataclass(frozen=True)
@@ -226,6 +308,10 @@ class _Plan:
     name_only: bool = False
     dynamic: tuple[str, ...] = ()
     description: str = ""
+    first_event: str = "Makes Any Purchase"
+    no_sent_dates: bool = False
+    probabilities: tuple[float, ...] = ()  # experiments: per variation, in order
+    push_fields: bool = False
 
 
 _CONTROL: Final = "Control Group"
@@ -248,14 +334,14 @@ _CURATED: Final[tuple[_Plan, ...]] = (
     _Plan("Android Carousel Promo", (("android_push", "Variant 1"), ("android_push", "Variant 2")),
           210, 30, window=7, lag_scale=2.0, audience=8_000, aov=30.0, tags=("promo",),
           dynamic=("carousel_slide_1_Promo_click", "carousel_slide_2_Sale_click",
-                   "notif_button_2_Buy_click"),
+                   "notif_button_2_Buy_click"), first_event="Makes Specific Purchase",
           description="Carousel push with per-slide and per-button click keys."),
     _Plan("Web Push Re-engagement", (("web_push", "Variant 1"),), 365, 95, cadence="weekly",
           window=7, lag_scale=1.5, audience=15_000, aov=25.0, tags=("reengagement",)),
-    _Plan("Kindle Reading Reminder", (("kindle_push", "Variant 1"),), 480, 300, audience=2_000, lag_scale=2.0,
-          aov=12.0, archived=True, tags=("engagement",)),
-    _Plan("Legacy iOS Launch", (("apple_push", "Variant 1"),), 729, 640, audience=5_000, lag_scale=1.2,
-          aov=20.0, archived=True, tags=("legacy",),
+    _Plan("Kindle Reading Reminder", (("kindle_push", "Variant 1"),), 480, 300, audience=2_000,
+          lag_scale=2.0, aov=12.0, archived=True, tags=("engagement",)),
+    _Plan("Legacy iOS Launch", (("apple_push", "Variant 1"),), 729, 640, audience=5_000,
+          lag_scale=1.2, aov=20.0, archived=True, tags=("legacy",),
           description="Old campaign served under the legacy apple_push key."),
     _Plan("Order Confirmation Webhook", (("webhook", "Variant 1"), ("webhook", _CONTROL)),
           300, 0, audience=6_000, aov=45.0, lag_scale=0.6, api=True,
@@ -274,8 +360,8 @@ _CURATED: Final[tuple[_Plan, ...]] = (
            ("trigger_in_app_message", "Variant 3"), ("trigger_in_app_message", _CONTROL)),
           250, 0, lag_scale=0.8, audience=10_000, aov=15.0, schedule_type="action_based",
           tags=("onboarding", "multivariate")),
-    _Plan("Feature Announcement", (("in_app_message", "Variant 1"),), 700, 610, audience=7_000, lag_scale=1.5,
-          aov=10.0, archived=True, schedule_type="action_based", tags=("product",)),
+    _Plan("Feature Announcement", (("in_app_message", "Variant 1"),), 700, 610, audience=7_000,
+          lag_scale=1.5, aov=10.0, archived=True, schedule_type="action_based", tags=("product",)),
     _Plan("Black Friday Multichannel", (("email", "Variant 1"), ("ios_push", "Variant 1")),
           380, 377, window=7, lag_scale=1.2, audience=60_000, aov=80.0,
           tags=("black-friday", "multichannel"),
@@ -295,6 +381,32 @@ _CURATED: Final[tuple[_Plan, ...]] = (
           null=("content_cards",), tags=("winback",)),
     _Plan("Daily Digest (API)", (("email", "Variant 1"),), 60, 0, audience=5_000, aov=20.0,
           api=True, schedule_type="api_triggered", tags=("digest",)),
+    # ---- appended in round two; the positions above never change.
+    _Plan("Summer Clearance (archived)", (("email", "Variant 1"), ("email", "Variant 2")),
+          120, 25, window=7, lag_scale=1.0, audience=18_000, aov=38.0, archived=True,
+          tags=("sale", "clearance"),
+          description="Archived, yet it sent within the last four months."),
+    _Plan("Partner Sync Webhook", (("webhook", "Variant 1"),), 90, 3, audience=2_000,
+          aov=30.0, lag_scale=0.8, schedule_type="action_based", no_sent_dates=True,
+          tags=("partners",),
+          description="Its details lack first_sent and last_sent, yet it has data."),
+    _Plan("Checkout Reminder Experiment",
+          (("ios_push", _CONTROL), ("ios_push", "Variant A"), ("ios_push", "Variant B")),
+          40, 8, window=3, lag_scale=0.7, events=2, audience=9_000, aov=48.0,
+          probabilities=(0.03, 0.03, 0.036), schedule_type="action_based",
+          tags=("experiment", "multivariate"),
+          description="Known truth: control 3%, Variant A 3%, Variant B 3.6% per recipient."),
+    _Plan("Onboarding Push A/A Test",
+          (("android_push", _CONTROL), ("android_push", "Variant A"),
+           ("android_push", "Variant B")),
+          40, 8, window=3, lag_scale=0.7, events=2, audience=9_000, aov=25.0,
+          probabilities=(0.04, 0.04, 0.04), schedule_type="action_based",
+          tags=("experiment", "a/a"),
+          description="Known truth: no effect, every variation converts 4% per recipient."),
+    _Plan("Flash Deal API Push", (("ios_push", "Variant 1"),), 90, 0, audience=4_000,
+          aov=33.0, lag_scale=0.5, api=True, schedule_type="api_triggered", push_fields=True,
+          tags=("deals",),
+          description="API push with delivered/undelivered/delivery_failed; daily sends."),
 )
 
 #: How many curated campaigns come first in every catalogue.
@@ -340,6 +452,33 @@ def _synthetic_plan(seed: int, index: int) -> _Plan:
     )
 
 
+def behaviours(index: int, events: int, window: int,
+               first_event: str = "Makes Any Purchase") -> tuple[ConversionBehavior, ...]:
+    """The conversion behaviours of a catalogue entry: Braze's types, windows per event.
+
+    The primary event keeps the entry's window (its longest); a session conversion has a
+    day, an app upgrade at most three; the custom event and product rotate with ``index``.
+
+    Examples:
+        >>> [b.label for b in behaviours(0, 3, 7)]
+        ['Makes Any Purchase', 'Starts Session', 'Performs Custom Event: signup']
+        >>> [b.window_days for b in behaviours(0, 5, 30)]
+        [30, 1, 30, 3, 30]
+    """
+    custom = CUSTOM_EVENTS[index % len(CUSTOM_EVENTS)]
+    product = PRODUCTS[index % len(PRODUCTS)][0]
+    first = (ConversionBehavior(first_event, window, product=product)
+             if first_event == "Makes Specific Purchase"
+             else ConversionBehavior(first_event, window))
+    rest = (
+        ConversionBehavior("Starts Session", 1),
+        ConversionBehavior("Performs Custom Event", window, custom_event_name=custom),
+        ConversionBehavior("Upgrades App", min(window, 3)),
+        ConversionBehavior("Makes Specific Purchase", window, product=product),
+    )
+    return ((first, *rest)[: max(1, events)])
+
+
 def _make(seed: int, index: int, plan: _Plan, today: dt.date, synthetic: bool) -> Campaign:
     cid = _uuid(seed, "campaign", index)
     shape = random.Random(f"braze-sandbox:{seed}:shape:{index}")
@@ -353,14 +492,21 @@ def _make(seed: int, index: int, plan: _Plan, today: dt.date, synthetic: bool) -
     variations = []
     for j, (channel, name) in enumerate(plan.variations):
         control = name == _CONTROL
+        # Drawn for treated entries only, as in round one, so dates drawn later stay put.
+        lift = 1.0 if control else round(shape.uniform(1.05, 1.35), 3)
+        if plan.probabilities:
+            weight = 1.0 / len(plan.variations)
+        else:
+            weight = 0.1 if control else (1.0 - 0.1 * n_control) / n_treated
         variations.append(Variation(
             api_id=_uuid(seed, "variation", index, j),
             name=name,
             channel=channel,
             control=control,
             name_only=plan.name_only and not control,
-            weight=0.1 if control else (1.0 - 0.1 * n_control) / n_treated,
-            lift=1.0 if control else round(shape.uniform(1.05, 1.35), 3),
+            weight=weight,
+            lift=1.0 if plan.probabilities else lift,
+            conversion_probability=plan.probabilities[j] if plan.probabilities else None,
         ))
     channels = tuple(dict.fromkeys(ch for ch, _ in plan.variations))
 
@@ -371,7 +517,6 @@ def _make(seed: int, index: int, plan: _Plan, today: dt.date, synthetic: bool) -
                      (last or anchor) + dt.timedelta(days=shape.randint(0, 20)))
     updated = max(created, _at(edited_day, shape.randint(0, 23), shape.randint(0, 59)))
 
-    lags = lag_probabilities(plan.lag_scale, plan.window)
     legacy_until = None
     if plan.legacy_opens and first is not None and last is not None:
         legacy_until = first + dt.timedelta(days=(last - first).days // 2)
@@ -391,10 +536,8 @@ def _make(seed: int, index: int, plan: _Plan, today: dt.date, synthetic: bool) -
         cadence=plan.cadence,
         created_at=created,
         updated_at=updated,
-        conversion_events=_EVENT_TYPES[:plan.events],
-        conversion_window_days=plan.window,
+        conversion_behaviors=behaviours(index, plan.events, plan.window, plan.first_event),
         lag_scale_days=plan.lag_scale,
-        mean_lag_days=sum(j * p for j, p in enumerate(lags)),
         audience=plan.audience,
         revenue_per_conversion=plan.aov,
         empty_channels=plan.empty,
@@ -403,11 +546,18 @@ def _make(seed: int, index: int, plan: _Plan, today: dt.date, synthetic: bool) -
         legacy_opens_until=legacy_until,
         dynamic_push_keys=plan.dynamic,
         synthetic=synthetic,
+        details_sent_dates=not plan.no_sent_dates,
+        experiment=bool(plan.probabilities),
+        push_delivery_fields=plan.push_fields,
     )
 
 
-def build_catalogue(seed: int, today: dt.date, n_campaigns: int | None = None
-                    ) -> tuple[Campaign, ...]:
+#: Catalogue subsets ``build_catalogue`` (and ``Sandbox(catalogue=...)``) can build.
+Subset = Literal["all", "experiments"]
+
+
+def build_catalogue(seed: int, today: dt.date, n_campaigns: int | None = None,
+                    subset: Subset = "all") -> tuple[Campaign, ...]:
     """Build the catalogue: the curated campaigns, then synthetic ones up to ``n_campaigns``.
 
     Args:
@@ -415,14 +565,22 @@ def build_catalogue(seed: int, today: dt.date, n_campaigns: int | None = None
         today: The sandbox's today; campaign dates are relative to it.
         n_campaigns: None for the curated set; fewer keeps the first ones, more appends
             synthetic campaigns.
+        subset: ``"experiments"`` keeps only the experiment campaigns (same ids and data
+            as in the whole catalogue), for fast many-seed tests.
 
     Examples:
         >>> import datetime as dt
         >>> cat = build_catalogue(0, dt.date(2025, 6, 30))
         >>> len(cat) == CURATED_COUNT, cat[0].channels
         (True, ('email',))
+        >>> [c.name for c in build_catalogue(0, dt.date(2025, 6, 30), subset="experiments")]
+        ['Checkout Reminder Experiment', 'Onboarding Push A/A Test']
     """
+    if subset not in ("all", "experiments"):
+        raise ValueError(f"subset must be 'all' or 'experiments', got {subset!r}")
     total = CURATED_COUNT if n_campaigns is None else n_campaigns
-    plans = [(p, False) for p in _CURATED[:total]]
-    plans += [(_synthetic_plan(seed, i), True) for i in range(len(plans), total)]
-    return tuple(_make(seed, i, plan, today, synth) for i, (plan, synth) in enumerate(plans))
+    plans = [(i, p, False) for i, p in enumerate(_CURATED[:total])]
+    plans += [(i, _synthetic_plan(seed, i), True) for i in range(len(plans), total)]
+    if subset == "experiments":
+        plans = [(i, p, s) for i, p, s in plans if p.probabilities]
+    return tuple(_make(seed, i, plan, today, synth) for i, plan, synth in plans)
