@@ -23,6 +23,7 @@ __all__ = [
     "LEGACY_PUSH_CHANNELS",
     "NAME_COLUMNS",
     "PUSH_CHANNELS",
+    "PUSH_DELIVERY_METRICS",
     "PUSH_DYNAMIC_PATTERN",
     "TIDY_COLUMNS",
     "conversion_event",
@@ -82,6 +83,9 @@ DAY_LEVEL_METRICS: Final = ("unique_recipients", "revenue")
 EXTRA_METRICS: Final = ("revenue", "unique_recipients", "enrolled", "machine_open",
                         "machine_amp_open", "machine_opens", "other_opens", "amp_opens")
 _EXTRA_SET: Final = frozenset(EXTRA_METRICS)
+#: Push delivery metrics beyond the push schema, as ``/sends/data_series`` reports them and
+#: as push entries of ``/campaigns/data_series`` carry them in third-party examples.
+PUSH_DELIVERY_METRICS: Final = ("delivered", "undelivered", "delivery_failed")
 
 #: ``conversions``, ``conversions1``, ... and their ``_by_send_time`` twins.
 CONVERSION_PATTERN: Final = re.compile(r"conversions(\d*)(_by_send_time)?")
@@ -137,6 +141,8 @@ def is_known_metric(channel: str, metric: str) -> bool:
         True
         >>> is_known_metric("ios_push", "carousel_slide_1_Promo_click")
         True
+        >>> is_known_metric("android_push", "undelivered")
+        True
         >>> is_known_metric("email", "brand_new_metric")
         False
     """
@@ -146,7 +152,9 @@ def is_known_metric(channel: str, metric: str) -> bool:
         return False
     if metric in CHANNEL_SCHEMAS.get(channel, ()):
         return True
-    return channel in PUSH_CHANNELS and PUSH_DYNAMIC_PATTERN.fullmatch(metric) is not None
+    if channel not in PUSH_CHANNELS:
+        return False
+    return metric in PUSH_DELIVERY_METRICS or PUSH_DYNAMIC_PATTERN.fullmatch(metric) is not None
 
 
 def metric_order(channel: str, metrics: Iterable[str]) -> list[str]:
@@ -160,7 +168,8 @@ def metric_order(channel: str, metrics: Iterable[str]) -> list[str]:
         ['sent', 'errors', 'conversions', 'conversions1', 'zzz']
     """
     schema = {m: i for i, m in enumerate(schema_for(channel))}
-    extras = {m: i for i, m in enumerate(DAY_LEVEL_METRICS + EXTRA_METRICS)}
+    push = PUSH_DELIVERY_METRICS if channel in PUSH_CHANNELS else ()
+    extras = {m: i for i, m in enumerate(push + DAY_LEVEL_METRICS + EXTRA_METRICS)}
 
     def key(metric: str) -> tuple[int, int, int, str]:
         if metric in schema:
