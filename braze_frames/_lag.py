@@ -40,6 +40,8 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = ["MAX_WINDOW_DAYS", "LagFit", "LagStatus", "fit_lag", "mean_lag", "nnls"]
 
 FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.intp]
 #: One count per consecutive day; None (or NaN) where that side is missing.
 DailyCounts = Sequence[float | None] | NDArray[Any]
 
@@ -146,13 +148,13 @@ def fit_lag(
 
     The fit: ``C_j ~ sum_l p_l B_{j-l}`` with ``p_l >= 0``, by least squares over the days
     j from the series' start + W to its end where ``C_j`` and ``B_{j-W..j}`` are all
-    present, leaving out the last ``exclude_tail`` days (all of them when at least W + 3
-    usable days remain, else the latest ones down to W + 3 days: a fit on partly grown
-    counts leans short, but a little data beats none).
-    Counts are Poisson-like (a day's variance grows with its count), so after a first
-    unweighted fit the days are weighted by 1 / fitted count (quasi-Poisson, two steps);
-    otherwise a burst day's noise would set the noise level of every day. The weights are
-    normalised to sum to 1 and the mean lag is ``sum_l l * p_l``.
+    present. The last ``exclude_tail`` days are left out: all of them when at least W + 3
+    usable days remain, otherwise the latest ones down to W + 3 days (partly grown counts
+    pull the lag short, but a little of them beats no answer). Counts are Poisson-like, a
+    day's variance growing with its count, so after a first unweighted fit the days are
+    weighted by 1 / fitted count (quasi-Poisson, two steps); unweighted, a burst day's
+    noise would set the noise level of every day. The weights are normalised to sum to
+    1 and the mean lag is ``sum_l l * p_l``.
 
     Identifiability: for a mean m let RSS(m) be the least residual sum of squares over the
     ``p >= 0`` whose mean is exactly m. The interval is the set of m with ``RSS(m) -
@@ -160,12 +162,12 @@ def fit_lag(
     from the best fit's residuals (n days, k positive weights) and F is the ``level``
     quantile of F(1, n - k): the textbook profile-likelihood interval. It is one interval
     because RSS(m) is quasi-convex (the means of a convex set of distributions form an
-    interval). The mean is reported only when the interval is at most ``max_width``
-    days wide and covers at most half of 0..W (with W = 1, a one-day-wide interval
-    would say nothing). With steady sends the shifted series are nearly the same, every mean fits
-    about equally well and the interval spans most of 0..W. Noise-free data are judged
-    the same way, with the noise taken as rounding: an exact lag is reported, and a lag
-    that the days cannot distinguish from another is not.
+    interval). The mean is reported only when the interval is at most ``max_width`` days
+    wide and covers at most half of 0..W (for W = 1 a one-day interval says nothing).
+    With steady sends the shifted series are nearly the same, every mean fits about
+    equally well and the interval spans most of 0..W. Noise-free data are judged the
+    same way, with rounding as the noise: an exact lag is reported, and a lag that the
+    days cannot tell from another is not.
 
     Args:
         by_conversion: ``C``, conversions counted on the day they happened, one value per
@@ -179,8 +181,8 @@ def fit_lag(
             ``max(0, window_days + 1 - g)`` (``window_days`` when it ends yesterday);
             0 for a series that ended long ago.
         level: The interval's confidence level.
-        max_width: The widest interval, in days, for which the mean is reported (at
-            most W / 2 days).
+        max_width: The widest interval, in days, for which the mean is reported (W / 2
+            when that is less).
 
     Returns:
         A :class:`LagFit`; its ``mean`` is the answer.
@@ -322,15 +324,16 @@ def _fit(x: FloatArray, y: FloatArray, *, level: float, max_width: float, tail_e
     unit = max(float(y.max()), float(x.max()))
     x = x / unit
     y = y / unit
-    p, converged = _nnls_gram(x.T @ x, x.T @ y, float(np.linalg.norm(y)))
+    q, c = _normal_equations(x, y)
+    p, converged = _nnls_gram(q, c, float(np.linalg.norm(y)))
     if converged:
-        root_weight = 1.0 / np.sqrt(np.maximum(x @ p, _MIN_VARIANCE / unit))
+        fitted = np.einsum("ij,j->i", x, p)
+        root_weight = 1.0 / np.sqrt(np.maximum(fitted, _MIN_VARIANCE / unit))
         x = x * root_weight[:, None]
         y = y * root_weight
-        q = x.T @ x
-        c = x.T @ y
+        q, c = _normal_equations(x, y)
         yy = float(y @ y)
-        p, converged = _nnls_gram(q, c, math.sqrt(yy))
+        p, converged = _nnls_gram(q, c, math.sqrt(yy), start=p > 0.0)
     if not converged:
         return LagFit(None, "no_convergence", days_used=n, tail_excluded=tail_excluded)
     mass = float(p.sum())
@@ -359,6 +362,25 @@ def _fit(x: FloatArray, y: FloatArray, *, level: float, max_width: float, tail_e
     )
 
 
+def _normal_equations(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``x'x`` and ``x'y``, summed over blocks of rows.
+
+    OpenBLAS hands a product to several threads above a size (about 262,144
+    multiply-adds for a matrix product, 9,216 for a matrix-vector one), and on a busy
+    machine waking them costs far more than these products: a few thousand days at W =
+    30 took 200 ms instead of 10 now and then. Blocks below both sizes keep it on one.
+    """
+    n, k = x.shape
+    rows = max(1, min(8192 // k, 250_000 // (k * k)))
+    q = np.zeros((k, k))
+    c = np.zeros(k)
+    for start in range(0, n, rows):
+        block = x[start : start + rows]
+        q += block.T @ block
+        c += block.T @ y[start : start + rows]
+    return q, c
+
+
 def _rss(q: FloatArray, c: FloatArray, yy: float, p: FloatArray) -> float:
     # ||y - Xp||^2 from the normal equations: O(k^2) rather than O(n k).
     return max(0.0, yy - 2.0 * float(c @ p) + float(p @ q @ p))
@@ -374,18 +396,21 @@ def _profile_interval(
     linear and the Illinois variant of regula falsi takes a handful of solves; it keeps a
     bracket, so it cannot stray where the profile is not quadratic.
     """
+    profile = _Profile(q, c, yy)
     root = math.sqrt(allowed)
+    edges = (0.0, float(c.size - 1))
+    # At an edge the only distribution is a point mass: nothing to warm-start from.
+    at_edges = [profile.rss(edge) for edge in edges]
     ends = []
-    for edge in (0.0, float(c.size - 1)):
-        rss = _profile_rss(q, c, yy, edge)
-        if rss is None:
+    for edge, rss_edge in zip(edges, at_edges, strict=True):
+        if rss_edge is None:
             return None
-        g_out = math.sqrt(max(rss - rss_min, 0.0)) - root
+        g_out = math.sqrt(max(rss_edge - rss_min, 0.0)) - root
         inside, outside, g_in = m_hat, edge, -root
         kept = 0  # which end the last step kept: -1 inside, +1 outside
         while g_out > 0.0 and abs(outside - inside) > _END_TOL:
             mid = outside - g_out * (outside - inside) / (g_out - g_in)
-            rss = _profile_rss(q, c, yy, mid)
+            rss = profile.rss(mid)
             if rss is None:
                 return None
             g_mid = math.sqrt(max(rss - rss_min, 0.0)) - root
@@ -405,41 +430,78 @@ def _profile_interval(
     return ends[0], ends[1]
 
 
-def _profile_rss(q: FloatArray, c: FloatArray, yy: float, m: float) -> float | None:
-    """The least RSS over p >= 0 whose mean is exactly m; None if the solver failed.
+class _Profile:
+    """RSS(m): the least residual sum of squares over the p >= 0 whose mean is exactly m.
 
     The cone {p >= 0 : sum_l (l - m) p_l = 0} is spanned by e_m (when m is a lag) and, for
     each pair of lags a < m < b, the unit-mass mixture of a and b with mean m. Every point
     of the cone is a non-negative combination of those rays, so the constrained problem
-    is a plain NNLS in the rays' coefficients (at most (W + 1)**2 / 4 of them).
+    is a plain NNLS in the rays' coefficients (at most (W + 1)**2 / 4 of them). Nearby
+    means have nearly the same optimal rays, so each solve starts from the pairs the
+    last one used: a few active-set steps instead of one per ray.
     """
-    k = c.size
-    lags = np.arange(k)
-    below = lags[lags < m - _ON_LAG]
-    above = lags[lags > m + _ON_LAG]
-    a = np.repeat(below, above.size)
-    b = np.tile(above, below.size)
-    on_lag = below.size + above.size < k
-    rays = np.zeros((k, a.size + on_lag))
-    cols = np.arange(a.size)
-    rays[a, cols] = (b - m) / (b - a)
-    rays[b, cols] = (m - a) / (b - a)
-    if on_lag:
-        rays[below.size, -1] = 1.0
-    weights, converged = _nnls_gram(rays.T @ q @ rays, rays.T @ c, math.sqrt(yy))
-    return _rss(q, c, yy, rays @ weights) if converged else None
+
+    def __init__(self, q: FloatArray, c: FloatArray, yy: float) -> None:
+        self.q = q
+        self.c = c
+        self.yy = yy
+        #: The last solution's rays, flagged by key a * (W + 1) + b (a = b for e_m).
+        self.support = np.zeros(c.size * c.size, dtype=bool)
+        self._pairs: dict[tuple[int, bool], tuple[IntArray, IntArray, IntArray]] = {}
+
+    def rss(self, m: float) -> float | None:
+        """RSS(m), or None if the solver did not converge."""
+        k = self.c.size
+        # Ray i puts weight wa[i] on lag a[i] and wb[i] on lag b[i]; e_m is (m, m, 1, 0).
+        a, b, keys = self._rays(m)
+        span = np.maximum(b - a, 1)
+        wa = np.where(a == b, 1.0, (b - m) / span)
+        wb = np.where(a == b, 0.0, (m - a) / span)
+        # R'QR and R'c by gathering rather than by matrix products: the rays have two
+        # entries each, and a product of this size would wake OpenBLAS's threads, whose
+        # start-up costs more than the product on a busy machine.
+        qr = self.q[:, a] * wa + self.q[:, b] * wb
+        gram = qr[a] * wa[:, None] + qr[b] * wb[:, None]
+        weights, converged = _nnls_gram(
+            gram, self.c[a] * wa + self.c[b] * wb, math.sqrt(self.yy), start=self.support[keys]
+        )
+        if not converged:
+            return None
+        if a.size > 1:
+            self.support[:] = False
+            self.support[keys[weights > 0.0]] = True
+        p = np.bincount(a, wa * weights, minlength=k) + np.bincount(b, wb * weights, minlength=k)
+        return _rss(self.q, self.c, self.yy, p.astype(np.float64))
+
+    def _rays(self, m: float) -> tuple[IntArray, IntArray, IntArray]:
+        """The lag pairs (a, b) of the rays for m and their keys; the same between lags."""
+        low = math.ceil(m - _ON_LAG)  # lags below m: 0..low-1
+        on_lag = abs(m - round(m)) <= _ON_LAG
+        cached = self._pairs.get((low, on_lag))
+        if cached is None:
+            k = self.c.size
+            below = np.arange(low)
+            above = np.arange(low + on_lag, k)
+            a = np.repeat(below, above.size)
+            b = np.tile(above, below.size)
+            if on_lag:
+                a = np.append(a, low)
+                b = np.append(b, low)
+            cached = self._pairs[low, on_lag] = (a, b, a * k + b)
+        return cached
 
 
 # -- non-negative least squares -----------------------------------------------------------
 
 
 def _nnls_gram(
-    q: FloatArray, c: FloatArray, norm: float, max_iter: int | None = None
+    q: FloatArray, c: FloatArray, norm: float, max_iter: int | None = None, start: BoolArray | None = None
 ) -> tuple[FloatArray, bool]:
     """Minimise ``x'qx - 2c'x`` over ``x >= 0`` (``q = A'A``, ``c = A'b``).
 
-    ``norm`` is ``||b||``, the scale of the gradients, for the stopping tolerance.
-    Returns the solution and whether it converged.
+    ``norm`` is ``||b||``, the scale of the gradients, for the stopping tolerance;
+    ``start`` is a guess of the variables that end up positive. Returns the solution and
+    whether it converged.
     """
     k = c.size
     x = np.zeros(k)
@@ -452,19 +514,36 @@ def _nnls_gram(
     dk = d[keep]
     qs = q[np.ix_(keep, keep)] / np.outer(dk, dk)
     cs = c[keep] / dk
-    xs, converged = _lawson_hanson(qs, cs, 1e-10 * norm, 3 * k if max_iter is None else max_iter)
+    guess = np.zeros(dk.size, dtype=bool) if start is None else start[keep]
+    xs, converged = _lawson_hanson(qs, cs, 1e-10 * norm, 3 * k if max_iter is None else max_iter, guess)
     x[keep] = xs / dk
     return x, converged
 
 
-def _lawson_hanson(q: FloatArray, c: FloatArray, tol: float, max_iter: int) -> tuple[FloatArray, bool]:
-    """Lawson and Hanson's NNLS (Solving Least Squares Problems, 1974, ch. 23) on ``q, c``."""
+def _lawson_hanson(
+    q: FloatArray, c: FloatArray, tol: float, max_iter: int, start: BoolArray
+) -> tuple[FloatArray, bool]:
+    """Lawson and Hanson's NNLS (Solving Least Squares Problems, 1974, ch. 23) on ``q, c``.
+
+    Warm-started from the variables in ``start``: their least squares solution, less
+    those that come out non-positive, is a feasible point whose free variables are
+    optimal, which is all the main loop needs; its stopping test (the KKT conditions)
+    makes the answer right whatever the guess.
+    """
     k = c.size
     x = np.zeros(k)
-    passive = np.zeros(k, dtype=bool)
+    passive = start.copy()
+    while passive.any():
+        idx = np.flatnonzero(passive)
+        s = _solve(q[idx[:, None], idx], c[idx])
+        if (s > 0.0).all():
+            x[idx] = s
+            break
+        passive[idx[s <= 0.0]] = False
     # Variables whose positive gradient proved to be rounding noise, until x next moves.
     blocked = np.zeros(k, dtype=bool)
-    grad = c.copy()
+    idx = np.flatnonzero(passive)
+    grad = c - q[:, idx] @ x[idx]
     for _ in range(max_iter):
         free = np.where(passive | blocked, -np.inf, grad)
         j = int(np.argmax(free))
@@ -496,7 +575,9 @@ def _lawson_hanson(q: FloatArray, c: FloatArray, tol: float, max_iter: int) -> t
             passive &= x > 0.0
         if not blocked[j]:
             blocked[:] = False
-            grad = c - q @ x
+            # Only the positive variables count: a narrow product stays single-threaded.
+            idx = np.flatnonzero(passive)
+            grad = c - q[:, idx] @ x[idx]
     return x, False
 
 

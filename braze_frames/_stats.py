@@ -136,12 +136,10 @@ def compare_proportions(
         ([0.3267, 0.0005], [False, True])
     """
     z_crit = _z_critical(alpha)
+    counts = [_counts(v, name) for v, name in ((x, "x"), (n, "n"), (x0, "x0"), (n0, "n0"))]
     try:
-        xs, ns, x0s, n0s = np.broadcast_arrays(*(_counts(v, name) for v, name in
-                                                 ((x, "x"), (n, "n"), (x0, "x0"), (n0, "n0"))))
+        xs, ns, x0s, n0s = np.broadcast_arrays(*counts)
     except ValueError as exc:
-        if "broadcast" not in str(exc):
-            raise
         msg = f"x, n, x0 and n0 must broadcast together: {exc}"
         raise ValueError(msg) from exc
     _check_subset(xs, ns, "variation: numerator x exceeds denominator n")
@@ -170,7 +168,7 @@ def compare_proportions(
         baseline_rate=base,
         lift=lift,
         difference=difference,
-        ci_low=difference + (-half),
+        ci_low=difference - half,
         ci_high=difference + half,
         p_value=p_value,
         confidence=1.0 - p_value,

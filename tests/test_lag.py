@@ -128,22 +128,22 @@ def test_t_quantile_matches_scipy() -> None:
 # -- issue 10's reproducer --------------------------------------------------------------------
 
 
-def _one_day_lag(days_after_last_send: int) -> tuple[list[float], list[float]]:
-    """100 conversions a day for 60 days (days 0-59), each one day after its send.
-
-    The frame starts on day 1 (after the first send) and ends ``days_after_last_send``
-    days after the last send: by-send-date 100 on days 1-59, by-conversion-date 100 on
-    days 1-60.
-    """
-    by_send = [100.0 if day <= 59 else 0.0 for day in range(1, 60 + days_after_last_send)]
-    by_conversion = [100.0 if day <= 60 else 0.0 for day in range(1, 60 + days_after_last_send)]
+def _exact_lag_frame(lag: int, send_days: range, frame_days: range) -> tuple[list[float], list[float]]:
+    """100 conversions from each send day, all exactly ``lag`` days later, seen over a frame."""
+    by_send = [100.0 if day in send_days else 0.0 for day in frame_days]
+    by_conversion = [100.0 if day - lag in send_days else 0.0 for day in frame_days]
     return by_conversion, by_send
+
+
+# Issue 10's reproducer: 100 a day sent on days 0-59, each converting one day later, and a
+# frame cut to start on day 1. The old estimator gave 1.0 on the whole life, -0.017 here.
+SENDS = range(60)
 
 
 @pytest.mark.parametrize("window_days", [1, 3, 7, 30])
 def test_issue_reproducer_gives_exactly_one_day(window_days: int) -> None:
-    # The old estimator gave -0.017 on this frame cut to start on day 1.
-    by_conversion, by_send = _one_day_lag(days_after_last_send=10)
+    # The frame runs on past the last conversion (as a fetch up to today does).
+    by_conversion, by_send = _exact_lag_frame(1, SENDS, range(1, 70))
     fit = fit_lag(by_conversion, by_send, window_days)
     assert fit.mean == pytest.approx(1.0, abs=1e-9)
     assert fit.status == "ok"
@@ -152,18 +152,16 @@ def test_issue_reproducer_gives_exactly_one_day(window_days: int) -> None:
     assert fit.distribution[1] == pytest.approx(1.0)
 
 
-def test_issue_frame_ending_the_day_after_the_last_send() -> None:
-    # The issue's exact frame: days 1-60. Only the drop on day 60 carries information.
-    by_conversion, by_send = _one_day_lag(days_after_last_send=1)
+def test_issue_frame_ending_on_the_last_conversion() -> None:
+    # The issue's exact frame, days 1-60: only the last day (no sends, 100 conversions)
+    # tells the lags apart, and only that the lag is not 0.
+    by_conversion, by_send = _exact_lag_frame(1, SENDS, range(1, 61))
     assert mean_lag(by_conversion, by_send, 1) == pytest.approx(1.0, abs=1e-9)
-    # With a 3-day window a 3-day lag would give the very same frame, so no estimator
-    # can tell 1 from 3: the honest answer is None.
-    assert mean_lag(by_conversion, by_send, 3) is None
-    sends = [100.0] * 60  # days -2..57 convert on days 1..60 with a 3-day lag
-    lag3_conversions = [sends[day - 3 + 2] if 0 <= day - 3 + 2 < 60 else 0.0 for day in range(1, 61)]
-    assert lag3_conversions == by_conversion
+    # With a 3-day window, a 3-day lag after sends from day -2 gives the very same frame:
+    # no estimator can tell 1 from 3, and the honest answer is None.
+    assert _exact_lag_frame(3, range(-2, 60), range(1, 61)) == (by_conversion, by_send)
     fit = fit_lag(by_conversion, by_send, 3)
-    assert fit.status == "not_identifiable"
+    assert (fit.mean, fit.status) == (None, "not_identifiable")
     assert fit.interval == pytest.approx((1.0, 3.0), abs=1e-3)
 
 
@@ -435,7 +433,7 @@ def _recover(sends: str, seed: int, runs: int = 200) -> tuple[list[float | None]
 
 
 def test_bursty_sends_recover_the_mean_within_a_quarter_day() -> None:
-    # Measured with this seed: 200/200 within 0.25 day, none null.
+    # Measured with this seed: 200/200 within 0.25 day (worst error 0.08), none null.
     errors, _ = _recover("bursty", seed=610)
     within = sum(e is not None and abs(e) <= 0.25 for e in errors) / len(errors)
     assert within >= 0.90
@@ -443,11 +441,11 @@ def test_bursty_sends_recover_the_mean_within_a_quarter_day() -> None:
 
 
 def test_steady_sends_are_null_or_within_half_a_day() -> None:
-    # Measured with this seed: 199/200 null or within 0.5 (31% null), 63% within 0.25.
+    # Measured with this seed: 197/200 null or within 0.5 (47 null, 144 within 0.25).
     errors, fits = _recover("steady", seed=611)
     ok = sum(e is None or abs(e) <= 0.5 for e in errors) / len(errors)
     assert ok >= 0.90
-    assert ok >= 0.98
+    assert ok >= 0.97  # near the figure measured, so that a regression shows
     nulls = sum(e is None for e in errors) / len(errors)
     assert 0.15 <= nulls <= 0.6  # steady sends often cannot say, and then say so
     assert all(f.status in {"ok", "not_identifiable"} for f in fits)
@@ -462,13 +460,13 @@ def test_profile_intervals_cover_the_truth_about_as_often_as_their_level() -> No
         fit = window.fit()
         assert fit.interval is not None
         covered += fit.interval[0] - 0.01 <= window.true_mean <= fit.interval[1] + 0.01
-    # Nominal 95%; the weighting is approximate and the tail's counts shift a little.
+    # Nominal 95% (measured: 97%); the weighting is approximate, hence the margin.
     assert covered / runs >= 0.88
 
 
 def test_time_per_group() -> None:
     # About 100 days, W = 7, as the verb calls it once per (campaign, channel, variation,
-    # event). Measured: about 3 ms a group (bursty or steady) on one shared core.
+    # event). Measured: 2-4 ms a group (bursty or steady) on a busy shared core.
     rng = np.random.default_rng(613)
     groups = []
     for i in range(40):
