@@ -18,7 +18,6 @@ The API key is guarded on every path out:
 
 from __future__ import annotations
 
-import copy
 import http.client
 import logging
 import random
@@ -372,12 +371,12 @@ class BrazeClient:
                     cached = self.get(CAMPAIGN_DETAILS_PATH, {"campaign_id": campaign_id})
                     with self._details_lock:
                         self._details[campaign_id] = cached
-        return copy.deepcopy(cached)
+        return _copy_json(cached)
 
     def cached_details(self) -> dict[str, dict[str, Any]]:
         """The ``/campaigns/details`` bodies this client holds, by campaign id (copies)."""
         with self._details_lock:
-            return copy.deepcopy(self._details)
+            return {cid: _copy_json(body) for cid, body in self._details.items()}
 
     # -- the request loop ------------------------------------------------------------------
 
@@ -733,6 +732,22 @@ def _valid_text(decoded: Any) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return True
+
+
+def _copy_json(value: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of decoded JSON, without recursion (a hostile body nests 1,000 deep)."""
+    root: dict[str, Any] = {}
+    stack: list[tuple[Any, Any]] = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            if isinstance(item, (dict, list)):
+                copied: Any = {} if isinstance(item, dict) else [None] * len(item)
+                stack.append((item, copied))
+                item = copied
+            target[key] = item
+    return root
 
 
 def _is_refused(exc: BaseException) -> bool:
