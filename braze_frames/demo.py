@@ -8,12 +8,11 @@ reconciliation of conversions, and save a chart. Every number is simulated.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 
@@ -65,7 +64,7 @@ class Demo:
         sent = [c for c in sb.catalogue if c.first_sent is not None]
         self.ids = [c.id for c in sent[:campaigns]]
         self.names: dict[str, str] = {}
-        self.windows: dict[str, int] = {}
+        self.details: dict[str, Any] = {}
         self.written: list[tuple[Path, str]] = []  # (path, what it holds), for the report
 
     def run(self) -> None:
@@ -112,17 +111,15 @@ class Demo:
             shutil.rmtree(dataset)
 
     def _fetch(self, client: BrazeClient, first: dt.date, last: dt.date) -> pl.DataFrame:
+        from .endpoints.details import campaign_name_of
         from .fetch import campaign_details, fetch_data_series
 
-        for cid in self.ids:
-            details = campaign_details(cid, client=client)
-            self.names[cid] = str(details.get("name") or cid)
-            behaviours = details.get("conversion_behaviors") or [{}]
-            seconds = behaviours[0].get("window") if isinstance(behaviours[0], dict) else None
-            # Braze gives the window in seconds; a partial day still needs a whole day of margin.
-            self.windows[cid] = max(1, math.ceil(seconds / 86400)) if isinstance(seconds, int | float) else 30
+        # Names and conversion windows; the client caches them, so the fetch that follows
+        # fills campaign_name and variation_name without asking again.
+        self.details = campaign_details(self.ids, client=client)
+        self.names = {cid: campaign_name_of(d) or cid for cid, d in self.details.items()}
         frame: pl.DataFrame = fetch_data_series(self.ids, start=first, end=last, client=client,
-                                                variation_names=True, progress=_stderr_is_terminal())
+                                                progress=_stderr_is_terminal())
         return frame
 
     def _summary(self, df: pl.DataFrame, first: dt.date, last: dt.date) -> None:
@@ -209,19 +206,14 @@ class Demo:
     def _reconcile(self, df: pl.DataFrame) -> None:
         import polars as pl
 
-        from .verbs.reconcile import reconcile
+        from .cli._analyse import _reconcile
 
-        pieces = []
-        for cid in self.ids:
-            one = df.filter(pl.col("campaign_id") == cid)
-            if one.is_empty():
-                continue
-            summary = reconcile(one, summary=True, window_days=self.windows.get(cid, 30))
-            primary = (pl.col("channel") == ALL_CHANNEL) & (pl.col("event") == "conversions")
-            pieces.append(summary.filter(primary))
-        if not pieces:
+        # Each campaign's own conversion window bounds what the window's edges explain.
+        summary = _reconcile(df, summary=True, window_days=None, details=self.details)
+        primary = (pl.col("channel") == ALL_CHANNEL) & (pl.col("event") == "conversions")
+        table = summary.filter(primary)
+        if table.is_empty():
             return
-        table = pl.concat(pieces, how="vertical_relaxed")
         from .storage.parquet import write_parquet
 
         self.written.append((write_parquet(table, self.out / "reconcile.parquet"),

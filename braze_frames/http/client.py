@@ -745,8 +745,9 @@ def _copy_json(value: dict[str, Any]) -> dict[str, Any]:
             if isinstance(item, (dict, list)):
                 copied: Any = {} if isinstance(item, dict) else [None] * len(item)
                 stack.append((item, copied))
-                item = copied
-            target[key] = item
+                target[key] = copied
+            else:
+                target[key] = item
     return root
 
 
