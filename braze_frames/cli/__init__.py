@@ -374,6 +374,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     """
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
+        # Warnings are what this program has to say besides errors: one line each, even
+        # where the environment turns warnings into errors (PYTHONWARNINGS, a test runner).
+        warnings.simplefilter("default", UserWarning)
         try:
             code = cli.main(args=list(argv) if argv is not None else None, prog_name=PROG,
                             standalone_mode=False)
