@@ -22,11 +22,8 @@ from .cli._support import (
     EXIT_USAGE,
     _CliError,
     _fmt_bytes,
-    _fmt_int,
-    _fmt_rate,
-    _short,
+    _print_frame,
     _stderr_is_terminal,
-    _table,
 )
 
 if TYPE_CHECKING:
@@ -145,11 +142,10 @@ class Demo:
                  .n_unique().alias("variations"), pl.col("metric").n_unique().alias("metrics"))
             .sort("rows", descending=True)
         )
-        rows = [[ch, f"{n:,}", str(c), "-" if ch == ALL_CHANNEL else str(v), str(m)]
-                for ch, n, c, v, m in per_channel.iter_rows()]
+        per_channel = per_channel.with_columns(
+            pl.when(pl.col("channel") != ALL_CHANNEL).then(pl.col("variations")))
         click.echo("\nRows per channel (channel 'all' holds the day-level totals)")
-        headers = ["channel", "rows", "campaigns", "variations", "metrics"]
-        click.echo(_table(headers, rows, right=(1, 2, 3, 4)))
+        _print_frame(per_channel)
 
     def _files(self, df: pl.DataFrame) -> None:
         from .storage.parquet import write_parquet
@@ -166,16 +162,18 @@ class Demo:
                              "rates per variation, whole period"))
 
     def _report_files(self) -> None:
+        import polars as pl
+
         rows = []
         for path, what in self.written:
             if path.is_dir():
                 parts = [p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_"))]
                 size = sum(p.stat().st_size for p in parts)
-                rows.append([f"{path.name}/", _fmt_bytes(size), f"{what} ({len(parts)} files)"])
+                rows.append((f"{path.name}/", _fmt_bytes(size), f"{what} ({len(parts)} files)"))
             else:
-                rows.append([path.name, _fmt_bytes(path.stat().st_size), what])
+                rows.append((path.name, _fmt_bytes(path.stat().st_size), what))
         click.echo(f"\nFiles in {self.out}/")
-        click.echo(_table(["file", "size", "what"], rows, right=(1,)))
+        _print_frame(pl.DataFrame(rows, schema=["file", "size", "what"], orient="row"))
 
     def _best(self, df: pl.DataFrame) -> None:
         import polars as pl
@@ -193,15 +191,19 @@ class Demo:
                               descending=[True, False, False]).head(_TOP)
             if top.is_empty():
                 continue
-            rows = [
-                [_short(self.names.get(r["campaign_id"], r["campaign_id"])), r["channel"],
-                 _short(r["variation_name"] or r["variation"], 16), r["metric"], _fmt_rate(r["value"]),
-                 f"{_fmt_int(r['numerator'])} / {_fmt_int(r['denominator'])}"]
-                for r in top.iter_rows(named=True)
-            ]
+            table = top.select(
+                pl.col("campaign_id").cast(pl.String).replace_strict(
+                    self.names, default=pl.col("campaign_id").cast(pl.String)).alias("campaign"),
+                pl.col("channel").cast(pl.String),
+                pl.coalesce(pl.col("variation_name").cast(pl.String),
+                            pl.col("variation").cast(pl.String)).alias("variation"),
+                pl.col("metric").cast(pl.String).alias("rate"),
+                (pl.col("value") * 100).round(2).alias("value (%)"),
+                pl.col("numerator").round(0).cast(pl.Int64),
+                pl.col("denominator").round(0).cast(pl.Int64),
+            )
             click.echo(f"\n{title}")
-            headers = ["campaign", "channel", "variation", "rate", "value", "numerator / denominator"]
-            click.echo(_table(headers, rows, right=(4, 5)))
+            _print_frame(table, float_precision=2)
 
     def _reconcile(self, df: pl.DataFrame) -> None:
         import polars as pl
@@ -222,16 +224,19 @@ class Demo:
         rows = []
         for r in sorted(table.iter_rows(named=True), key=lambda r: order.get(r["campaign_id"], len(order))):
             truth = self.sb.truth(r["campaign_id"]).observed_mean_lag(0)
-            rows.append([
-                _short(self.names.get(r["campaign_id"], r["campaign_id"])),
-                _fmt_int(r["by_conversion_date"]), _fmt_int(r["by_send_date"]), _fmt_int(r["gap"]),
+            rows.append((
+                self.names.get(r["campaign_id"], r["campaign_id"]),
+                r["by_conversion_date"], r["by_send_date"], r["gap"],
                 {True: "yes", False: "NO", None: "-"}[r["within_bound"]],
-                "-" if r["mean_lag_days"] is None else f"{r['mean_lag_days']:.2f}",
-                "-" if truth is None else f"{truth:.2f}",
-            ])
+                r["mean_lag_days"], truth,
+            ))
         click.echo("\nConversions by conversion date vs by send date (day-level totals, primary event)")
-        click.echo(_table(["campaign", "by conversion", "by send", "gap", "edges explain it",
-                           "mean lag (days)", "true lag"], rows, right=(1, 2, 3, 5, 6)))
+        shown = pl.DataFrame(rows, orient="row", schema={
+            "campaign": pl.String, "by conversion": pl.Float64, "by send": pl.Float64,
+            "gap": pl.Float64, "edges explain it": pl.String, "mean lag (days)": pl.Float64,
+            "true lag": pl.Float64})
+        counts = ["by conversion", "by send", "gap"]
+        _print_frame(shown.with_columns(pl.col(counts).round(0).cast(pl.Int64)), float_precision=2)
         click.echo("  The gap comes from the window's edges: conversions inside it from earlier sends,\n"
                    "  minus later conversions of sends inside it. 'true lag' is the simulator's own.")
 

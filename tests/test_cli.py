@@ -514,11 +514,15 @@ def test_a_bug_is_one_line_unless_debugging(here: InProcess, tmp_path: Path) -> 
         cli.run(["demo", "--out", str(tmp_path)])
 
 
-def test_text_table_aligns_columns() -> None:
-    table = cli_support._table(["name", "rows"], [["all", "1,000"], ["email", "12"]], right=(1,))
-    assert table.splitlines() == [
-        "  name    rows",
-        "  -----  -----",
-        "  all    1,000",
-        "  email     12",
+def test_tables_are_printed_by_polars_in_ascii(capsys: pytest.CaptureFixture[str]) -> None:
+    frame = pl.DataFrame({"name": ["all", "email"], "rows": [1000, 12], "rate": [0.123456, None]})
+    cli_support._print_frame(frame, float_precision=2)
+    assert capsys.readouterr().out.splitlines() == [
+        "| name  |  rows | rate |",
+        "|-------|-------|------|",
+        "| all   | 1,000 | 0.12 |",
+        "| email |    12 | null |",
     ]
+    cli_support._print_frame(pl.DataFrame({"n": list(range(5))}), rows=2)
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "(3 more rows not shown; --rows N shows more, -o FILE writes them all)"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import math
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
@@ -46,7 +45,6 @@ _CONTEXT: Final = {"help_option_names": ["-h", "--help"], "max_content_width": 1
 _TOP: Final = 5
 _MAX_INTERNAL: Final = 400
 
-_NAME_WIDTH: Final = 32
 
 
 class _CliError(Exception):
@@ -177,18 +175,6 @@ def _rows(frame: Any) -> int:
     return len(frame)
 
 
-def _fmt_int(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:,.0f}"
-
-
-def _fmt_rate(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.2%}"
-
-
 def _fmt_bytes(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
@@ -196,27 +182,6 @@ def _fmt_bytes(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"  # pragma: no cover - the loop always returns
-
-
-def _short(text: Any, width: int = _NAME_WIDTH) -> str:
-    s = "-" if text is None else str(text)
-    return s if len(s) <= width else s[: width - 3] + "..."
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> str:
-    """A plain-text table (ASCII only, so it reads in any terminal or log)."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs]
-        return "  " + "  ".join(parts).rstrip()
-
-    out = [line(headers), line(["-" * w for w in widths])]
-    out.extend(line(r) for r in rows)
-    return "\n".join(out)
 
 
 def _check_output(path: Path) -> str:
@@ -274,7 +239,7 @@ def _print_frame(frame: Any, *, rows: int | None = None, float_precision: int | 
         tbl_rows=-1,
         tbl_cols=-1,
         tbl_width_chars=10_000,
-        fmt_str_lengths=_NAME_WIDTH + 8,
+        fmt_str_lengths=200,  # no cut: polars would mark it with a non-ASCII ellipsis
         thousands_separator=True,
         float_precision=float_precision,
         tbl_cell_numeric_alignment="RIGHT",
