@@ -316,8 +316,8 @@ def fetch_data_series(
         ...     df = fetch_data_series(sb.campaign_ids[0], length=7, client=client)
         >>> df.columns
         ['campaign_id', 'campaign_name', 'date', 'channel', 'variation', 'variation_name', 'metric', 'value']
-        >>> df["campaign_name"][0]
-        'Weekly Newsletter'
+        >>> df["campaign_name"].null_count()
+        0
     """
     ids = None if campaign_ids is None else _check_ids(campaign_ids)
     check_backend(backend)
@@ -617,10 +617,13 @@ def discover_campaigns(
         >>> from braze_frames import BrazeClient
         >>> from braze_frames.sandbox import Sandbox
         >>> day = dt.date(2025, 6, 30)
+        >>> first = day - dt.timedelta(days=29)
         >>> with Sandbox(seed=0, today=day) as sb, BrazeClient(sb.api_key, sb.url) as client:
-        ...     found = discover_campaigns(client, day - dt.timedelta(days=29), day)
-        >>> len(found.ranges), [s.reason for s in found.skipped][:1]
-        (13, ['never sent'])
+        ...     found = discover_campaigns(client, first, day)
+        >>> all(first <= a <= b <= day for a, b in found.ranges.values())
+        True
+        >>> "never sent" in {s.reason for s in found.skipped}
+        True
     """
     check_bool("include_archived", include_archived)
     listed = list_campaigns(client=client, include_archived=include_archived)
