@@ -98,8 +98,9 @@ def tidy_file(sb: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ------------------------------------------------------------------------------------ help
 
 
-@pytest.mark.parametrize("command", ["campaigns", "fetch", "sync", "rates", "reconcile"])
-def test_every_new_command_has_help_with_examples(here: InProcess, command: str) -> None:
+@pytest.mark.parametrize("command", ["demo", "campaigns", "fetch", "sync", "rates", "reconcile",
+                                     "sandbox"])
+def test_every_command_has_help_with_examples(here: InProcess, command: str) -> None:
     code, out, err = here(command, "--help")
     assert code == 0 and err == ""
     assert out.startswith(f"Usage: braze-frames {command}")

@@ -323,7 +323,12 @@ def sandbox(port: int, host: str, seed: int, campaigns: int | None, latency: flo
     It answers /campaigns/data_series, /campaigns/list and /campaigns/details with
     Braze's shapes, errors and rate-limit headers; its numbers are simulated, not real
     data. The banner prints its URL and a key to export for fetch, sync or a notebook.
-    """
+
+    \b
+    Examples:
+      braze-frames sandbox --port 8080
+      braze-frames sandbox --campaigns 200 --latency 0.05 --fault-rate 0.1
+    """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
     from ..sandbox import Sandbox
 
     server = Sandbox(seed, host=host, port=port, n_campaigns=campaigns, latency=latency,
@@ -347,7 +352,12 @@ def demo(out: Path, seed: int, days: int, campaigns: int) -> None:
     writes a tidy Parquet file and a hive-partitioned dataset, prints a summary, the best
     variations by rate and the conversion reconciliation, and saves a chart. No key or
     network needed: every number is simulated.
-    """
+
+    \b
+    Examples:
+      braze-frames demo
+      braze-frames demo --out /tmp/demo --days 90 --campaigns 4
+    """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
     from ..sandbox import Sandbox
 
     with Sandbox(seed=seed) as sb:
