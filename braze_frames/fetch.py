@@ -307,7 +307,8 @@ def fetch_data_series(
         NamesUnavailableWarning: Once, naming the campaigns whose names are unknown.
         SkippedCampaignsWarning: Once, naming the campaigns a fetch of every campaign
             left out, and why.
-        NoDataWarning: When no row came back: the days asked for, and what to check.
+        NoDataWarning: When no row came back: the days asked for, and what to check (not
+            when ``sync`` is the caller: it reports its own way).
 
     Examples:
         >>> from braze_frames import BrazeClient
@@ -341,7 +342,7 @@ def fetch_data_series(
         more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
         warnings.warn(f"{len(failures)} request(s) failed, their days are missing: {lines}{more}",
                       FetchFailedWarning, stacklevel=2)
-    if not run.parsed.n_rows and not failures:
+    if not run.parsed.n_rows and not failures and not _called_from_inside():
         _warn(no_data_message(len(run.ranges), first, last), NoDataWarning)
     if on_error == "collect":
         return FetchResult(frame, failures, run.skipped)
@@ -373,12 +374,23 @@ class _Run(NamedTuple):
     names_errors: dict[str, BrazeError]
 
 
+_PACKAGE: Final = os.path.dirname(__file__) + os.sep
+
+
+def _called_from_inside() -> bool:
+    """Whether the public function calling this was called by the package itself.
+
+    ``sync`` fetches batch after batch, many of them rightly empty (a quiet campaign's
+    restated days); it reports what it did in its own way, so an empty batch is no news.
+    """
+    return sys._getframe(2).f_code.co_filename.startswith(_PACKAGE)
+
+
 def _warn(message: str, category: type[Warning]) -> None:
     """Warn at the caller's first frame outside this package, however deep the call."""
-    package = os.path.dirname(__file__) + os.sep
     level = 2
     frame = sys._getframe(1)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)
