@@ -83,8 +83,11 @@ DAY_LEVEL_METRICS: Final = ("unique_recipients", "revenue")
 EXTRA_METRICS: Final = ("revenue", "unique_recipients", "enrolled", "machine_open",
                         "machine_amp_open", "machine_opens", "other_opens", "amp_opens")
 _EXTRA_SET: Final = frozenset(EXTRA_METRICS)
-#: Push delivery metrics beyond the push schema, as ``/sends/data_series`` reports them and
-#: as push entries of ``/campaigns/data_series`` carry them in third-party examples.
+
+#: Push delivery counts that ``/sends/data_series`` documents and that third-party examples
+#: show on push entries of ``/campaigns/data_series`` too: known on every push channel, but
+#: not in its schema (Braze's campaign docs do not list them, and a control group is told
+#: apart by carrying none of the schema's metrics).
 PUSH_DELIVERY_METRICS: Final = ("delivered", "undelivered", "delivery_failed")
 
 #: ``conversions``, ``conversions1``, ... and their ``_by_send_time`` twins.
@@ -141,8 +144,8 @@ def is_known_metric(channel: str, metric: str) -> bool:
         True
         >>> is_known_metric("ios_push", "carousel_slide_1_Promo_click")
         True
-        >>> is_known_metric("android_push", "undelivered")
-        True
+        >>> is_known_metric("android_push", "undelivered"), is_known_metric("webhook", "undelivered")
+        (True, False)
         >>> is_known_metric("email", "brand_new_metric")
         False
     """
@@ -152,24 +155,24 @@ def is_known_metric(channel: str, metric: str) -> bool:
         return False
     if metric in CHANNEL_SCHEMAS.get(channel, ()):
         return True
-    if channel not in PUSH_CHANNELS:
-        return False
-    return metric in PUSH_DELIVERY_METRICS or PUSH_DYNAMIC_PATTERN.fullmatch(metric) is not None
+    return channel in PUSH_CHANNELS and (
+        metric in PUSH_DELIVERY_METRICS or PUSH_DYNAMIC_PATTERN.fullmatch(metric) is not None)
 
 
 def metric_order(channel: str, metrics: Iterable[str]) -> list[str]:
     """Order metrics as a wide table shows them.
 
-    The channel's schema first (Braze's order), then the extras, then conversion events by
+    The channel's schema first (Braze's order; push delivery counts after it), then the
+    extras, then conversion events by
     number with each ``_by_send_time`` twin after its event, then everything else by name.
 
     Examples:
         >>> metric_order("webhook", ["conversions1", "errors", "zzz", "conversions", "sent"])
         ['sent', 'errors', 'conversions', 'conversions1', 'zzz']
     """
-    schema = {m: i for i, m in enumerate(schema_for(channel))}
-    push = PUSH_DELIVERY_METRICS if channel in PUSH_CHANNELS else ()
-    extras = {m: i for i, m in enumerate(push + DAY_LEVEL_METRICS + EXTRA_METRICS)}
+    own = schema_for(channel) + (PUSH_DELIVERY_METRICS if channel in PUSH_CHANNELS else ())
+    schema = {m: i for i, m in enumerate(own)}
+    extras = {m: i for i, m in enumerate(DAY_LEVEL_METRICS + EXTRA_METRICS)}
 
     def key(metric: str) -> tuple[int, int, int, str]:
         if metric in schema:

@@ -8,12 +8,11 @@ reconciliation of conversions, and save a chart. Every number is simulated.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 
@@ -23,11 +22,8 @@ from .cli._support import (
     EXIT_USAGE,
     _CliError,
     _fmt_bytes,
-    _fmt_int,
-    _fmt_rate,
-    _short,
+    _print_frame,
     _stderr_is_terminal,
-    _table,
 )
 
 if TYPE_CHECKING:
@@ -65,7 +61,7 @@ class Demo:
         sent = [c for c in sb.catalogue if c.first_sent is not None]
         self.ids = [c.id for c in sent[:campaigns]]
         self.names: dict[str, str] = {}
-        self.windows: dict[str, int] = {}
+        self.details: dict[str, Any] = {}
         self.written: list[tuple[Path, str]] = []  # (path, what it holds), for the report
 
     def run(self) -> None:
@@ -112,17 +108,15 @@ class Demo:
             shutil.rmtree(dataset)
 
     def _fetch(self, client: BrazeClient, first: dt.date, last: dt.date) -> pl.DataFrame:
+        from .endpoints.details import campaign_name_of
         from .fetch import campaign_details, fetch_data_series
 
-        for cid in self.ids:
-            details = campaign_details(cid, client=client)
-            self.names[cid] = str(details.get("name") or cid)
-            behaviours = details.get("conversion_behaviors") or [{}]
-            seconds = behaviours[0].get("window") if isinstance(behaviours[0], dict) else None
-            # Braze gives the window in seconds; a partial day still needs a whole day of margin.
-            self.windows[cid] = max(1, math.ceil(seconds / 86400)) if isinstance(seconds, int | float) else 30
+        # Names and conversion windows; the client caches them, so the fetch that follows
+        # fills campaign_name and variation_name without asking again.
+        self.details = campaign_details(self.ids, client=client)
+        self.names = {cid: campaign_name_of(d) or cid for cid, d in self.details.items()}
         frame: pl.DataFrame = fetch_data_series(self.ids, start=first, end=last, client=client,
-                                                variation_names=True, progress=_stderr_is_terminal())
+                                                progress=_stderr_is_terminal())
         return frame
 
     def _summary(self, df: pl.DataFrame, first: dt.date, last: dt.date) -> None:
@@ -148,11 +142,10 @@ class Demo:
                  .n_unique().alias("variations"), pl.col("metric").n_unique().alias("metrics"))
             .sort("rows", descending=True)
         )
-        rows = [[ch, f"{n:,}", str(c), "-" if ch == ALL_CHANNEL else str(v), str(m)]
-                for ch, n, c, v, m in per_channel.iter_rows()]
+        per_channel = per_channel.with_columns(
+            pl.when(pl.col("channel") != ALL_CHANNEL).then(pl.col("variations")))
         click.echo("\nRows per channel (channel 'all' holds the day-level totals)")
-        headers = ["channel", "rows", "campaigns", "variations", "metrics"]
-        click.echo(_table(headers, rows, right=(1, 2, 3, 4)))
+        _print_frame(per_channel)
 
     def _files(self, df: pl.DataFrame) -> None:
         from .storage.parquet import write_parquet
@@ -169,16 +162,18 @@ class Demo:
                              "rates per variation, whole period"))
 
     def _report_files(self) -> None:
+        import polars as pl
+
         rows = []
         for path, what in self.written:
             if path.is_dir():
                 parts = [p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_"))]
                 size = sum(p.stat().st_size for p in parts)
-                rows.append([f"{path.name}/", _fmt_bytes(size), f"{what} ({len(parts)} files)"])
+                rows.append((f"{path.name}/", _fmt_bytes(size), f"{what} ({len(parts)} files)"))
             else:
-                rows.append([path.name, _fmt_bytes(path.stat().st_size), what])
+                rows.append((path.name, _fmt_bytes(path.stat().st_size), what))
         click.echo(f"\nFiles in {self.out}/")
-        click.echo(_table(["file", "size", "what"], rows, right=(1,)))
+        _print_frame(pl.DataFrame(rows, schema=["file", "size", "what"], orient="row"))
 
     def _best(self, df: pl.DataFrame) -> None:
         import polars as pl
@@ -196,32 +191,31 @@ class Demo:
                               descending=[True, False, False]).head(_TOP)
             if top.is_empty():
                 continue
-            rows = [
-                [_short(self.names.get(r["campaign_id"], r["campaign_id"])), r["channel"],
-                 _short(r["variation_name"] or r["variation"], 16), r["metric"], _fmt_rate(r["value"]),
-                 f"{_fmt_int(r['numerator'])} / {_fmt_int(r['denominator'])}"]
-                for r in top.iter_rows(named=True)
-            ]
+            table = top.select(
+                pl.col("campaign_id").cast(pl.String).replace_strict(
+                    self.names, default=pl.col("campaign_id").cast(pl.String)).alias("campaign"),
+                pl.col("channel").cast(pl.String),
+                pl.coalesce(pl.col("variation_name").cast(pl.String),
+                            pl.col("variation").cast(pl.String)).alias("variation"),
+                pl.col("metric").cast(pl.String).alias("rate"),
+                (pl.col("value") * 100).round(2).alias("value (%)"),
+                pl.col("numerator").round(0).cast(pl.Int64),
+                pl.col("denominator").round(0).cast(pl.Int64),
+            )
             click.echo(f"\n{title}")
-            headers = ["campaign", "channel", "variation", "rate", "value", "numerator / denominator"]
-            click.echo(_table(headers, rows, right=(4, 5)))
+            _print_frame(table, float_precision=2)
 
     def _reconcile(self, df: pl.DataFrame) -> None:
         import polars as pl
 
-        from .verbs.reconcile import reconcile
+        from .cli._analyse import _reconcile
 
-        pieces = []
-        for cid in self.ids:
-            one = df.filter(pl.col("campaign_id") == cid)
-            if one.is_empty():
-                continue
-            summary = reconcile(one, summary=True, window_days=self.windows.get(cid, 30))
-            primary = (pl.col("channel") == ALL_CHANNEL) & (pl.col("event") == "conversions")
-            pieces.append(summary.filter(primary))
-        if not pieces:
+        # Each campaign's own conversion window bounds what the window's edges explain.
+        summary = _reconcile(df, summary=True, window_days=None, details=self.details)
+        primary = (pl.col("channel") == ALL_CHANNEL) & (pl.col("event") == "conversions")
+        table = summary.filter(primary)
+        if table.is_empty():
             return
-        table = pl.concat(pieces, how="vertical_relaxed")
         from .storage.parquet import write_parquet
 
         self.written.append((write_parquet(table, self.out / "reconcile.parquet"),
@@ -230,16 +224,19 @@ class Demo:
         rows = []
         for r in sorted(table.iter_rows(named=True), key=lambda r: order.get(r["campaign_id"], len(order))):
             truth = self.sb.truth(r["campaign_id"]).observed_mean_lag(0)
-            rows.append([
-                _short(self.names.get(r["campaign_id"], r["campaign_id"])),
-                _fmt_int(r["by_conversion_date"]), _fmt_int(r["by_send_date"]), _fmt_int(r["gap"]),
+            rows.append((
+                self.names.get(r["campaign_id"], r["campaign_id"]),
+                r["by_conversion_date"], r["by_send_date"], r["gap"],
                 {True: "yes", False: "NO", None: "-"}[r["within_bound"]],
-                "-" if r["mean_lag_days"] is None else f"{r['mean_lag_days']:.2f}",
-                "-" if truth is None else f"{truth:.2f}",
-            ])
+                r["mean_lag_days"], truth,
+            ))
         click.echo("\nConversions by conversion date vs by send date (day-level totals, primary event)")
-        click.echo(_table(["campaign", "by conversion", "by send", "gap", "edges explain it",
-                           "mean lag (days)", "true lag"], rows, right=(1, 2, 3, 5, 6)))
+        shown = pl.DataFrame(rows, orient="row", schema={
+            "campaign": pl.String, "by conversion": pl.Float64, "by send": pl.Float64,
+            "gap": pl.Float64, "edges explain it": pl.String, "mean lag (days)": pl.Float64,
+            "true lag": pl.Float64})
+        counts = ["by conversion", "by send", "gap"]
+        _print_frame(shown.with_columns(pl.col(counts).round(0).cast(pl.Int64)), float_precision=2)
         click.echo("  The gap comes from the window's edges: conversions inside it from earlier sends,\n"
                    "  minus later conversions of sends inside it. 'true lag' is the simulator's own.")
 

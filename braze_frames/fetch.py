@@ -1,20 +1,41 @@
-"""Top-level functions: fetch campaign analytics as a tidy frame, list and describe campaigns."""
+"""Top-level functions: fetch campaign analytics as a tidy frame, list and describe campaigns.
+
+Also the choice of campaigns for "every campaign" (:func:`discover_campaigns`), which
+``sync`` shares: list them (archived ones too, by default), read each one's details, and
+keep those whose active days overlap the range, naming the others and why.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeVar
 
-from ._errors import BrazeError, DataRepairWarning, UnexpectedResponseError, UnknownFieldWarning
+from ._errors import (
+    AuthenticationError,
+    BrazeError,
+    DataRepairWarning,
+    PermissionDeniedError,
+    UnexpectedResponseError,
+    UnknownFieldWarning,
+)
 from ._progress import progress_bar
 from ._tidy import Backend, check_backend, frame_from_parsed, to_backend
-from ._validate import check_choice
+from ._validate import check_bool, check_choice
+from .endpoints.details import (
+    active_days,
+    campaign_name_of,
+    conversion_window_days,
+    detail_date,
+    variation_names_of,
+)
 from .endpoints.parse import DayMap, ParsedColumns, collect_days, parse_days
 from .endpoints.windows import Reading, Window, detect_reading, plan_windows, resolve_range
 
@@ -22,10 +43,17 @@ if TYPE_CHECKING:
     from .http.client import BrazeClient
 
 __all__ = [
+    "Discovery",
     "FetchFailedWarning",
     "FetchFailure",
     "FetchResult",
+    "NamesUnavailableWarning",
+    "NoDataWarning",
+    "SkippedCampaign",
+    "SkippedCampaignsWarning",
     "campaign_details",
+    "conversion_window_days",
+    "discover_campaigns",
     "fetch_data_series",
     "list_campaigns",
 ]
@@ -47,6 +75,39 @@ class FetchFailure(NamedTuple):
         return f"{self.campaign_id} {self.first}..{self.last}: {type(self.error).__name__}: {self.error}"
 
 
+class SkippedCampaign(NamedTuple):
+    """A campaign that a fetch of every campaign did not fetch, and why.
+
+    Attributes:
+        campaign_id: The campaign's API id.
+        name: Its name, when known (``/campaigns/details``, else ``/campaigns/list``).
+        reason: Why it has no days in the range: ``"never sent"``, or when it was active.
+    """
+
+    campaign_id: str
+    name: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        shown = f"{self.name} ({self.campaign_id})" if self.name else self.campaign_id
+        return f"{shown}: {self.reason}"
+
+
+class Discovery(NamedTuple):
+    """The campaigns a fetch of every campaign asks for (:func:`discover_campaigns`).
+
+    Attributes:
+        ranges: Campaign id -> the days to fetch, ``(first, last)`` inclusive, in the
+            order ``/campaigns/list`` gave them.
+        skipped: The campaigns left out, each with its reason.
+        details: Campaign id -> its ``/campaigns/details`` body, for each one read.
+    """
+
+    ranges: dict[str, tuple[dt.date, dt.date]]
+    skipped: list[SkippedCampaign]
+    details: dict[str, dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class FetchResult:
     """What ``fetch_data_series(..., on_error="collect")`` returns.
@@ -54,10 +115,13 @@ class FetchResult:
     Attributes:
         frame: The tidy frame of every request that succeeded.
         failures: The requests that failed, with their errors; empty when all succeeded.
+        skipped: With ``campaign_ids=None``, the campaigns left out and why (never sent,
+            active only outside the range); empty otherwise.
     """
 
     frame: Any
     failures: list[FetchFailure] = field(default_factory=list)
+    skipped: list[SkippedCampaign] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -67,6 +131,22 @@ class FetchResult:
 
 class FetchFailedWarning(UserWarning):
     """Some requests failed and ``on_error="warn"`` was asked for: their days are missing."""
+
+
+class SkippedCampaignsWarning(UserWarning):
+    """A fetch of every campaign left some out (never sent, or active outside the range)."""
+
+
+class NamesUnavailableWarning(UserWarning):
+    """``/campaigns/details`` could not be read for some campaigns: their names stay null.
+
+    Every row is still returned. Usually the API key lacks the ``campaigns.details``
+    permission.
+    """
+
+
+class NoDataWarning(UserWarning):
+    """A fetch returned no rows: the warning says which days were asked for and what to check."""
 
 
 def check_on_error(on_error: object) -> None:
@@ -167,10 +247,10 @@ def fetch_data_series(
     end: str | dt.date | dt.datetime | None = None,
     client: BrazeClient | None = None,
     backend: Backend = "polars",
-    variation_names: bool = False,
+    names: bool = True,
     on_error: OnError = "raise",
     progress: bool | None = None,
-    include_archived: bool = False,
+    include_archived: bool = True,
 ) -> Any:
     """Fetch ``/campaigns/data_series`` for campaigns and days, as one tidy frame.
 
@@ -180,11 +260,17 @@ def fetch_data_series(
     server's rate limit. Each day wanted appears exactly once, whether the server reads
     ``ending_at`` inclusively or not.
 
+    Dates are days in the company's time zone, as Braze buckets them. The default end,
+    today in UTC, can be a day ahead of or behind the company's today: a range that ends
+    on a day which has not begun there holds no data for it.
+
     Args:
-        campaign_ids: One campaign id or several; ``None`` for every campaign that
-            ``/campaigns/list`` gives (then ``/campaigns/details`` skips those never sent
-            and limits each to its active days: first send to last send plus its
-            conversion window).
+        campaign_ids: One campaign id or several; ``None`` for every campaign, archived
+            or not (see ``include_archived``), whose active days (first send to last send
+            plus its longest conversion window, from ``/campaigns/details``) overlap the
+            range. A campaign whose details give no ``first_sent``/``last_sent`` (or could
+            not be read) is fetched over the whole range; the others left out are named
+            in one ``SkippedCampaignsWarning`` and in ``FetchResult.skipped``.
         length: Number of days ending on ``ending_at`` (D's date included); any size.
         ending_at: Last day (date, datetime or ISO string); default today (UTC).
         start: First day, inclusive (instead of ``length``).
@@ -192,13 +278,20 @@ def fetch_data_series(
         client: A ``BrazeClient``; by default one is made from ``BRAZE_API_KEY`` and
             ``BRAZE_REST_ENDPOINT``.
         backend: ``"polars"`` (default) or ``"pandas"``.
-        variation_names: Also call ``/campaigns/details`` (permission
-            ``campaigns.details``) to fill ``variation_name``.
+        names: Fill ``campaign_name`` and ``variation_name`` from ``/campaigns/details``
+            (permission ``campaigns.details``; read once per campaign and cached on the
+            client). The details' names win over the response's, except where they give
+            none (a control group keeps the response's "Control Group"). Without the
+            permission, or when a details request fails, the names stay null and one
+            ``NamesUnavailableWarning`` names the campaigns: every row is still returned.
+            ``False`` makes no details request for campaigns given by id, and leaves
+            ``campaign_name`` null.
         on_error: ``"raise"`` the first failure; ``"warn"`` and return what succeeded;
             ``"collect"`` and return a ``FetchResult`` with the failures.
         progress: Show a progress bar; default: when interactive and there are several
             requests.
-        include_archived: With ``campaign_ids=None``, include archived campaigns.
+        include_archived: With ``campaign_ids=None``, include archived campaigns (the
+            default: they are history); ``False`` leaves them out.
 
     Returns:
         The tidy frame (the backend's type), or a ``FetchResult`` with ``on_error="collect"``.
@@ -210,7 +303,12 @@ def fetch_data_series(
 
     Warns:
         UnknownFieldWarning: Once, naming every unknown channel and metric (all kept).
-        DataRepairWarning: Once, when the input needed repairs (see ``_parse``).
+        DataRepairWarning: Once, when the input needed repairs (see ``endpoints.parse``).
+        NamesUnavailableWarning: Once, naming the campaigns whose names are unknown.
+        SkippedCampaignsWarning: Once, naming the campaigns a fetch of every campaign
+            left out, and why.
+        NoDataWarning: When no row came back: the days asked for, and what to check (not
+            when ``sync`` is the caller: it reports its own way).
 
     Examples:
         >>> from braze_frames import BrazeClient
@@ -219,26 +317,114 @@ def fetch_data_series(
         ...     df = fetch_data_series(sb.campaign_ids[0], length=7, client=client)
         >>> df.columns
         ['campaign_id', 'campaign_name', 'date', 'channel', 'variation', 'variation_name', 'metric', 'value']
+        >>> df["campaign_name"].null_count()
+        0
     """
     ids = None if campaign_ids is None else _check_ids(campaign_ids)
     check_backend(backend)
     check_on_error(on_error)
+    check_bool("names", names)
+    check_bool("include_archived", include_archived)
     first, last = resolve_range(length=length, ending_at=ending_at, start=start, end=end,
                                 today=_utc_today())
     with _client_scope(client) as cl:
-        parsed, failures, _ = _fetch(cl, ids, first, last, variation_names=variation_names,
-                                     on_error=on_error, progress=progress,
-                                     include_archived=include_archived)
-    _warn_parsed(parsed)
-    frame = to_backend(frame_from_parsed(parsed), backend)
+        run = _fetch(cl, ids, first, last, names=names, on_error=on_error, progress=progress,
+                     include_archived=include_archived)
+    _warn_parsed(run.parsed)
+    frame = to_backend(frame_from_parsed(run.parsed), backend)
+    failures = run.failures
+    if run.names_errors:
+        _warn_names(run.names_errors, {}, whole_range=False)
+    if run.skipped:
+        warn_skipped(run.skipped)
     if failures and on_error == "warn":
         lines = "; ".join(str(f) for f in failures[:5])
         more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
         warnings.warn(f"{len(failures)} request(s) failed, their days are missing: {lines}{more}",
                       FetchFailedWarning, stacklevel=2)
+    if not run.parsed.n_rows and not failures and not _called_from_inside():
+        _warn(no_data_message(len(run.ranges), first, last), NoDataWarning)
     if on_error == "collect":
-        return FetchResult(frame, failures)
+        return FetchResult(frame, failures, run.skipped)
     return frame
+
+
+def no_data_message(n_campaigns: int, first: dt.date, last: dt.date) -> str:
+    """What an empty fetch says: the days asked for, and what to check.
+
+    Examples:
+        >>> no_data_message(1, dt.date(2025, 1, 1), dt.date(2025, 1, 7))[:60]
+        'no data for 1 campaign from 2025-01-01 to 2025-01-07 (7 days'
+    """
+    days = (last - first).days + 1
+    what = f"{n_campaigns} campaign{'s' * (n_campaigns != 1)}" if n_campaigns else "any campaign"
+    return (
+        f"no data for {what} from {first} to {last} ({days} day{'s' * (days != 1)} asked for). "
+        "Check that the campaigns sent in this range (their first and last send dates), "
+        "and that its days have begun: dates are days in the company's time zone, while "
+        "the default end is today in UTC."
+    )
+
+
+class _Run(NamedTuple):
+    parsed: ParsedColumns
+    failures: list[FetchFailure]
+    ranges: dict[str, tuple[dt.date, dt.date]]
+    skipped: list[SkippedCampaign]
+    names_errors: dict[str, BrazeError]
+
+
+_PACKAGE: Final = os.path.dirname(__file__) + os.sep
+
+
+def _called_from_inside() -> bool:
+    """Whether the public function calling this was called by the package itself.
+
+    ``sync`` fetches batch after batch, many of them rightly empty (a quiet campaign's
+    restated days); it reports what it did in its own way, so an empty batch is no news.
+    """
+    return sys._getframe(2).f_code.co_filename.startswith(_PACKAGE)
+
+
+def _warn(message: str, category: type[Warning]) -> None:
+    """Warn at the caller's first frame outside this package, however deep the call."""
+    level = 2
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def warn_skipped(skipped: Sequence[SkippedCampaign]) -> None:
+    """One ``SkippedCampaignsWarning`` naming every campaign left out, and why."""
+    shown = "; ".join(str(s) for s in skipped[:_MOST_NAMED])
+    more = f" (and {len(skipped) - _MOST_NAMED} more)" if len(skipped) > _MOST_NAMED else ""
+    _warn(f"{len(skipped)} campaign(s) left out, with no days in the range: {shown}{more}",
+          SkippedCampaignsWarning)
+
+
+def _warn_names(errors: Mapping[str, BrazeError], known: Mapping[str, str], *,
+                whole_range: bool) -> None:
+    """One ``NamesUnavailableWarning`` for the campaigns whose details could not be read."""
+    ids = list(errors)
+    shown = ", ".join(f"{known[c]} ({c})" if known.get(c) else c for c in ids[:_MOST_NAMED])
+    more = f" (and {len(ids) - _MOST_NAMED} more)" if len(ids) > _MOST_NAMED else ""
+    kinds = {type(e) for e in errors.values()}
+    if kinds <= {PermissionDeniedError}:
+        why = ("the API key lacks the campaigns.details permission (add it in Settings > "
+               "APIs and Identifiers)")
+    else:
+        first = next(iter(errors.values()))
+        why = f"/campaigns/details failed: {type(first).__name__}: {first.message}"
+    then = ("they are fetched over the whole range and their names stay null" if whole_range
+            else "their campaign_name and variation_name stay null; every row is kept")
+    _warn(f"no names for {len(ids)} campaign(s), {shown}{more}: {why}; {then}",
+          NamesUnavailableWarning)
+
+
+#: How many campaigns a warning names before it says how many more.
+_MOST_NAMED: Final = 20
 
 
 def _fetch(
@@ -247,31 +433,27 @@ def _fetch(
     first: dt.date,
     last: dt.date,
     *,
-    variation_names: bool,
+    names: bool,
     on_error: OnError,
     progress: bool | None,
-    include_archived: bool = False,
-) -> tuple[ParsedColumns, list[FetchFailure], list[str]]:
+    include_archived: bool = True,
+) -> _Run:
     failures: list[FetchFailure] = []
-    details: dict[str, Mapping[str, Any]] = {}
-    ranges: dict[str, tuple[dt.date, dt.date]] = {}
-    every = ids is None
+    details: dict[str, dict[str, Any]] = {}
+    skipped: list[SkippedCampaign] = []
+    errors: dict[str, BrazeError] = {}
     if ids is None:
-        listed = list_campaigns(client=client, include_archived=include_archived)
-        ids = [str(c["id"]) for c in listed if c.get("id")]
-    if ids and (variation_names or every):
-        # Details name the variations and, for "every campaign", say which were never
-        # sent and when each was active, so no request is spent on empty days.
-        details = _details(client, ids, on_error=on_error, failures=failures)
-    for cid in ids:
-        span = _active_span(details.get(cid), first, last) if every else (first, last)
-        if span is not None:
-            ranges[cid] = span
+        ranges, skipped, details = discover_campaigns(client, first, last,
+                                                      include_archived=include_archived)
+    else:
+        ranges = dict.fromkeys(ids, (first, last))
+        if names:
+            details, errors = _read_details(client, ids)
+    variation_names = {cid: variation_names_of(d) for cid, d in details.items()} if names else {}
+    campaign_names = {cid: campaign_name_of(d) for cid, d in details.items()} if names else {}
     parsed = ParsedColumns()
     days: dict[str, DayMap] = {cid: {} for cid in ranges}
     lock = threading.Lock()
-    names = {cid: variation_names_from_details(d) for cid, d in details.items()} \
-        if variation_names else {}
 
     # Campaigns are parsed, in order, as soon as their windows are all in: the decoded
     # bodies are dropped early (less memory, far less garbage-collector work) and the
@@ -285,8 +467,8 @@ def _fetch(
         while pending is not None and parsed_upto < len(order) and not pending[order[parsed_upto]]:
             cid = order[parsed_upto]
             parsed_upto += 1
-            _parse_campaign(parsed, cid, days.pop(cid), names.get(cid), on_error=on_error,
-                            failures=failures)
+            _parse_campaign(parsed, cid, days.pop(cid), variation_names.get(cid),
+                            campaign_names.get(cid), on_error=on_error, failures=failures)
 
     def request(cid: str, window: Window) -> None:
         try:
@@ -341,7 +523,10 @@ def _fetch(
             bar.close()
     with lock:
         flush()
-    return parsed, failures, ids
+    # A campaign whose data failed too is reported once, by its failure.
+    failed = {f.campaign_id for f in failures}
+    return _Run(parsed, failures, ranges, skipped,
+                {cid: e for cid, e in errors.items() if cid not in failed})
 
 
 def _parse_campaign(
@@ -349,6 +534,7 @@ def _parse_campaign(
     cid: str,
     days: DayMap,
     names: Mapping[str, str] | None,
+    campaign_name: str | None,
     *,
     on_error: OnError,
     failures: list[FetchFailure],
@@ -361,7 +547,7 @@ def _parse_campaign(
     """
     mark = parsed._mark()
     try:
-        parse_days(cid, days, into=parsed, variation_names=names)
+        parse_days(cid, days, into=parsed, variation_names=names, campaign_name=campaign_name)
     except UnexpectedResponseError:
         if on_error == "raise":
             raise
@@ -371,7 +557,8 @@ def _parse_campaign(
     for date in sorted(days):
         mark = parsed._mark()
         try:
-            parse_days(cid, {date: days[date]}, into=parsed, variation_names=names)
+            parse_days(cid, {date: days[date]}, into=parsed, variation_names=names,
+                       campaign_name=campaign_name)
         except UnexpectedResponseError as exc:
             parsed._rollback(mark)
             failures.append(FetchFailure(cid, date, date, exc))
@@ -380,49 +567,13 @@ def _parse_campaign(
 def _active_span(
     details: Mapping[str, Any] | None, first: dt.date, last: dt.date
 ) -> tuple[dt.date, dt.date] | None:
-    """Clip a range to a campaign's life: first send .. last send + conversion window.
-
-    Conversions keep arriving for a campaign's conversion window after its last send, so
-    those days still hold data. A campaign never sent has no days; None.
-    """
-    if details is None:
-        return first, last
-    sent_first = _detail_date(details.get("first_sent"))
-    if sent_first is None:
-        return None
-    sent_last = _detail_date(details.get("last_sent"))
-    a = max(first, sent_first)
-    b = last
-    if sent_last is not None:
-        b = min(last, sent_last + dt.timedelta(days=conversion_window_days(details)))
-    return (a, b) if a <= b else None
+    """Clip a range to a campaign's active days (``endpoints.details.active_days``); None if none."""
+    span = active_days(details, first, last)
+    return None if isinstance(span, str) else span
 
 
 def _detail_date(value: object) -> dt.date | None:
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
-def conversion_window_days(details: Mapping[str, Any], default: int = 30) -> int:
-    """The longest conversion window of a campaign, in whole days (Braze's max is 30).
-
-    Examples:
-        >>> conversion_window_days({"conversion_behaviors": [{"window": 86400}, {"window": 259200}]})
-        3
-        >>> conversion_window_days({})
-        30
-    """
-    behaviors = details.get("conversion_behaviors")
-    windows = [b.get("window") for b in behaviors if isinstance(b, Mapping)] \
-        if isinstance(behaviors, list) else []
-    seconds = [w for w in windows if isinstance(w, (int, float)) and not isinstance(w, bool)]
-    if not seconds:
-        return default
-    return max(1, -(-int(max(seconds)) // 86_400))
+    return detail_date(value)
 
 
 def _record(outcome: Sequence[object], tasks: Sequence[tuple[str, Window]],
@@ -432,40 +583,115 @@ def _record(outcome: Sequence[object], tasks: Sequence[tuple[str, Window]],
             failures.append(FetchFailure(cid, window.first, window.last, result))
 
 
-def _details(
-    client: BrazeClient,
-    ids: list[str],
-    *,
-    on_error: OnError,
-    failures: list[FetchFailure],
-) -> dict[str, Mapping[str, Any]]:
-    calls = [(lambda cid=cid: client.campaign_details(cid)) for cid in ids]
-    outcome = _run_parallel(calls, workers=client.max_concurrency, on_error=on_error, bar=None)
-    found: dict[str, Mapping[str, Any]] = {}
-    for cid, result in zip(ids, outcome, strict=True):
-        if isinstance(result, BrazeError):
-            today = _utc_today()
-            failures.append(FetchFailure(cid, today, today, result))
-        else:
-            found[cid] = result
-    return found
-
-
 def variation_names_from_details(details: Mapping[str, Any]) -> dict[str, str]:
-    """``variation_api_id -> name`` from a ``/campaigns/details`` body.
+    """``variation_api_id -> name`` from a ``/campaigns/details`` body (control groups left out).
 
     Examples:
         >>> variation_names_from_details({"messages": {"v1": {"name": "A", "channel": "email"}}})
         {'v1': 'A'}
     """
-    messages = details.get("messages")
-    if not isinstance(messages, Mapping):
-        return {}
-    return {
-        str(vid): msg["name"]
-        for vid, msg in messages.items()
-        if isinstance(msg, Mapping) and isinstance(msg.get("name"), str)
-    }
+    return variation_names_of(details)
+
+
+def discover_campaigns(
+    client: BrazeClient,
+    first: dt.date,
+    last: dt.date,
+    *,
+    include_archived: bool = True,
+) -> Discovery:
+    """Choose the campaigns a fetch of every campaign asks for, and the days of each.
+
+    Lists every campaign (``/campaigns/list``; archived ones too unless
+    ``include_archived=False``), reads each one's details (``/campaigns/details``, cached
+    on the client) and keeps those whose active days, first send to last send plus the
+    longest conversion window, overlap ``first..last``. Nothing is dropped for want of
+    facts: a campaign whose details lack ``first_sent``/``last_sent``, or whose details
+    could not be read, is kept over the whole range (for the latter one
+    ``NamesUnavailableWarning`` names them). ``fetch_data_series(None, ...)`` runs this;
+    ``sync`` can too.
+
+    Args:
+        client: The client to ask.
+        first: The first day wanted, inclusive.
+        last: The last day wanted, inclusive.
+        include_archived: Include archived campaigns.
+
+    Returns:
+        A ``Discovery``: ``ranges`` (campaign id -> days to fetch), ``skipped`` (the others
+        and why; the caller reports them, e.g. with :func:`warn_skipped`) and ``details``
+        (the bodies read, by campaign id).
+
+    Raises:
+        BrazeError: ``/campaigns/list`` failed (details failures are warned about, not raised).
+
+    Examples:
+        >>> from braze_frames import BrazeClient
+        >>> from braze_frames.sandbox import Sandbox
+        >>> day = dt.date(2025, 6, 30)
+        >>> first = day - dt.timedelta(days=29)
+        >>> with Sandbox(seed=0, today=day) as sb, BrazeClient(sb.api_key, sb.url) as client:
+        ...     found = discover_campaigns(client, first, day)
+        >>> all(first <= a <= b <= day for a, b in found.ranges.values())
+        True
+        >>> "never sent" in {s.reason for s in found.skipped}
+        True
+    """
+    check_bool("include_archived", include_archived)
+    listed = list_campaigns(client=client, include_archived=include_archived)
+    known: dict[str, str] = {}
+    for c in listed:
+        cid = c.get("id")
+        if isinstance(cid, str) and cid:
+            name = c.get("name")
+            known[cid] = name if isinstance(name, str) else ""
+    ids = list(known)
+    details, errors = _read_details(client, ids)
+    if errors:
+        _warn_names(errors, known, whole_range=True)
+    ranges: dict[str, tuple[dt.date, dt.date]] = {}
+    skipped: list[SkippedCampaign] = []
+    for cid in ids:
+        span = active_days(details.get(cid), first, last)
+        if isinstance(span, str):
+            name = campaign_name_of(details.get(cid)) or known[cid] or None
+            skipped.append(SkippedCampaign(cid, name, span))
+        else:
+            ranges[cid] = span
+    return Discovery(ranges, skipped, details)
+
+
+def _read_details(
+    client: BrazeClient, ids: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, BrazeError]]:
+    """Each campaign's details (through the client's cache), and the errors of the others.
+
+    A 401 or 403 is the key's, not the campaign's: once one comes back, the campaigns not
+    yet asked about get the same error without a request.
+    """
+    refused: list[BrazeError] = []
+
+    def one(cid: str) -> dict[str, Any] | BrazeError:
+        if refused:
+            return refused[0]
+        try:
+            return client.campaign_details(cid)
+        except (PermissionDeniedError, AuthenticationError) as exc:
+            refused.append(exc)
+            return exc
+        except BrazeError as exc:
+            return exc
+
+    calls = [(lambda cid=cid: one(cid)) for cid in ids]
+    outcome = _run_parallel(calls, workers=client.max_concurrency, on_error="collect", bar=None)
+    found: dict[str, dict[str, Any]] = {}
+    errors: dict[str, BrazeError] = {}
+    for cid, result in zip(ids, outcome, strict=True):
+        if isinstance(result, BrazeError):
+            errors[cid] = result
+        else:
+            found[cid] = result
+    return found, errors
 
 
 def _warn_parsed(parsed: ParsedColumns) -> None:
@@ -554,14 +780,37 @@ def _since_param(value: object) -> str | None:
     raise TypeError(msg)
 
 
-def campaign_details(campaign_id: str, *, client: BrazeClient | None = None) -> dict[str, Any]:
-    """A campaign's details from ``GET /campaigns/details``.
+def campaign_details(
+    campaign_ids: str | Iterable[str], *, client: BrazeClient | None = None
+) -> Any:
+    """Campaigns' details from ``GET /campaigns/details`` (cached on the client).
+
+    Args:
+        campaign_ids: One campaign id, or several.
+        client: A ``BrazeClient``; default from the environment.
 
     Returns:
-        Braze's body: ``name``, ``channels``, ``first_sent``, ``last_sent``, ``messages``
-        (keyed by variation API id, each with ``name`` and ``channel``),
-        ``conversion_behaviors`` (in event order, each ``window`` in seconds)...
+        For one id, Braze's body: ``name``, ``channels``, ``first_sent``, ``last_sent``,
+        ``messages`` (keyed by variation API id, each with ``name`` and ``channel``),
+        ``conversion_behaviors`` (in event order, each ``window`` in seconds)... For a list
+        of ids, ``{campaign_id: body}``, the form ``reconcile(details=...)`` takes.
+
+    Raises:
+        BrazeError: A request failed (``PermissionDeniedError`` without ``campaigns.details``).
+
+    Examples:
+        >>> from braze_frames import BrazeClient
+        >>> from braze_frames.sandbox import Sandbox
+        >>> with Sandbox(seed=0) as sb, BrazeClient(sb.api_key, sb.url) as client:
+        ...     one = campaign_details(sb.campaign_ids[2], client=client)
+        ...     both = campaign_details(sb.campaign_ids[:2], client=client)
+        >>> one["name"], [d["name"] for d in both.values()]
+        ('Cart Abandonment Push', ['Weekly Newsletter', 'Spring Sale 2023 (legacy opens)'])
     """
-    (cid,) = _check_ids(campaign_id)
+    ids = _check_ids(campaign_ids)
     with _client_scope(client) as cl:
-        return cl.campaign_details(cid)
+        if isinstance(campaign_ids, str):
+            return cl.campaign_details(ids[0])
+        calls = [(lambda cid=cid: cl.campaign_details(cid)) for cid in ids]
+        outcome = _run_parallel(calls, workers=cl.max_concurrency, on_error="raise", bar=None)
+    return dict(zip(ids, outcome, strict=True))

@@ -1,7 +1,10 @@
-"""A tiny deterministic data_series server for fetch tests (the sandbox is the rich one).
+"""A tiny deterministic Braze for fetch tests (the sandbox is the rich one).
 
 Every day carries a value derived from the date, so a test can tell exactly which days came
 back, and the server reads ``ending_at`` inclusively or exclusively as asked.
+``/campaigns/details`` answers each campaign with ``details_body`` (or ``details[cid]``),
+``/campaigns/list`` with ``listed``. ``requests`` records data_series requests only;
+``details_requests`` and ``list_requests`` the others.
 """
 
 from __future__ import annotations
@@ -24,6 +27,18 @@ def day_value(campaign_id: str, day: dt.date) -> int:
     return day.toordinal() * 10 + (sum(map(ord, campaign_id)) % 10)
 
 
+def campaign_name(campaign_id: str) -> str:
+    """The name the default details give a campaign."""
+    return f"Campaign {campaign_id}"
+
+
+def details_body(campaign_id: str) -> dict[str, Any]:
+    """Default details: a name, and a name for the one variation ``day_body`` sends."""
+    return {"message": "success", "name": campaign_name(campaign_id),
+            "messages": {f"{campaign_id}-v1": {"channel": "email", "name": "Variant 1"}},
+            "conversion_behaviors": [{"type": "Makes Any Purchase", "window": 259_200}]}
+
+
 def day_body(campaign_id: str, day: dt.date) -> dict[str, Any]:
     sent = day_value(campaign_id, day)
     return {
@@ -41,6 +56,32 @@ class FakeBraze:
     url: str = ""
     bodies: dict[str, Any] = field(default_factory=dict)  # campaign_id -> fixed body
     failing: set[str] = field(default_factory=set)  # campaign ids answered with 400
+    details: dict[str, Any] = field(default_factory=dict)  # campaign_id -> details body
+    details_status: int = 200  # 403: a key without campaigns.details
+    listed: list[dict[str, Any]] = field(default_factory=list)  # /campaigns/list entries
+    details_requests: list[str] = field(default_factory=list)
+    list_requests: list[dict[str, str]] = field(default_factory=list)
+
+    def answer_path(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        cid = params.get("campaign_id", "")
+        if path == "/campaigns/details":
+            self.details_requests.append(cid)
+            if self.details_status == 403:
+                return 403, {"message": "This API key does not have the permission "
+                                        "campaigns.details required by /campaigns/details"}
+            if self.details_status != 200:
+                return self.details_status, {"message": "details unavailable"}
+            if cid in self.failing:
+                return 400, {"message": f"Invalid campaign_id {cid}"}
+            return 200, self.details.get(cid) or details_body(cid)
+        if path == "/campaigns/list":
+            self.list_requests.append(params)
+            archived = params.get("include_archived") == "true"
+            page = int(params.get("page", "0"))
+            chosen = [c for c in self.listed if archived or not c.get("archived")]
+            return 200, {"message": "success", "campaigns": chosen[page * 100:(page + 1) * 100]}
+        self.requests.append(params)
+        return self.answer(params)
 
     def answer(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         cid = params.get("campaign_id", "")
@@ -68,12 +109,11 @@ def fake_braze(**kwargs: Any) -> Iterator[FakeBraze]:
         def do_GET(self) -> None:
             parsed = urlparse(self.path)
             params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
-            with lock:
-                state.requests.append(params)
             if self.headers.get("Authorization") != f"Bearer {KEY}":
                 status, body = 401, {"message": "Invalid API key"}
             else:
-                status, body = state.answer(params)
+                with lock:
+                    status, body = state.answer_path(parsed.path, params)
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

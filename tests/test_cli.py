@@ -225,8 +225,10 @@ def test_fetch_parquet_matches_the_library(sb: Sandbox, tmp_path: Path) -> None:
         expected = bf.fetch_data_series(ids, start=start, end=end, client=client)
     keys = list(bf.TIDY_COLUMNS[:6])
     assert written.sort(keys).equals(expected.sort(keys))
-    assert f"wrote {written.height:,} rows (2 campaigns" in proc.stdout
-    assert str(out) in proc.stdout
+    # The second campaign (archived) sent before the range: named by what had data.
+    assert proc.stdout.startswith(f"wrote {written.height:,} rows to {out}: 1 campaign with data "
+                                  "of 2 asked for (Weekly Newsletter); ")
+    assert f"asked {start} .. {end} (230 days); data on " in proc.stdout
 
 
 def test_fetch_csv_with_length_and_endpoint_from_env(sb: Sandbox, tmp_path: Path) -> None:
@@ -234,7 +236,7 @@ def test_fetch_csv_with_length_and_endpoint_from_env(sb: Sandbox, tmp_path: Path
     env = clean_env(BRAZE_API_KEY=sb.api_key, BRAZE_REST_ENDPOINT=sb.url)
     ending_at = (sb.today - dt.timedelta(days=10)).isoformat()
     proc = run("fetch", sb.campaign_ids[0], "--length", "30", "--ending-at", ending_at,
-               "-o", str(out), "--backend", "pandas", "--variation-names", env=env)
+               "-o", str(out), "--backend", "pandas", env=env)
     assert proc.returncode == 0, proc.stderr
     table = pl.read_csv(out, try_parse_dates=True)
     assert table.columns == list(bf.TIDY_COLUMNS)
@@ -243,7 +245,8 @@ def test_fetch_csv_with_length_and_endpoint_from_env(sb: Sandbox, tmp_path: Path
     assert first >= sb.today - dt.timedelta(days=39)
     assert last <= sb.today - dt.timedelta(days=10)
     names = table.filter(pl.col("channel") != "all").get_column("variation_name")
-    assert names.null_count() == 0  # --variation-names filled them from /campaigns/details
+    assert names.null_count() == 0  # names by default, from /campaigns/details
+    assert set(table.get_column("campaign_name")) == {"Weekly Newsletter"}
 
 
 def test_fetch_missing_key_is_a_configuration_error(sb: Sandbox, tmp_path: Path) -> None:
@@ -307,7 +310,10 @@ def test_configuration_errors_exit_2(here: InProcess, tmp_path: Path, env: dict[
         (["c1", "--length", "3", "-o", "missing-dir/x.parquet"], "does not exist"),
         (["c1", "--length", "3", "-o", "."], "--output"),
         (["c1", "--length", "3"], "--output"),
-        (["--length", "3", "-o", "x.parquet"], "CAMPAIGN_ID"),
+        (["--length", "3", "-o", "x.parquet"], "give campaign ids, or --all"),
+        (["c1", "--all", "--length", "3", "-o", "x.parquet"], "not both"),
+        (["c1", "--no-include-archived", "--length", "3", "-o", "x.parquet"], "goes with --all"),
+        (["c1", "--start", "2999-01-01", "-o", "x.parquet"], "--start 2999-01-01 is in the future"),
         (["  ", "--length", "3", "-o", "x.parquet"], "campaign id"),
         (["c1", "--length", "3", "-o", "x.parquet", "--backend", "spark"], "--backend"),
         (["c1", "--length", "3", "-o", "x.parquet", "--api-key", "k"], "--api-key"),
@@ -352,7 +358,7 @@ def test_key_without_permission_is_an_api_error(here: InProcess, sb: Sandbox, tm
 def test_invalid_key_never_appears_in_the_output(sb: Sandbox, tmp_path: Path) -> None:
     key = canary()
     proc = run("-vv", "fetch", sb.campaign_ids[0], "--length", "5", "--rest-endpoint", sb.url,
-               "-o", str(tmp_path / "x.parquet"), "--variation-names", env=clean_env(BRAZE_API_KEY=key))
+               "-o", str(tmp_path / "x.parquet"), env=clean_env(BRAZE_API_KEY=key))
     assert proc.returncode == 1
     assert "401" in proc.stderr
     assert key not in proc.stdout + proc.stderr
@@ -508,11 +514,15 @@ def test_a_bug_is_one_line_unless_debugging(here: InProcess, tmp_path: Path) -> 
         cli.run(["demo", "--out", str(tmp_path)])
 
 
-def test_text_table_aligns_columns() -> None:
-    table = cli_support._table(["name", "rows"], [["all", "1,000"], ["email", "12"]], right=(1,))
-    assert table.splitlines() == [
-        "  name    rows",
-        "  -----  -----",
-        "  all    1,000",
-        "  email     12",
+def test_tables_are_printed_by_polars_in_ascii(capsys: pytest.CaptureFixture[str]) -> None:
+    frame = pl.DataFrame({"name": ["all", "email"], "rows": [1000, 12], "rate": [0.123456, None]})
+    cli_support._print_frame(frame, float_precision=2)
+    assert capsys.readouterr().out.splitlines() == [
+        "| name  |  rows | rate |",
+        "|-------|-------|------|",
+        "| all   | 1,000 | 0.12 |",
+        "| email |    12 | null |",
     ]
+    cli_support._print_frame(pl.DataFrame({"n": list(range(5))}), rows=2)
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "(3 more rows not shown; --rows N shows more, -o FILE writes them all)"

@@ -150,6 +150,49 @@ def test_campaign_details(server: ScriptedServer, make_client: Callable[..., Bra
     assert server.requests[0].query == {"campaign_id": "c-9"}
 
 
+def test_campaign_details_are_cached_for_the_clients_life(
+    server: ScriptedServer, make_client: Callable[..., BrazeClient]
+) -> None:
+    server.handler = lambda req: Reply.json(
+        {"message": "success", "name": f"Name of {req.query['campaign_id']}"}, delay=0.05)
+    client = make_client()
+    first = client.campaign_details("c-1")
+    first["name"] = "changed by the caller"  # a copy: the cache is not touched
+    assert client.campaign_details("c-1")["name"] == "Name of c-1"
+    assert len(server.requests) == 1
+    # Eight threads asking at once for two campaigns share two requests.
+    names: list[str] = []
+    lock = threading.Lock()
+
+    def ask(cid: str) -> None:
+        got = client.campaign_details(cid)["name"]
+        with lock:
+            names.append(got)
+
+    threads = [threading.Thread(target=ask, args=(f"c-{2 + i % 2}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(names) == ["Name of c-2"] * 4 + ["Name of c-3"] * 4
+    assert sorted(r.query["campaign_id"] for r in server.requests) == ["c-1", "c-2", "c-3"]
+    assert set(client.cached_details()) == {"c-1", "c-2", "c-3"}
+    assert client.campaign_details("c-1", refresh=True)["name"] == "Name of c-1"
+    assert len(server.requests) == 4
+
+
+def test_failed_details_are_not_cached(
+    server: ScriptedServer, make_client: Callable[..., BrazeClient]
+) -> None:
+    server.enqueue(Reply.json({"message": "no"}, 403),
+                   Reply.json({"message": "success", "name": "Welcome"}))
+    client = make_client()
+    with pytest.raises(PermissionDeniedError, match=r"campaigns\.details"):
+        client.campaign_details("c-1")
+    assert client.campaign_details("c-1")["name"] == "Welcome"
+    assert len(server.requests) == 2
+
+
 @pytest.mark.parametrize(
     ("call", "error"),
     [
@@ -198,7 +241,7 @@ def test_big_integers_survive_decoding(
         (400, BrazeAPIError, "parameters"),
         (401, AuthenticationError, "without quotes"),
         (403, PermissionDeniedError, "campaigns.data_series"),
-        (404, BrazeAPIError, "rest_endpoint"),
+        (404, BrazeAPIError, "REST endpoint"),
         (409, BrazeAPIError, None),
         (501, BrazeAPIError, "server error"),
     ],
@@ -376,7 +419,7 @@ def test_timeout_is_retried_and_reported_as_timeout(
     with pytest.raises(BrazeConnectionError) as info:
         client.get("/campaigns/list")
     assert type(info.value.__cause__) is TimeoutError
-    assert "timeout=" in (info.value.hint or "")
+    assert "timeout" in (info.value.hint or "")
 
 
 def test_connection_refused(clock: FakeClock) -> None:
@@ -386,6 +429,48 @@ def test_connection_refused(clock: FakeClock) -> None:
     with pytest.raises(BrazeConnectionError):
         client.get("/campaigns/list")
     assert len(clock.sleeps) == 1
+
+
+def test_a_dead_endpoint_fails_within_a_few_seconds() -> None:
+    # Nothing listens: a refusal is retried once, after a short wait, not max_retries times
+    # with growing backoff (which took 21 s over 7 attempts). Real sleeps: this is the
+    # time a user waits.
+    with ScriptedServer() as srv:
+        url = srv.url
+    client = BrazeClient(KEY, url, max_retries=6)
+    started = time.monotonic()
+    with pytest.raises(BrazeConnectionError) as info:
+        client.get("/campaigns/list")
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0, elapsed
+    assert client.stats.requests == 2
+    assert "(after 2 attempts)" in str(info.value)
+    assert "Nothing accepts connections" in (info.value.hint or "")
+
+
+def test_resets_are_still_retried_with_the_whole_budget(
+    server: ScriptedServer, make_client: Callable[..., BrazeClient], clock: FakeClock
+) -> None:
+    server.enqueue(*[Reply.reset()] * 4, Reply.json(SUCCESS))
+    client = make_client(max_retries=4)
+    assert client.get("/campaigns/list") == SUCCESS
+    assert client.stats.retries == 4
+    assert clock.sleeps == [backoff(i, rand=RAND) for i in range(4)]
+
+
+def test_bad_request_hint_quotes_brazes_errors_not_attribute_names(
+    server: ScriptedServer, make_client: Callable[..., BrazeClient]
+) -> None:
+    server.enqueue(Reply.json({"message": "Invalid request", "errors": ["length must be <= 100"]}, 400),
+                   Reply.json({"message": "Invalid campaign_id"}, 400))
+    client = make_client()
+    with pytest.raises(BrazeAPIError) as info:
+        client.get("/campaigns/data_series")
+    assert "length must be <= 100" in (info.value.hint or "")
+    with pytest.raises(BrazeAPIError) as info:
+        client.get("/campaigns/data_series")
+    for text in (info.value.hint or "", str(info.value)):
+        assert "braze_message" not in text and "errors" not in text
 
 
 # -- 5xx and 429 ---------------------------------------------------------------------------
@@ -504,7 +589,7 @@ def test_429_reset_beyond_max_wait_raises_at_once(
     assert err.status == 429
     assert err.retry_after == pytest.approx(3600)
     assert err.braze_message == "Rate limit exceeded"
-    assert "max_wait" in str(err)
+    assert "maximum wait (60 s)" in str(err)
     assert len(server.requests) == 1
     assert clock.sleeps == []
 

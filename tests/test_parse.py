@@ -253,3 +253,18 @@ def test_parser_is_lossless_and_keys_are_unique(data: list[dict[str, Any]]) -> N
     assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-6)
     assert all(v is not None and math.isfinite(v) for v in cols.value)
     assert all(not isinstance(v, bool) for v in cols.value)
+
+
+def test_campaign_name_goes_through_the_parser() -> None:
+    body = {"data": [day(revenue=1.0)]}
+    cols = parse(body, campaign_name="Welcome")
+    assert cols.campaign_names == {"c1": "Welcome"}
+    assert parse(body).campaign_names == {}
+
+
+def test_push_delivery_counts_are_known_on_push_only() -> None:
+    entry = {"variation_api_id": "v", "sent": 3, "delivered": 2, "undelivered": 1, "delivery_failed": 1}
+    body = {"data": [day(messages={"web_push": [entry], "webhook": [dict(entry)]})]}
+    cols = parse(body)
+    assert cols.unknown_metrics == {"webhook.undelivered", "webhook.delivered", "webhook.delivery_failed"}
+    assert sum(cols.value) == 14

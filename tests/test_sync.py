@@ -21,7 +21,7 @@ from polars.testing import assert_frame_equal
 from braze_frames import BrazeAPIError, BrazeClient, FetchFailedWarning
 from braze_frames._schema import KEY_COLUMNS, TIDY_COLUMNS
 from braze_frames._tidy import POLARS_SCHEMA
-from braze_frames.fetch import fetch_data_series
+from braze_frames.fetch import campaign_details, fetch_data_series
 from braze_frames.sandbox import Sandbox
 from braze_frames.storage import store as sync_module
 from braze_frames.storage.store import MANIFEST_NAME, SyncReport, _plan, _Record, read_store, sync
@@ -193,8 +193,11 @@ def test_bad_arguments(tmp_path: Path, client: BrazeClient, kwargs: dict[str, An
 
 def test_failed_windows_are_not_certified_and_are_retried(tmp_path: Path, ids: list[str]) -> None:
     store = tmp_path / "store"
-    with Sandbox(seed=0, today=T, fault_rate=0.5, faults=["500"]) as sb, \
+    with Sandbox(seed=0, today=T, faults=["500"]) as sb, \
             BrazeClient(sb.api_key, sb.url, max_retries=0, max_concurrency=1) as client:
+        # The names first (the client caches them): the faults are aimed at the data.
+        campaign_details(ids, client=client)
+        sb.fault_rate = 0.5
         report = sync(store, ids, start=T - days(400), end=T, client=client, on_error="collect")
         assert report.failures, "the seeded faults fail some requests"
         assert report.days_fetched < 3 * 401
@@ -237,7 +240,7 @@ def test_the_api_key_is_in_no_file_of_the_store(tmp_path: Path, monkeypatch: pyt
                                                 ids: list[str]) -> None:
     store = tmp_path / "store"
     with Sandbox(seed=0, today=T) as sb:
-        canary = sb.key_with("campaigns.data_series", "campaigns.list")
+        canary = sb.key_with("campaigns.data_series", "campaigns.list", "campaigns.details")
         monkeypatch.setenv("BRAZE_API_KEY", canary)
         monkeypatch.setenv("BRAZE_REST_ENDPOINT", sb.url)
         # The client comes from the environment; None means every listed campaign, and
@@ -407,9 +410,12 @@ def restating(as_of: dt.date) -> Iterator[Restating]:
 
         def do_GET(self) -> None:
             query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-            with lock:
-                body = state.body(query["campaign_id"], int(query["length"]),
-                                  dt.date.fromisoformat(query["ending_at"][:10]))
+            if urlparse(self.path).path == "/campaigns/details":  # names, asked for by default
+                body = {"message": "success", "name": f"Campaign {query['campaign_id']}"}
+            else:
+                with lock:
+                    body = state.body(query["campaign_id"], int(query["length"]),
+                                      dt.date.fromisoformat(query["ending_at"][:10]))
             data = json.dumps(body).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

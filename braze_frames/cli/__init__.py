@@ -1,11 +1,16 @@
-"""The ``braze-frames`` command line: demo, fetch, sync and sandbox.
+"""The ``braze-frames`` command line: demo, campaigns, fetch, sync, rates, reconcile, sandbox.
 
 ::
 
     braze-frames demo       the whole job offline, against the built-in simulator
+    braze-frames campaigns  list the campaigns: names, channels, first and last sent, archived
     braze-frames fetch      campaigns' daily analytics into one Parquet or CSV file
     braze-frames sync       keep a hive-partitioned Parquet dataset up to date
+    braze-frames rates      Braze's rates from a Parquet file or a store
+    braze-frames reconcile  conversions by conversion date vs by send date, from the same
     braze-frames sandbox    serve the simulator (for notebooks and scripts)
+
+The commands that read files (``rates``, ``reconcile``) live in ``_analyse``.
 
 Conventions (SPEC section 8): ``--help`` everywhere; exit status 0 on success, 1 on an API
 or data error, 2 on a usage or configuration error, 130 on Ctrl-C; an error is one line on
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import inspect
 import logging
 import os
 import sys
@@ -43,7 +49,9 @@ from ._support import (
     EXIT_OK,
     EXIT_USAGE,
     PROG,
+    _check_days,
     _check_output,
+    _cli_terms,
     _client,
     _CliError,
     _one_line,
@@ -51,9 +59,9 @@ from ._support import (
     _say,
     _show_warning,
     _stderr_is_terminal,
+    _utc_today,
+    _write,
 )
-
-__all__ = ["EXIT_DATA", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "cli", "main", "run"]
 
 __all__ = ["EXIT_DATA", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "cli", "main", "run"]
 
@@ -68,7 +76,9 @@ def cli(verbose: int) -> None:
     \b
     Try it offline first:   braze-frames demo
     Real data:              export BRAZE_API_KEY=...  BRAZE_REST_ENDPOINT=US-03
-                            braze-frames fetch CAMPAIGN_ID --length 30 -o out.parquet
+                            braze-frames campaigns
+                            braze-frames fetch --all --length 30 -o out.parquet
+                            braze-frames rates out.parquet --period week
 
     The API key is read from BRAZE_API_KEY only, never from a flag (flags are visible to
     other users in the process list). Exit status: 0 success, 1 API or data error, 2 usage
@@ -85,7 +95,12 @@ def cli(verbose: int) -> None:
 
 
 @cli.command(context_settings=_CONTEXT)
-@click.argument("campaign_ids", metavar="CAMPAIGN_ID...", nargs=-1, required=True)
+@click.argument("campaign_ids", metavar="[CAMPAIGN_ID...]", nargs=-1)
+@click.option("--all", "every", is_flag=True,
+              help="Every campaign whose active days overlap the range, archived ones too "
+                   "(needs campaigns.list and campaigns.details).")
+@click.option("--include-archived/--no-include-archived", default=True, show_default=True,
+              help="With --all: include archived campaigns (they are history).")
 @click.option("--length", type=click.IntRange(min=1), metavar="N",
               help="Number of days ending on --ending-at (that day included).")
 @click.option("--ending-at", type=_DAY, metavar="DATE",
@@ -99,23 +114,36 @@ def cli(verbose: int) -> None:
               help="File to write: .parquet or .csv (written atomically).")
 @click.option("--backend", type=click.Choice(["polars", "pandas"]), default="polars", show_default=True,
               help="Frame library used in between (the file is the same).")
-@click.option("--variation-names", is_flag=True,
-              help="Fill variation_name from /campaigns/details (needs the campaigns.details permission).")
-def fetch(campaign_ids: tuple[str, ...], length: int | None, ending_at: str | None, start: str | None,
-          end: str | None, rest_endpoint: str | None, output: Path, backend: str,
-          variation_names: bool) -> None:
+@click.option("--names/--no-names", default=True, show_default=True,
+              help="Fill campaign_name and variation_name from /campaigns/details (needs "
+                   "campaigns.details; without it the names stay empty, with a warning).")
+def fetch(campaign_ids: tuple[str, ...], every: bool, include_archived: bool, length: int | None,
+          ending_at: str | None, start: str | None, end: str | None, rest_endpoint: str | None,
+          output: Path, backend: str, names: bool) -> None:
     """Fetch campaigns' daily analytics into one tidy Parquet or CSV file.
 
-    One row per (campaign_id, date, channel, variation, metric), whatever the number of
-    days: ranges longer than Braze's 100 days are split into several requests.
+    One row per (campaign_id, date, channel, variation, metric), with the campaign's and
+    the variation's names, whatever the number of days: ranges longer than Braze's 100
+    days are split into several requests. Dates are days in the company's time zone; the
+    default end is today in UTC, which can be a day off the company's today.
 
     \b
     Examples:
       braze-frames fetch 0a1b2c... --length 30 -o last30.parquet
       braze-frames fetch ID1 ID2 --start 2025-01-01 --end 2025-06-30 -o h1.csv
+      braze-frames fetch --all --start 2024-01-01 -o everything.parquet
+      braze-frames fetch --all --no-include-archived --length 7 -o week.parquet
 
-    The key comes from $BRAZE_API_KEY (needs campaigns.data_series).
+    With --all, campaigns that never sent or were active only outside the range are left
+    out and named on stderr. The key comes from $BRAZE_API_KEY (needs campaigns.data_series).
     """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
+    if every == bool(campaign_ids):
+        msg = ("give campaign ids, or --all for every campaign, not both"
+               if every else "give campaign ids, or --all for every campaign "
+               "('braze-frames campaigns' lists them)")
+        raise click.UsageError(msg)
+    if not include_archived and not every:
+        raise click.UsageError("--no-include-archived goes with --all")
     if (length is None) == (start is None):
         msg = "give either --length N (the days ending on --ending-at) or --start DATE [--end DATE]"
         raise click.UsageError(msg)
@@ -123,23 +151,58 @@ def fetch(campaign_ids: tuple[str, ...], length: int | None, ending_at: str | No
         raise click.UsageError("--ending-at goes with --length; with --start use --end")
     if length is not None and end is not None:
         raise click.UsageError("--end goes with --start; with --length use --ending-at")
-    suffix = _check_output(output)
+    _check_days(start, end)
+    _check_output(output)
 
-    from ..fetch import fetch_data_series
-    from ..storage.parquet import write_csv, write_parquet
+    from ..endpoints.windows import resolve_range
+    from ..fetch import NoDataWarning, fetch_data_series
 
-    with _client(rest_endpoint) as client:
+    first, last = resolve_range(length=length, ending_at=ending_at, start=start, end=end,
+                                today=_utc_today())
+    with _client(rest_endpoint) as client, warnings.catch_warnings():
+        # Said below in this program's terms, with the range asked for.
+        warnings.simplefilter("ignore", NoDataWarning)
         frame = fetch_data_series(
-            list(campaign_ids), length=length, ending_at=ending_at, start=start, end=end,
-            client=client, backend=backend,  # type: ignore[arg-type]
-            variation_names=variation_names, progress=_stderr_is_terminal(),
+            None if every else list(campaign_ids), length=length, ending_at=ending_at,
+            start=start, end=end, client=client, backend=backend,  # type: ignore[arg-type]
+            names=names, include_archived=include_archived, progress=_stderr_is_terminal(),
         )
-    written = write_csv(frame, output) if suffix == ".csv" else write_parquet(frame, output)
+    written = _write(frame, output)
+    asked = (last - first).days + 1
+    span = f"asked {first} .. {last} ({asked} day{'s' * (asked != 1)})"
     dates = _date_range(frame)
-    span = f", {dates[0]} .. {dates[1]}" if dates else ""
-    n_campaigns = len(set(campaign_ids))
-    click.echo(f"wrote {_rows(frame):,} rows ({n_campaigns} campaign{'s' * (n_campaigns != 1)}"
-               f"{span}) to {written}")
+    campaigns = _campaigns_with_data(frame)
+    if dates is None:
+        click.echo(f"wrote 0 rows to {written}: {span}")
+        what = "the campaigns asked for" if not every else "any campaign"
+        _say(f"warning: no data for {what} from {first} to {last}: check that they sent in this "
+             "range ('braze-frames campaigns' shows first and last send dates), and that its "
+             "days have begun in the company's time zone (the default end is today in UTC)")
+        return
+    days_with_data = _n_dates(frame)
+    named = ", ".join(campaigns[:3]) + (f" and {len(campaigns) - 3} more" if len(campaigns) > 3 else "")
+    of = f" of {len(set(campaign_ids))} asked for" if campaign_ids else ""
+    click.echo(f"wrote {_rows(frame):,} rows to {written}: {len(campaigns)} campaign"
+               f"{'s' * (len(campaigns) != 1)} with data{of} ({named}); {span}; data on "
+               f"{days_with_data} day{'s' * (days_with_data != 1)}, {dates[0]} .. {dates[1]}")
+
+
+def _campaigns_with_data(frame: Any) -> list[str]:
+    """The campaigns in a tidy frame, by name where known (else id), in order of appearance."""
+    import narwhals.stable.v2 as nw
+
+    df = nw.from_native(frame, eager_only=True)
+    pairs = df.select(nw.col("campaign_id").cast(nw.String), nw.col("campaign_name").cast(nw.String))
+    seen: dict[str, str] = {}
+    for cid, name in pairs.unique(maintain_order=True).iter_rows():
+        seen.setdefault(cid, name or cid)
+    return list(seen.values())
+
+
+def _n_dates(frame: Any) -> int:
+    import narwhals.stable.v2 as nw
+
+    return int(nw.from_native(frame, eager_only=True)["date"].n_unique())
 
 
 def _date_range(frame: Any) -> tuple[dt.date, dt.date] | None:
@@ -165,20 +228,26 @@ def _date_range(frame: Any) -> tuple[dt.date, dt.date] | None:
               help=f"REST endpoint URL or instance name. Default: ${ENV_REST_ENDPOINT}.")
 @click.option("--keep-going", is_flag=True,
               help="On a failed request, sync the rest and exit 1 at the end (the next run retries it).")
+@click.option("--include-archived/--no-include-archived", default=True, show_default=True,
+              help="Without CAMPAIGN_IDs: include archived campaigns (they are history).")
 def sync(store: Path, campaign_ids: tuple[str, ...], start: str | None, end: str | None,
-         lookback_days: int, rest_endpoint: str | None, keep_going: bool) -> None:
+         lookback_days: int, rest_endpoint: str | None, keep_going: bool,
+         include_archived: bool) -> None:
     """Bring a hive-partitioned Parquet dataset up to date, incrementally.
 
     Fetches only the days the STORE lacks, plus the last --lookback-days days again
     (conversions keep arriving for up to 30 days after a send, so Braze restates them).
-    Without CAMPAIGN_IDs: every campaign /campaigns/list returns (needs campaigns.list)
-    and those already in the store. The dataset is partitioned by campaign_id and month,
+    Without CAMPAIGN_IDs: every campaign /campaigns/list returns, archived ones too
+    (needs campaigns.list), and those already in the store. The dataset is hive-partitioned,
     readable by polars, DuckDB and Spark as it is. The key comes from $BRAZE_API_KEY.
 
     \b
-    Example (e.g. daily from cron):
+    Examples (e.g. daily from cron):
       braze-frames sync ./braze-store --start 2024-01-01
+      braze-frames sync ./braze-store ID1 ID2 --start 2025-01-01 --keep-going
+      braze-frames rates ./braze-store --period month
     """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
+    _check_days(start, end)
     try:
         run_sync = importlib.import_module("braze_frames.storage.store").sync
     except (ImportError, AttributeError) as exc:
@@ -186,12 +255,23 @@ def sync(store: Path, campaign_ids: tuple[str, ...], start: str | None, end: str
             raise
         msg = "sync is not available in this version of braze-frames"
         raise _CliError(msg, EXIT_DATA) from None
+    options: dict[str, Any] = {}
+    if "include_archived" in inspect.signature(run_sync).parameters:
+        options["include_archived"] = include_archived
+    elif not include_archived:
+        msg = "--no-include-archived is not available in this version of braze-frames' sync"
+        raise _CliError(msg, EXIT_USAGE)
     with _client(rest_endpoint) as client:
         report = run_sync(store, list(campaign_ids) or None, start=start, end=end,
                           lookback_days=lookback_days, client=client,
                           on_error="collect" if keep_going else "raise",
-                          progress=_stderr_is_terminal())
-    click.echo(_one_line(str(report)))
+                          progress=_stderr_is_terminal(), **options)
+    click.echo(_sync_line(report))
+    skipped = list(getattr(report, "skipped", None) or [])
+    for item in skipped[:_TOP]:
+        _say(f"skipped: {item}")
+    if len(skipped) > _TOP:
+        _say(f"skipped: {len(skipped) - _TOP} more campaign(s) not shown")
     failures = list(getattr(report, "failures", None) or [])
     for failure in failures[:_TOP]:
         _say(f"failed: {failure}")
@@ -199,6 +279,26 @@ def sync(store: Path, campaign_ids: tuple[str, ...], start: str | None, end: str
         more = f" ({len(failures) - _TOP} more not shown)" if len(failures) > _TOP else ""
         msg = f"{len(failures)} request(s) failed{more}; their days are retried by the next sync"
         raise _CliError(msg, EXIT_DATA)
+
+
+def _sync_line(report: Any) -> str:
+    """What a sync did, in one line.
+
+    Rows are counted as fetched, partitions as changed: a rerun that fetches the same
+    numbers again leaves every file alone, which "8184 rows written, 0 partitions
+    rewritten" made read like a contradiction.
+    """
+    fields = ("campaigns", "days_fetched", "rows_written", "partitions_rewritten", "requests", "seconds")
+    if not all(hasattr(report, f) for f in fields):
+        return _one_line(str(report))
+    changed = report.partitions_rewritten
+    files = (f"{changed:,} partition{'s' * (changed != 1)} changed" if changed
+             else "no partition changed (the store already held these numbers)")
+    return _one_line(
+        f"synced {report.campaigns:,} campaign{'s' * (report.campaigns != 1)} into {report.store}: "
+        f"{report.days_fetched:,} campaign-days fetched ({report.rows_written:,} rows) in "
+        f"{report.requests:,} request{'s' * (report.requests != 1)}; {files}; {report.seconds:.1f} s"
+    )
 
 
 @cli.command(context_settings=_CONTEXT)
@@ -223,7 +323,12 @@ def sandbox(port: int, host: str, seed: int, campaigns: int | None, latency: flo
     It answers /campaigns/data_series, /campaigns/list and /campaigns/details with
     Braze's shapes, errors and rate-limit headers; its numbers are simulated, not real
     data. The banner prints its URL and a key to export for fetch, sync or a notebook.
-    """
+
+    \b
+    Examples:
+      braze-frames sandbox --port 8080
+      braze-frames sandbox --campaigns 200 --latency 0.05 --fault-rate 0.1
+    """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
     from ..sandbox import Sandbox
 
     server = Sandbox(seed, host=host, port=port, n_campaigns=campaigns, latency=latency,
@@ -247,13 +352,25 @@ def demo(out: Path, seed: int, days: int, campaigns: int) -> None:
     writes a tidy Parquet file and a hive-partitioned dataset, prints a summary, the best
     variations by rate and the conversion reconciliation, and saves a chart. No key or
     network needed: every number is simulated.
-    """
+
+    \b
+    Examples:
+      braze-frames demo
+      braze-frames demo --out /tmp/demo --days 90 --campaigns 4
+    """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
     from ..sandbox import Sandbox
 
     with Sandbox(seed=seed) as sb:
         from ..demo import Demo
 
         Demo(sb, out=out, days=days, campaigns=campaigns).run()
+
+
+from ._analyse import campaigns, rates, reconcile  # noqa: E402 - after the group they join
+
+cli.add_command(campaigns)
+cli.add_command(rates)
+cli.add_command(reconcile)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -267,6 +384,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     """
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
+        # Warnings are what this program has to say besides errors: one line each, even
+        # where the environment turns warnings into errors (PYTHONWARNINGS, a test runner).
+        warnings.simplefilter("default", UserWarning)
         try:
             code = cli.main(args=list(argv) if argv is not None else None, prog_name=PROG,
                             standalone_mode=False)
@@ -296,12 +416,12 @@ def run(argv: Sequence[str] | None = None) -> int:
                 return _internal(exc)
             # braze_frames checks every argument before it does anything (or needs an
             # optional package, e.g. pandas for --backend pandas): a usage problem.
-            _say(f"error: {exc}")
+            _say(f"error: {_cli_terms(str(exc))}")
             return EXIT_USAGE
         except RuntimeError as exc:
             if not _ours(exc):
                 return _internal(exc)
-            _say(f"error: {exc}")  # e.g. another sync holds the store's lock
+            _say(f"error: {_cli_terms(str(exc))}")  # e.g. another sync holds the store's lock
             return EXIT_DATA
         except OSError as exc:
             _say(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))

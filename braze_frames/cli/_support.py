@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import math
+import datetime as dt
 import os
+import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
@@ -44,7 +45,6 @@ _CONTEXT: Final = {"help_option_names": ["-h", "--help"], "max_content_width": 1
 _TOP: Final = 5
 _MAX_INTERNAL: Final = 400
 
-_NAME_WIDTH: Final = 32
 
 
 class _CliError(Exception):
@@ -64,6 +64,28 @@ def _one_line(text: str) -> str:
     return " ".join(_redact(str(text)).split())
 
 
+# The library's messages name its keyword arguments (start='2025-01-01'); the command line
+# says the same with its options (--start 2025-01-01). Not after & or ?: URLs keep theirs.
+_ARGUMENTS: Final = ("start", "end", "ending_at", "length", "lookback_days", "include_archived")
+_ARGUMENT_VALUE: Final = re.compile(
+    rf"(?<![&?\w])({'|'.join(_ARGUMENTS)})=(['\"]?)(\w[\w.:+-]*)\2")
+_ARGUMENT: Final = re.compile(rf"(?<![&?\w])({'|'.join(_ARGUMENTS)})=")
+
+
+def _cli_terms(text: str) -> str:
+    """A library message in this program's terms.
+
+    Examples:
+        >>> _cli_terms("the first sync needs start=: e.g. start='2025-01-01' (ids in ?start=1)")
+        'the first sync needs --start: e.g. --start 2025-01-01 (ids in ?start=1)'
+    """
+    def option(name: str) -> str:
+        return "--" + name.replace("_", "-")
+
+    text = _ARGUMENT_VALUE.sub(lambda m: f"{option(m[1])} {m[3]}", text)
+    return _ARGUMENT.sub(lambda m: option(m[1]), text)
+
+
 def _say(message: str) -> None:
     """A one-line notice on standard error (stdout stays for results)."""
     click.echo(f"{PROG}: {_one_line(message)}", err=True)
@@ -72,7 +94,7 @@ def _say(message: str) -> None:
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: TextIO | None = None, line: str | None = None) -> None:
     """``warnings.showwarning`` for the command line: one line, no source excerpt."""
-    _say(f"warning: {message}")
+    _say(f"warning: {_cli_terms(str(message))}")
 
 
 def _stderr_is_terminal() -> bool:
@@ -97,8 +119,39 @@ class _Day(click.ParamType):  # type: ignore[type-arg, unused-ignore]  # generic
 _DAY: Final = _Day()
 
 
+def _utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def _check_days(start: str | None, end: str | None, *, end_flag: str = "--end") -> None:
+    """Refuse a --start after --end, or in the future, in this program's terms."""
+    from ..endpoints.windows import parse_day
+
+    if start is None:
+        return
+    first = parse_day(start, "start")
+    if end is not None:
+        last = parse_day(end, "end")
+        if first > last:
+            msg = f"--start {first} is after {end_flag} {last}; swap them"
+            raise click.UsageError(msg)
+        return
+    today = _utc_today()
+    if first > today:
+        msg = (f"--start {first} is in the future (today is {today} in UTC): Braze has no data "
+               f"for it yet; give a day up to today, or a later {end_flag} as well")
+        raise click.UsageError(msg)
+
+
+def _configured(rest_endpoint: str | None) -> bool:
+    """Whether a key and an endpoint are set, so the API can be asked."""
+    key = os.environ.get(ENV_API_KEY, "").strip()
+    return bool(key and (rest_endpoint or os.environ.get(ENV_REST_ENDPOINT, "").strip()))
+
+
 @contextlib.contextmanager
-def _client(rest_endpoint: str | None) -> Iterator[BrazeClient]:
+def _client(rest_endpoint: str | None, *, needs: str = "campaigns.data_series",
+            **options: Any) -> Iterator[BrazeClient]:
     """A client whose key comes from ``BRAZE_API_KEY`` only.
 
     The two settings a first run usually lacks are checked here, so that the message names
@@ -107,31 +160,19 @@ def _client(rest_endpoint: str | None) -> Iterator[BrazeClient]:
     from ..http.client import BrazeClient
 
     if not os.environ.get(ENV_API_KEY, "").strip():
-        msg = (f"no API key: set {ENV_API_KEY} (needs the campaigns.data_series permission); "
+        msg = (f"no API key: set {ENV_API_KEY} (needs the {needs} permission); "
                "the key is read from the environment only, never from a flag")
         raise _CliError(msg, EXIT_USAGE)
     if rest_endpoint is None and not os.environ.get(ENV_REST_ENDPOINT, "").strip():
         msg = (f"no REST endpoint: pass --rest-endpoint (a URL or an instance name such as US-03) "
                f"or set {ENV_REST_ENDPOINT}")
         raise _CliError(msg, EXIT_USAGE)
-    with BrazeClient(rest_endpoint=rest_endpoint) as client:
+    with BrazeClient(rest_endpoint=rest_endpoint, **options) as client:
         yield client
 
 
 def _rows(frame: Any) -> int:
     return len(frame)
-
-
-def _fmt_int(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:,.0f}"
-
-
-def _fmt_rate(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.2%}"
 
 
 def _fmt_bytes(size: int) -> str:
@@ -143,28 +184,8 @@ def _fmt_bytes(size: int) -> str:
     return f"{size} B"  # pragma: no cover - the loop always returns
 
 
-def _short(text: Any, width: int = _NAME_WIDTH) -> str:
-    s = "-" if text is None else str(text)
-    return s if len(s) <= width else s[: width - 3] + "..."
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> str:
-    """A plain-text table (ASCII only, so it reads in any terminal or log)."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs]
-        return "  " + "  ".join(parts).rstrip()
-
-    out = [line(headers), line(["-" * w for w in widths])]
-    out.extend(line(r) for r in rows)
-    return "\n".join(out)
-
-
 def _check_output(path: Path) -> str:
+    """Refuse an output that cannot be written, before any request is made (exit 2)."""
     suffix = path.suffix.lower()
     if suffix not in _OUTPUT_FORMATS:
         msg = f"--output must end in .parquet or .csv, got {path.name!r}"
@@ -176,4 +197,54 @@ def _check_output(path: Path) -> str:
     if not parent.is_dir():
         msg = f"the directory {parent} does not exist; create it first"
         raise click.BadParameter(msg, param_hint="'--output'")
+    # The file is written beside its target, then renamed over it: the directory must be
+    # writable, whether or not the file exists.
+    if not os.access(parent, os.W_OK | os.X_OK):
+        msg = f"cannot write {path}: the directory {parent} is not writable"
+        raise click.BadParameter(msg, param_hint="'--output'")
     return suffix
+
+
+def _write(frame: Any, path: Path) -> Path:
+    """Write a frame to ``path`` (.parquet or .csv); an OS error names ``path`` and exits 2.
+
+    The writers build a temporary file beside the target; their error names it, which
+    means nothing to the user (and some checks, such as a root user's, pass
+    ``os.access`` yet fail to write).
+    """
+    from ..storage.parquet import write_csv, write_parquet
+
+    try:
+        if path.suffix.lower() == ".csv":
+            return write_csv(frame, path)
+        return write_parquet(frame, path)
+    except OSError as exc:
+        msg = f"cannot write {path}: {exc.strerror or exc}; choose another --output"
+        raise _CliError(msg, EXIT_USAGE) from None
+
+
+def _print_frame(frame: Any, *, rows: int | None = None, float_precision: int | None = None) -> None:
+    """Print a polars frame as a plain table through polars' own formatting.
+
+    ASCII only, no shape or dtype lines, every column, strings cut at 40 characters and
+    numbers with thousands separators: the table reads in any terminal or log.
+    """
+    import polars as pl
+
+    shown = frame if rows is None else frame.head(rows)
+    with pl.Config(
+        tbl_formatting="ASCII_MARKDOWN",
+        tbl_hide_column_data_types=True,
+        tbl_hide_dataframe_shape=True,
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=10_000,
+        fmt_str_lengths=200,  # no cut: polars would mark it with a non-ASCII ellipsis
+        thousands_separator=True,
+        float_precision=float_precision,
+        tbl_cell_numeric_alignment="RIGHT",
+    ):
+        click.echo(str(shown))
+    if rows is not None and frame.height > rows:
+        click.echo(f"({frame.height - rows:,} more rows not shown; --rows N shows more, "
+                   "-o FILE writes them all)")

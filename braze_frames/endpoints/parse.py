@@ -465,6 +465,7 @@ def parse_days(
     *,
     into: ParsedColumns | None = None,
     variation_names: Mapping[str, str] | None = None,
+    campaign_name: str | None = None,
 ) -> ParsedColumns:
     """Turn one campaign's days into tidy columns, in date order.
 
@@ -473,7 +474,11 @@ def parse_days(
         days: Day objects keyed by date, from ``collect_days``.
         into: Columns to append to (one ``ParsedColumns`` serves a whole fetch).
         variation_names: ``variation_api_id -> name`` from ``/campaigns/details``; it
-            overrides the response's ``variation_name``.
+            overrides the response's ``variation_name`` (an id it lacks, such as a
+            control group that the details describe as ``{"type": "control"}``, keeps
+            the response's name).
+        campaign_name: The campaign's name (``/campaigns/details``), for the
+            ``campaign_name`` column; None leaves it null.
 
     Returns:
         The columns, with unknown fields and repairs noted (the caller warns once).
@@ -489,6 +494,8 @@ def parse_days(
         (['revenue', 'sent', 'errors'], [1.5, 10, 1])
     """
     out = ParsedColumns() if into is None else into
+    if campaign_name is not None:
+        out.campaign_names[campaign_id] = campaign_name
     mark = out._mark()
     if not _parse_uniform(out, campaign_id, days, variation_names):
         out._rollback(mark)

@@ -134,7 +134,11 @@ def resolve_range(
     first = parse_day(start, "start")
     last = today if end is None else parse_day(end, "end")
     if first > last:
-        msg = f"start ({first}) is after end ({last}); swap them"
+        if end is None:
+            msg = (f"start ({first}) is in the future: the range ends today ({last}, in UTC) "
+                   "unless end= says otherwise, and Braze has no data for days to come")
+        else:
+            msg = f"start ({first}) is after end ({last}); swap them"
         raise ValueError(msg)
     return first, last
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ from ..endpoints.catalog import (
 from ..endpoints.windows import MAX_LENGTH, Reading
 from .config import is_loopback_host, resolve_api_key, resolve_endpoint
 from .limiter import RateLimiter
-from .retry import retry_delay, server_wait, should_retry
+from .retry import REFUSED_RETRIES, REFUSED_WAIT_CAP, retry_delay, server_wait, should_retry
 from .stats import ClientStats
 
 __all__ = ["UNEXPECTED_BODY_RETRIES", "BrazeClient"]
@@ -127,6 +128,7 @@ class _Outcome:
     cause: OSError | None = None  # the sanitized transport error, when there was no response
     error_kind: str = ""  # the transport error's class name
     transient: bool = True
+    refused: bool = False  # the connection was refused: nothing listens there
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ class _Failure:
     cause: OSError | None = None
     permanent: bool = False  # a transport failure no retry can cure (TLS, invalid URL)
     unexpected_body: bool = False
+    refused: bool = False
 
 
 class BrazeClient:
@@ -232,6 +235,11 @@ class BrazeClient:
             "Accept": "application/json",
         }
         self._closed = False
+        # /campaigns/details bodies by campaign id, for the client's life (see
+        # campaign_details); one lock per id makes concurrent askers share one request.
+        self._details: dict[str, dict[str, Any]] = {}
+        self._details_locks: dict[str, threading.Lock] = {}
+        self._details_lock = threading.Lock()
         #: How this server reads ``ending_at`` (inclusive or exclusive), once a response has
         #: shown it; ``fetch_data_series`` remembers it here to plan exact windows later.
         self.window_reading: Reading | None = None
@@ -335,17 +343,40 @@ class BrazeClient:
             params["last_edit.time[gt]"] = last_edit_gt.strip()
         return self.get(CAMPAIGNS_LIST_PATH, params)
 
-    def campaign_details(self, campaign_id: str) -> dict[str, Any]:
+    def campaign_details(self, campaign_id: str, *, refresh: bool = False) -> dict[str, Any]:
         """``GET /campaigns/details``: name, channels, variations, conversion behaviours.
+
+        The body is cached on the client for its life: names and conversion windows are
+        read by every fetch, and the details' budget (250,000 requests an hour) is shared
+        with other endpoints. Threads asking for one campaign at once share one request;
+        failures are not cached. Each call returns its own copy.
 
         Args:
             campaign_id: The campaign's API identifier.
+            refresh: Ask Braze again even when cached (a campaign renamed since).
 
         Returns:
             The decoded body (``name``, ``messages`` keyed by variation id, ...).
         """
         campaign_id = check_text("campaign_id", campaign_id, what=_CAMPAIGN_ID)
-        return self.get(CAMPAIGN_DETAILS_PATH, {"campaign_id": campaign_id})
+        check_bool("refresh", refresh)
+        with self._details_lock:
+            cached = None if refresh else self._details.get(campaign_id)
+            one = self._details_locks.setdefault(campaign_id, threading.Lock())
+        if cached is None:
+            with one:
+                with self._details_lock:
+                    cached = None if refresh else self._details.get(campaign_id)
+                if cached is None:
+                    cached = self.get(CAMPAIGN_DETAILS_PATH, {"campaign_id": campaign_id})
+                    with self._details_lock:
+                        self._details[campaign_id] = cached
+        return _copy_json(cached)
+
+    def cached_details(self) -> dict[str, dict[str, Any]]:
+        """The ``/campaigns/details`` bodies this client holds, by campaign id (copies)."""
+        with self._details_lock:
+            return {cid: _copy_json(body) for cid, body in self._details.items()}
 
     # -- the request loop ------------------------------------------------------------------
 
@@ -376,6 +407,7 @@ class BrazeClient:
         shown_url = f"{url}?{urlencode(query)}" if query else url
         attempt = 0
         odd_bodies = 0
+        refusals = 0
         while True:
             outcome = self._send(url, path, query)
             result = self._interpret(outcome, path, shown_url)
@@ -389,6 +421,9 @@ class BrazeClient:
             if result.unexpected_body:
                 odd_bodies += 1
                 retry = retry and odd_bodies <= UNEXPECTED_BODY_RETRIES
+            if result.refused:
+                refusals += 1
+                retry = retry and refusals <= REFUSED_RETRIES
             error = result.error
             if retry:
                 now = self._clock()
@@ -399,6 +434,7 @@ class BrazeClient:
                         retry_delay(attempt, outcome.headers, rand=self._rand(), now=now,
                                     status=outcome.status),
                         self.max_wait,
+                        REFUSED_WAIT_CAP if result.refused else self.max_wait,
                     )
                     self._stats.add("retries")
                     logger.info(
@@ -453,6 +489,7 @@ class BrazeClient:
                     error_kind=type(exc).__name__,
                     transient=isinstance(exc, _TRANSIENT_TRANSPORT)
                     and not isinstance(exc, requests.exceptions.SSLError),
+                    refused=_is_refused(exc),
                 )
             elapsed = time.perf_counter() - started
             self._limiter.update(budget_of(path), headers)
@@ -474,17 +511,20 @@ class BrazeClient:
         if status is None:
             reason = str(outcome.cause) if outcome.cause else "no response"
             short = reason if len(reason) <= 300 else reason[:297] + "..."
-            hint = (
-                "TLS verification failed. If a proxy re-signs TLS traffic, point "
-                "REQUESTS_CA_BUNDLE (or session.verify) at its CA bundle."
-                if outcome.error_kind == "SSLError"
-                else f"Check the network (proxy, VPN, firewall) and that {self._endpoint} is "
-                "your Braze REST endpoint. Raise timeout= for slow responses."
-            )
+            if outcome.error_kind == "SSLError":
+                hint = ("TLS verification failed. If a proxy re-signs TLS traffic, point "
+                        "REQUESTS_CA_BUNDLE (or session.verify) at its CA bundle.")
+            elif outcome.refused:
+                hint = (f"Nothing accepts connections at {self._endpoint}: check that it is "
+                        "your Braze REST endpoint (or that the local server is running).")
+            else:
+                hint = (f"Check the network (proxy, VPN, firewall) and that {self._endpoint} is "
+                        "your Braze REST endpoint. Raise the timeout for slow responses.")
             error = BrazeConnectionError(f"GET {path} failed: {short}", url=url, hint=hint)
             return _Failure(
-                error, None, outcome.error_kind or "no response",
-                cause=outcome.cause, permanent=not outcome.transient,
+                error, None, "connection refused" if outcome.refused else outcome.error_kind
+                or "no response", cause=outcome.cause, permanent=not outcome.transient,
+                refused=outcome.refused,
             )
         if 200 <= status < 300:
             return self._interpret_success(outcome, path, url)
@@ -505,7 +545,7 @@ class BrazeClient:
                 url=url,
                 status=status,
                 body_excerpt=excerpt,
-                hint="Check that rest_endpoint is your Braze REST endpoint; a proxy, captive "
+                hint=f"Check that {self._endpoint} is your Braze REST endpoint; a proxy, captive "
                 "portal or the dashboard may be answering.",
             )
             return _Failure(error, None, f"HTTP {status} with {what}", unexpected_body=True)
@@ -557,12 +597,14 @@ class BrazeClient:
             # The target is quoted, redacted: a hostile server may put the key in its path.
             target = self._quote(_strip_query(location)) if location else "another URL"
             hint = (
-                f"The server redirected to {target}. Set rest_endpoint to your REST endpoint "
+                f"The server redirected to {target}. Use your REST endpoint "
                 "itself (such as https://rest.iad-03.braze.com); redirects are not followed, so "
                 "the API key never reaches another host."
             )
         elif status == 400:
-            hint = "Braze rejected the request's parameters; see braze_message and errors."
+            shown = self._quote(errors) if errors else None
+            hint = ("Braze rejected the request's parameters: "
+                    + (f"its errors say {shown}." if shown else "its message says which."))
         elif status == 401:
             cls = AuthenticationError
             hint = (
@@ -575,11 +617,11 @@ class BrazeClient:
             needed = f"the permission {permission}" if permission else "the permission for " + path
             hint = f"The API key needs {needed} (Settings > APIs and Identifiers), or the plan lacks it."
         elif status == 404:
-            hint = f"Check rest_endpoint ({self._endpoint}) and the path {path}."
+            hint = f"Check the REST endpoint ({self._endpoint}) and the path {path}."
         elif status == 429:
             cls = RateLimitError
             kwargs["retry_after"] = server_wait(429, outcome.headers, now=self._clock())
-            hint = "Lower max_concurrency=, or retry later."
+            hint = "Retry later, or send fewer requests at once."
         elif status >= 500:
             hint = "Braze had a server error; try again later."
         error = cls(message, hint=hint, **kwargs)
@@ -588,14 +630,14 @@ class BrazeClient:
     def _too_long_error(self, error: RateLimitError, wait: float) -> RateLimitError:
         """The 429 whose reset is further away than ``max_wait``: raised without waiting."""
         return RateLimitError(
-            f"{error.message}; Braze asks to wait {wait:.0f} s, longer than "
-            f"max_wait={self.max_wait:g} s",
+            f"{error.message}; Braze asks to wait {wait:.0f} s, longer than the "
+            f"client's maximum wait ({self.max_wait:g} s)",
             status=error.status,
             braze_message=error.braze_message,
             errors=error.errors,
             url=error.url,
             retry_after=wait,
-            hint="Retry later, or build the client with a larger max_wait= to wait it out.",
+            hint="Retry later, or allow the client a longer maximum wait to wait it out.",
         )
 
     def _error_body(self, body: bytes) -> tuple[str | None, Any]:
@@ -690,6 +732,42 @@ def _valid_text(decoded: Any) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return True
+
+
+def _copy_json(value: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of decoded JSON, without recursion (a hostile body nests 1,000 deep)."""
+    root: dict[str, Any] = {}
+    stack: list[tuple[Any, Any]] = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            if isinstance(item, (dict, list)):
+                copied: Any = {} if isinstance(item, dict) else [None] * len(item)
+                stack.append((item, copied))
+                target[key] = copied
+            else:
+                target[key] = item
+    return root
+
+
+def _is_refused(exc: BaseException) -> bool:
+    """Whether a transport error is a refused connection (``ECONNREFUSED``).
+
+    requests wraps it three deep (``ConnectionError`` > ``MaxRetryError`` >
+    ``NewConnectionError`` > ``ConnectionRefusedError``); the chain is walked, not the text.
+    """
+    stack: list[object] = [exc]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        if isinstance(item, ConnectionRefusedError):
+            return True
+        seen.add(id(item))
+        stack.extend((item.__cause__, item.__context__, getattr(item, "reason", None), *item.args))
+    return False
 
 
 def _note_attempts(error: BrazeError, attempts: int) -> None:

@@ -185,7 +185,7 @@ def _check_url(text: str) -> str:
         # Never echo the URL: its user-info part may hold a secret.
         raise ConfigError(
             "The REST endpoint URL must not contain user-info (user:password@).",
-            hint="Pass the API key as api_key= or BRAZE_API_KEY instead.",
+            hint=f"Give the API key on its own ({ENV_API_KEY}) instead.",
         )
     if parts.query or parts.fragment:
         raise ConfigError(
@@ -197,12 +197,12 @@ def _check_url(text: str) -> str:
         rest = INSTANCES[DASHBOARD_HOSTS[host]]
         raise ConfigError(
             f"{text!r} is a Braze dashboard URL, not a REST endpoint.",
-            hint=f"Use rest_endpoint={rest!r} (instance {DASHBOARD_HOSTS[host]}).",
+            hint=f"Use the REST endpoint {rest} (instance {DASHBOARD_HOSTS[host]}).",
         )
     if host.startswith("sdk.") and f"rest.{host[4:]}" in _REST_HOSTS:
         raise ConfigError(
             f"{text!r} is a Braze SDK endpoint, not a REST endpoint.",
-            hint=f"Use rest_endpoint='https://rest.{host[4:]}'.",
+            hint=f"Use the REST endpoint https://rest.{host[4:]}.",
         )
     if host.startswith("dashboard") and host.endswith((".braze.com", ".braze.eu")):
         raise ConfigError(

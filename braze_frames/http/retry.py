@@ -26,6 +26,8 @@ from typing import Final
 __all__ = [
     "DEFAULT_BASE",
     "DEFAULT_CAP",
+    "REFUSED_RETRIES",
+    "REFUSED_WAIT_CAP",
     "backoff",
     "get_header",
     "parse_number",
@@ -39,6 +41,12 @@ __all__ = [
 DEFAULT_BASE: Final = 0.5
 #: Longest backoff step, in seconds (the server's own wait may be longer).
 DEFAULT_CAP: Final = 30.0
+#: Retries after a refused connection. A refusal means nothing listens at that address (a
+#: wrong endpoint, a server down): unlike a timeout or a reset, waiting rarely cures it, so
+#: it gets one more short try (a server restarting) instead of the whole budget.
+REFUSED_RETRIES: Final = 1
+#: Longest wait before retrying a refused connection, in seconds.
+REFUSED_WAIT_CAP: Final = 0.5
 
 # 501 Not Implemented and 505 HTTP Version Not Supported never get better by retrying.
 _PERMANENT_5XX: Final = frozenset({501, 505})
