@@ -157,7 +157,7 @@ def check_store(store: Path, reference: pl.DataFrame) -> None:
     """Everything the module docstring promises about a store after a kill."""
     if not store.exists():
         return
-    if not any(store.glob("campaign_id=*/month=*/*.parquet")):
+    if not any(store.glob("month=*/*.parquet")):
         if (store / "_common_metadata").exists():
             assert read_store(store).height == 0
         return
