@@ -431,7 +431,8 @@ def _read_table(
         source = source.resolve()
     if not source.is_dir():
         meta = _decode_metadata(_read_schema(source))
-        dataset = _dataset_module().dataset(*_location(source), format="parquet")
+        key, fs = _location(source)
+        dataset = _dataset_module().dataset(key, filesystem=fs, format="parquet")
         return _scan(dataset, cols, expression), meta
     files = _data_files(source)
     if not files:
