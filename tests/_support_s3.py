@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +65,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3]:
+@contextmanager
+def running_s3() -> Iterator[S3]:
+    """Start the server, yield it, stop it (wrap it in a fixture)."""
     pytest.importorskip("moto.server")
     port = _free_port()
     proc = subprocess.Popen(

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from _support_s3 import S3, s3_server  # noqa: F401 - the fixture
+from _support_s3 import S3, running_s3
 from polars.testing import assert_frame_equal
 
 from braze_frames import BrazeClient
@@ -44,6 +44,12 @@ def canonical(frame: pl.DataFrame) -> pl.DataFrame:
 
 def assert_same_rows(got: pl.DataFrame, expected: pl.DataFrame) -> None:
     assert_frame_equal(canonical(got), canonical(expected))
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[S3]:
+    with running_s3() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +120,7 @@ def test_parquet_files_and_datasets_on_s3(s3_server: S3, tmp_path: Path) -> None
     # Other layouts, with ids escaped the hive way.
     keyed = write_parquet(df, f"s3://{bucket}/keyed", partition_by=("campaign_id", "month"),
                           storage_options=opts)
-    assert f"keyed/campaign_id=a%2Fb%3Dc%20%25d/month=2024-06/part-0.parquet" in s3_server.keys(bucket)
+    assert "keyed/campaign_id=a%2Fb%3Dc%20%25d/month=2024-06/part-0.parquet" in s3_server.keys(bucket)
     assert_same_rows(read_parquet(str(keyed), storage_options=opts), df)
 
 
@@ -141,10 +147,10 @@ def test_a_failed_write_on_s3_leaves_the_old_object(s3_server: S3, monkeypatch: 
         write_parquet(from_records(ROWS), uri, storage_options=opts)
     monkeypatch.undo()
     assert s3_server.client().get_object(Bucket=bucket, Key="data.parquet")["Body"].read() == before
+    monkeypatch.setattr("braze_frames.storage.files._ROW_GROUP_ROWS", 1)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    calls.clear()
     with pytest.raises(OSError, match="simulated crash"):
-        monkeypatch.setattr("braze_frames.storage.files._ROW_GROUP_ROWS", 1)
-        monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
-        calls.clear()
         write_parquet(from_records(ROWS), f"s3://{bucket}/new.parquet", storage_options=opts)
     assert s3_server.keys(bucket) == ["data.parquet"]
 
@@ -172,21 +178,27 @@ def test_sync_twice_on_s3_equals_a_local_store(
     assert "braze/_braze_sync.json" in keys
     assert "braze/_braze_sync.lock" not in keys  # released
     assert all(k.startswith(("braze/month=", "braze/_")) for k in keys)
-    manifest = json.loads(s3_server.client().get_object(Bucket=bucket, Key="braze/_braze_sync.json")["Body"].read())
-    assert manifest == json.loads((local / MANIFEST_NAME).read_text()) | {"updated_at": manifest["updated_at"]}
+    body = s3_server.client().get_object(Bucket=bucket, Key="braze/_braze_sync.json")["Body"].read()
+    manifest = json.loads(body)
+    assert manifest == json.loads((local / MANIFEST_NAME).read_text()) | {
+        "updated_at": manifest["updated_at"]}
 
 
 def lock_body(owner: str, seconds: float) -> bytes:
     return json.dumps({"library": "braze_frames", "owner": owner, "seconds": seconds}).encode()
 
 
-def test_a_second_writer_is_refused_by_a_live_lock(s3_server: S3, client: BrazeClient, ids: list[str]) -> None:
+def test_a_second_writer_is_refused_by_a_live_lock(
+    s3_server: S3, client: BrazeClient, ids: list[str]
+) -> None:
     bucket = s3_server.bucket()
     root = as_path(f"s3://{bucket}/store", s3_server.options)
     assert isinstance(root, ObjectPath)
     with _store_lock(root) as lease:
-        with pytest.raises(StoreLockedError, match=r"another sync holds the lock on s3://.*:\d+:\w+, until 20") as err:
-            sync(str(root), ids[0], start=T - days(3), end=T, client=client, storage_options=s3_server.options)
+        held = r"another sync holds the lock on s3://.*:\d+:\w+, until 20"
+        with pytest.raises(StoreLockedError, match=held) as err:
+            sync(str(root), ids[0], start=T - days(3), end=T, client=client,
+                 storage_options=s3_server.options)
         assert isinstance(err.value, RuntimeError)
         assert "expires" in str(err.value)
         lease.check()  # still ours
@@ -258,7 +270,7 @@ def test_delta_store_equals_the_parquet_store_for_every_reader(
     assert_same_rows(read_store(delta, lazy=True).collect(), expected)
     scanned = pl.scan_delta(str(delta)).collect()
     assert_same_rows(scanned.drop("month"), expected)
-    dataset = deltalake.DeltaTable(str(delta)).to_pyarrow_dataset()
+    dataset = deltalake.DeltaTable(str(delta)).to_pyarrow_dataset()  # noqa: F841 - DuckDB reads it by name
     rel = duckdb.sql("SELECT * EXCLUDE (month) FROM dataset")
     from_duckdb = rel.pl()
     assert isinstance(from_duckdb, pl.DataFrame)

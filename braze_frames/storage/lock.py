@@ -47,7 +47,7 @@ _LOCK_NAME: Final = "_braze_sync.lock"
 
 #: How long a lock object lives without renewal: a few minutes, so that a store whose
 #: writer was killed is free again soon, and a slow request does not lose the lock.
-LOCK_SECONDS: Final = 300.0
+LOCK_SECONDS = 300.0
 
 
 class StoreLockedError(BrazeError, RuntimeError):
@@ -72,13 +72,13 @@ class _Lease:
 
 
 @contextmanager
-def _store_lock(root: StorePath, *, seconds: float = LOCK_SECONDS) -> Iterator[_Lease]:
-    """Hold the store's lock for the duration of the block."""
+def _store_lock(root: StorePath, *, seconds: float | None = None) -> Iterator[_Lease]:
+    """Hold the store's lock for the duration of the block (``seconds``: its expiry)."""
     if isinstance(root, Path):
         with _local_lock(root) as lease:
             yield lease
         return
-    lock = _ObjectLock(root / _LOCK_NAME, seconds)
+    lock = _ObjectLock(root / _LOCK_NAME, LOCK_SECONDS if seconds is None else seconds)
     lock.acquire()
     try:
         yield lock.lease
