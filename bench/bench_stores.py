@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from _timing import interleaved, ratio  # noqa: E402
+from _timing import interleaved, ratio
 
 
 def _size(path: Path, pattern: str = "**/*.parquet") -> int:
