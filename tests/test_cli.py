@@ -169,7 +169,7 @@ def test_demo_offline_without_a_key(tmp_path: Path) -> None:
     assert tidy.columns == list(bf.TIDY_COLUMNS)
     assert f"rows       {tidy.height:,}" in text
     assert bf.read_parquet(out / "dataset").height == tidy.height
-    assert any((out / "dataset").glob("campaign_id=*/month=*/*.parquet"))
+    assert any((out / "dataset").glob("month=*/*.parquet"))
     for name in ("rates_weekly.parquet", "rates_total.parquet", "reconcile.parquet"):
         assert bf.read_parquet(out / name).height > 0
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

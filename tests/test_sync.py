@@ -24,7 +24,15 @@ from braze_frames._tidy import POLARS_SCHEMA
 from braze_frames.fetch import campaign_details, fetch_data_series
 from braze_frames.sandbox import Sandbox
 from braze_frames.storage import store as sync_module
-from braze_frames.storage.store import MANIFEST_NAME, SyncReport, _plan, _Record, read_store, sync
+from braze_frames.storage.store import (
+    MANIFEST_NAME,
+    SyncReport,
+    SyncWarning,
+    _plan,
+    _Record,
+    read_store,
+    sync,
+)
 
 T = dt.date(2026, 6, 30)  # the sandbox's today: the tests do not depend on the real date
 DAY = dt.timedelta(days=1)
@@ -240,14 +248,16 @@ def test_the_api_key_is_in_no_file_of_the_store(tmp_path: Path, monkeypatch: pyt
                                                 ids: list[str]) -> None:
     store = tmp_path / "store"
     with Sandbox(seed=0, today=T) as sb:
-        canary = sb.key_with("campaigns.data_series", "campaigns.list", "campaigns.details")
+        canary = sb.key_with("campaigns.data_series", "campaigns.list")
         monkeypatch.setenv("BRAZE_API_KEY", canary)
         monkeypatch.setenv("BRAZE_REST_ENDPOINT", sb.url)
-        # The client comes from the environment; None means every listed campaign, and
-        # those new to the store start where it starts.
+        # The client comes from the environment; None means every listed campaign, archived
+        # ones included, and those new to the store start where it starts. Without the
+        # details permission, each is synced over the whole range, and a warning says so.
         sync(store, ids[:1], start=T - days(20), end=T - days(10))
-        report = sync(store, None, end=T)
-    listed = {c.id for c in sb.catalogue if not c.archived}
+        with pytest.warns(SyncWarning, match=r"no /campaigns/details for \d+ campaign"):
+            report = sync(store, None, end=T)
+    listed = {c.id for c in sb.catalogue}
     records = manifest(store)["campaigns"]
     assert set(records) == listed | {ids[0]}
     assert report.campaigns == len(listed | {ids[0]})
@@ -291,10 +301,13 @@ def test_lazy_read_and_other_readers(tmp_path: Path, client: BrazeClient, ids: l
     query = lazy.filter(pl.col("campaign_id") == ids[1], pl.col("date") >= T - days(5))
     assert_same_rows(query.collect(),
                      eager.filter(pl.col("campaign_id") == ids[1], pl.col("date") >= T - days(5)))
-    plan = query.explain()  # the other campaigns' directories are pruned
-    files = len(list(store.glob(f"campaign_id={ids[1]}/month=*/*.parquet")))
-    assert f"{files - 1} other sources" in plan
-    assert f"campaign_id={ids[0]}" not in plan
+    # The filters reach the scan, which skips row groups by their statistics (the files
+    # are sorted by campaign then date), past the join of the latest names.
+    plan = query.explain()
+    scan = plan[plan.index("Parquet SCAN"):]
+    assert f'SELECTION: (col("campaign_id") == "{ids[1]}")' in scan.split("RIGHT PLAN")[0]
+    assert sorted(p.parent.name for p in store.rglob("*.parquet")) == [
+        "month=2026-04", "month=2026-05", "month=2026-06"]
 
     # The manifest, the lock and _common_metadata are not data files for any glob reader.
     scan = pl.scan_parquet(store / "**" / "*.parquet", hive_partitioning=True).collect()
@@ -330,7 +343,7 @@ def test_leftover_temporary_files_are_ignored_then_removed(
 ) -> None:
     store = tmp_path / "store"
     sync(store, ids[0], start=T - days(10), end=T, client=client)
-    month = next(store.glob("campaign_id=*/month=*"))
+    month = next(store.glob("month=*"))
     junk = [month / ".part-0.parquet.0123456789ab.tmp", store / f".{MANIFEST_NAME}.ba9876543210.tmp"]
     for path in junk:
         path.write_bytes(b"PAR1 half a file")  # what a kill during a write leaves
@@ -375,6 +388,20 @@ class Restating:
     gone: set[dt.date] = field(default_factory=set)
     served: list[tuple[str, dt.date, dt.date]] = field(default_factory=list)
     url: str = ""
+    #: ``/campaigns/list`` and ``/campaigns/details``: id -> details body (``archived`` says
+    #: whether the list shows it without include_archived).
+    campaigns: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def answer(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        if path == "/campaigns/list":
+            every = query.get("include_archived") == "true"
+            listed = [{"id": cid, "name": d.get("name")} for cid, d in self.campaigns.items()
+                      if every or not d.get("archived")]
+            return {"message": "success", "campaigns": listed if query.get("page", "0") == "0" else []}
+        if path == "/campaigns/details":
+            return {"message": "success", **self.campaigns[query["campaign_id"]]}
+        return self.body(query["campaign_id"], int(query["length"]),
+                         dt.date.fromisoformat(query["ending_at"][:10]))
 
     def conversions(self, day: dt.date) -> int:
         return min((self.as_of - day).days + 1, 7)
@@ -388,10 +415,14 @@ class Restating:
             if day > self.as_of or day in self.gone:
                 continue
             sent = 100 + day.toordinal() % 50
+            entry: dict[str, Any] = {"variation_api_id": "v1", "sent": sent, "opens": sent // 2}
+            name = self.campaigns.get(cid, {}).get("messages", {}).get("v1", {}).get("name")
+            if name is not None:
+                entry["variation_name"] = name
             data.append({
                 "time": day.isoformat(),
                 "conversions": self.conversions(day),
-                "messages": {"email": [{"variation_api_id": "v1", "sent": sent, "opens": sent // 2}]},
+                "messages": {"email": [entry]},
             })
         return {"message": "success", "data": data}
 
@@ -409,13 +440,10 @@ def restating(as_of: dt.date) -> Iterator[Restating]:
             pass
 
         def do_GET(self) -> None:
-            query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-            if urlparse(self.path).path == "/campaigns/details":  # names, asked for by default
-                body = {"message": "success", "name": f"Campaign {query['campaign_id']}"}
-            else:
-                with lock:
-                    body = state.body(query["campaign_id"], int(query["length"]),
-                                      dt.date.fromisoformat(query["ending_at"][:10]))
+            url = urlparse(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            with lock:
+                body = state.answer(url.path, query)
             data = json.dumps(body).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -482,8 +510,82 @@ def test_month_partitions_are_replaced_whole(tmp_path: Path) -> None:
     assert report.partitions_rewritten == 3
     months = sorted(p.parent.name for p in store.rglob("*.parquet"))
     assert months == ["month=2025-01", "month=2025-02", "month=2025-03"]
-    assert all("campaign_id=a%2Fb%20c" in str(p) for p in store.rglob("*.parquet"))
     assert read_store(store)["campaign_id"].unique().to_list() == ["a/b c"]
+
+
+# --- names, archived campaigns, details without first_sent (SPEC 4) ----------------------
+
+
+def details(name: str, first: dt.date | None, last: dt.date | None, *, archived: bool = False,
+            variation: str = "Variant A") -> dict[str, Any]:
+    body: dict[str, Any] = {"name": name, "archived": archived,
+                            "messages": {"v1": {"channel": "email", "name": variation}},
+                            "conversion_behaviors": [{"type": "Makes Any Purchase", "window": 86_400}]}
+    if first is not None:
+        body["first_sent"] = f"{first.isoformat()}T09:00:00+00:00"
+    if last is not None:
+        body["last_sent"] = f"{last.isoformat()}T17:00:00+00:00"
+    return body
+
+
+def test_sync_of_every_campaign_includes_archived_ones_and_names_what_it_skips(tmp_path: Path) -> None:
+    d1 = dt.date(2025, 3, 31)
+    start = d1 - days(59)
+    with restating(d1) as server, BrazeClient("k" * 32, server.url) as client:
+        server.campaigns = {
+            "live": details("Live", start - days(100), None),
+            "archived": details("Old Promo", start - days(30), start + days(9), archived=True),
+            "no-dates": details("Dateless", None, None),  # as some clients' fixtures are
+            "long-gone": details("Ended", start - days(400), start - days(300), archived=True),
+            "future": details("Not yet", d1 + days(10), None),
+        }
+        with pytest.warns(SyncWarning, match=r"2 campaign\(s\) skipped.*long-gone") as caught:
+            report = sync(tmp_path / "all", None, start=start, end=d1, client=client)
+        server.served.clear()
+        with pytest.warns(SyncWarning, match=r"3 campaign\(s\) skipped.*archived"):
+            opted = sync(tmp_path / "active", None, start=start, end=d1, client=client,
+                         include_archived=False)
+    assert len(caught) == 1
+    assert report.campaigns == 3
+    assert set(report.skipped) == {"long-gone", "future"}
+    assert "outside" in report.skipped["long-gone"]
+    assert "skipped" in str(report)
+    got = read_store(tmp_path / "all")
+    held = got.group_by("campaign_id").agg(pl.col("date").min().alias("a"), pl.col("date").max().alias("b"))
+    spans = {r["campaign_id"]: (r["a"], r["b"]) for r in held.iter_rows(named=True)}
+    assert spans["live"] == (start, d1)
+    # The archived campaign over its active days (last send plus its 1-day window).
+    assert spans["archived"] == (start, start + days(10))
+    assert spans["no-dates"] == (start, d1)  # no first_sent: the whole range, not skipped
+    assert set(opted.skipped) == {"archived", "long-gone", "future"}
+    assert opted.skipped["archived"] == "archived (include_archived=False)"
+    assert {c for c, _, _ in server.served} == {"live", "no-dates"}
+
+
+def test_names_are_kept_beside_the_data_and_a_rename_shows_on_every_day(tmp_path: Path) -> None:
+    d1 = dt.date(2025, 3, 31)
+    store = tmp_path / "store"
+    with restating(d1) as server, BrazeClient("k" * 32, server.url) as client:
+        server.campaigns = {"c1": details("Spring Sale", d1 - days(200), None)}
+        sync(store, None, start=d1 - days(40), end=d1, client=client)
+        before = {p: p.stat().st_mtime_ns for p in store.rglob("*.parquet")}
+        first = read_store(store)
+        server.campaigns = {"c1": details("Spring Sale 2025", d1 - days(200), None, variation="Hero")}
+        sync(store, None, end=d1, client=client, lookback_days=3)
+    assert first["campaign_name"].unique().to_list() == ["Spring Sale"]
+    got = read_store(store)
+    assert got["campaign_name"].unique().to_list() == ["Spring Sale 2025"]
+    emails = got.filter(pl.col("channel") == "email")
+    assert emails["variation_name"].unique().to_list() == ["Hero"]
+    # History was not rewritten for the rename: the old month is the same file.
+    old_month = store / "month=2025-02" / "part-0.parquet"
+    assert old_month.stat().st_mtime_ns == before[old_month]
+    record = manifest(store)["campaigns"]["c1"]
+    assert (record["name"], record["variations"]) == ("Spring Sale 2025", {"v1": "Hero"})
+    lazy = read_store(store, lazy=True).collect()
+    assert lazy["campaign_name"].unique().to_list() == ["Spring Sale 2025"]
+    assert read_store(store, backend="pandas")["campaign_name"].astype(str).unique().tolist() == [
+        "Spring Sale 2025"]
 
 
 # --- planning, pure -----------------------------------------------------------------------

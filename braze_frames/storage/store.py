@@ -1,23 +1,42 @@
-"""An incremental Parquet store: fetch what is missing plus the days Braze restates.
+"""An incremental store: fetch what is missing plus the days Braze restates.
 
-A store is the hive-partitioned dataset of :func:`~braze_frames.write_parquet`
-(``campaign_id=<id>/month=YYYY-MM/part-0.parquet``, readable as it is by polars, DuckDB,
+A store lives in a local directory or under an object-store URI (``s3://``, ``gs://``,
+``az://``; see :mod:`braze_frames.storage.fs`), in one of two formats.
+
+**Parquet** (the default): the hive-partitioned dataset of
+:func:`~braze_frames.write_parquet` with ``partition_by=True`` (``month=YYYY-MM/part-0.parquet``,
+one file per month, rows sorted by campaign then date, readable as it is by polars, DuckDB,
 Spark and pyarrow) plus a small JSON manifest, ``_braze_sync.json``, that says per campaign
-which days the store holds for certain::
+which days the store holds for certain, and the campaign's latest names::
 
-    {"format": "braze_frames.sync", "version": 1, "updated_at": "...",
+    {"format": "braze_frames.sync", "version": 2, "layout": "month", "updated_at": "...",
      "campaigns": {"<id>": {"start": "2025-01-01", "first": "2025-01-01",
-                            "last": "2025-07-31", "synced_at": "2025-07-31T06:00:00+00:00"}}}
+                            "last": "2025-07-31", "synced_at": "2025-07-31T06:00:00+00:00",
+                            "name": "Spring Sale", "variations": {"<variation>": "Variant A"}}}}
+
+**Delta** (``format="delta"``, the ``delta`` extra): a Delta Lake table with the same rows
+and a ``month`` partition column; the manifest rides in each commit's metadata (see
+:mod:`braze_frames.storage.delta`).
 
 ``first``..``last`` is the *certified* range: every day in it was fetched and written (a day
 without rows is a day Braze had no data for). ``start`` is the first day asked for, kept so
 that a later sync without ``start=`` still fills what an earlier one could not fetch.
-``synced_at`` dates the last fetch. The manifest never holds the API key, nor anything
-else from the environment.
+``synced_at`` dates the last fetch. ``name`` and ``variations`` are the latest names seen
+(from the fetched rows, and from ``/campaigns/details`` when the sync chose the campaigns):
+:func:`read_store` joins them onto the rows, so a renamed campaign shows its new name on
+every day without its history being rewritten. The manifest never holds the API key, nor
+anything else from the environment.
+
+Which campaigns: the ids given, or, with none, every campaign already in the store plus
+every campaign ``/campaigns/list`` gives whose active days overlap the range, archived ones
+included (``include_archived=False`` leaves them out); see
+:mod:`braze_frames.storage.discover`. What is left out is named in
+:attr:`SyncReport.skipped` and in one :class:`SyncWarning`.
 
 What a sync fetches, per campaign (:func:`_plan`):
 
-* a campaign new to the store: ``start .. end``;
+* a campaign new to the store: ``start .. end`` (clipped to its active days when the sync
+  chose it);
 * otherwise the days before ``first`` down to ``start``, and the days from
   ``min(last, synced_at) - lookback_days + 1`` to ``max(end, last)``: the recent days,
   because conversions keep arriving after a send (for up to the conversion window, 30 days
@@ -26,19 +45,34 @@ What a sync fetches, per campaign (:func:`_plan`):
   its ``end`` final without re-reading it, and a history synced up to today re-read over its
   last ``lookback_days`` days.
 
-How it is written, per campaign: each (campaign, month) partition touched is read, the days
-fetched successfully are dropped from it, the rows fetched for them appended, and the
-partition rewritten atomically (temporary file, fsync, rename): days are replaced by date,
-so a day is never held twice and rerunning is idempotent. Only then does the manifest (also
-written atomically) certify those days. A crash or Ctrl-C at any point leaves every
-partition old or new, whole, the dataset readable, and a manifest that certifies only what
-is on disk; the next sync re-fetches the rest. Failed requests (``on_error="collect"`` or
-``"warn"``) leave their days out of the certified range, so the next sync retries them;
-their old rows, if any, are kept. One sync at a time may run on a store (a lock file,
-``_braze_sync.lock``, refuses a second one on POSIX systems).
+How it is written, batch by batch (a batch is a few dozen campaigns' requests): in a
+Parquet store each month the batch touched is read, the (campaign, day) sets fetched
+successfully are dropped from it, the rows fetched for them appended, and the month file
+rewritten whole (locally: temporary file, fsync, rename; on an object store: built in
+memory, one request): days are replaced by (campaign, date), so a day is never held twice
+and rerunning is idempotent. Only then does the manifest (also written whole) certify those
+days. In a Delta store the batch is one commit that replaces those sets and carries the
+manifest. A crash or Ctrl-C at any point leaves every file old or new, whole, the store
+readable, and a manifest that certifies only what the store holds; the next sync re-fetches
+the rest. Failed requests (``on_error="collect"`` or ``"warn"``) leave their days out of
+the certified range, so the next sync retries them; their old rows, if any, are kept.
+
+One sync at a time may run on a store: a local lock (``filelock``), or on an object store a
+lock object with an owner and an expiry (see :mod:`braze_frames.storage.lock`).
+
+The layout of version 1 (``campaign_id=<id>/month=YYYY-MM/``) is still read, and the first
+sync migrates it: it writes the month files from the old ones, records the new layout in
+the manifest, then deletes the old directories (a crash in between is finished by the next
+sync; :func:`read_store` reads one layout or the other, never both, but a glob reader sees
+both while a migration runs).
 
 Files that start with ``_`` or ``.`` (the manifest, the lock, ``_common_metadata``,
-temporary files) are skipped by every Parquet reader and by a ``**/*.parquet`` glob.
+temporary files, ``_delta_log``) are skipped by every Parquet reader and by a
+``**/*.parquet`` glob.
+
+Compaction: a Parquet store has one file per month whatever the number of syncs (each one
+rewrites the months it touches), so it needs none. A Delta store adds files with every
+commit: compact it with ``optimize`` and ``vacuum`` (see :mod:`braze_frames.storage.delta`).
 """
 
 from __future__ import annotations
@@ -52,14 +86,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import polars as pl
 
 from .._progress import progress_bar
 from .._schema import TIDY_COLUMNS
-from .._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy
-from .._validate import check_int
+from .._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy, to_backend
+from .._validate import check_choice, check_int
 from ..endpoints.windows import MAX_LENGTH, parse_day
 from ..fetch import (
     FetchFailedWarning,
@@ -70,24 +104,29 @@ from ..fetch import (
     _client_scope,
     check_on_error,
     fetch_data_series,
-    list_campaigns,
 )
-from .dataset import _PART_FILE, hive_escape
-from .files import _fsync_dir
-from .lock import _remove_temporary_files, _store_lock
-from .manifest import MANIFEST_NAME, _Manifest, _Record, utc_now
-from .parquet import read_parquet, write_parquet
+from . import delta as _delta
+from .arrow import _prepare, _to_polars
+from .dataset import _COMMON_METADATA, _data_files, _write_dataset
+from .discover import _details, _discover, _Discovered
+from .files import _fsync_dir, _WriteOptions
+from .fs import ObjectPath, StorePath, as_path
+from .lock import _Lease, _remove_temporary_files, _store_lock
+from .manifest import LAYOUT_CAMPAIGN_MONTH, LAYOUT_MONTH, MANIFEST_NAME, _Manifest, _Record, utc_now
+from .parquet import _read_files, read_parquet, write_parquet
 
 if TYPE_CHECKING:
     from ..http.client import BrazeClient
 
-__all__ = ["MANIFEST_NAME", "SyncReport", "read_store", "sync"]
+__all__ = ["MANIFEST_NAME", "StoreFormat", "SyncReport", "SyncWarning", "read_store", "sync"]
 
-__all__ = ["MANIFEST_NAME", "SyncReport", "read_store", "sync"]
+StoreFormat = Literal["parquet", "delta"]
+
+_FORMATS: Final = ("parquet", "delta")
 
 _ONE_DAY: Final = dt.timedelta(days=1)
 
-#: Campaigns written at once: writing waits on fsync, which threads overlap.
+#: Months written at once: writing waits on fsync or on the object store, which threads overlap.
 _WRITERS: Final = 8
 
 #: A batch is about this many requests per thread of the client, and at least _MIN_BATCH:
@@ -96,25 +135,34 @@ _BATCH_PER_THREAD = 8
 
 _MIN_BATCH = 64
 
+_STRING_COLUMNS: Final = tuple(c for c in TIDY_COLUMNS if c not in ("date", "value"))
+
+
+class SyncWarning(UserWarning):
+    """A sync left campaigns out, or could not read their details (named, with the reason)."""
+
 
 @dataclass(frozen=True)
 class SyncReport:
     """What a :func:`sync` did.
 
     Attributes:
-        store: The store's root directory.
+        store: The store: its directory, or its URI.
         campaigns: Campaigns that had days to fetch.
         days_fetched: Campaign-days fetched successfully (days without data included).
         rows_written: Rows fetched and written to the store.
-        partitions_rewritten: (campaign, month) partitions created, replaced or removed
-            (a partition whose rows did not change is left alone and not counted).
+        partitions_rewritten: Month files created, replaced or removed (a Parquet store; a
+            month whose rows did not change is left alone and not counted), or commits made
+            (a Delta store).
         failures: The requests that failed for good; their days stay uncertified and the
             next sync retries them.
         requests: HTTP requests sent (retries included).
         seconds: Wall time.
+        skipped: Campaigns left out, each with the reason (archived with
+            ``include_archived=False``, or active only outside the range).
     """
 
-    store: Path
+    store: Path | str
     campaigns: int = 0
     days_fetched: int = 0
     rows_written: int = 0
@@ -122,6 +170,7 @@ class SyncReport:
     failures: list[FetchFailure] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -136,6 +185,8 @@ class SyncReport:
         )
         if self.failures:
             text += f"; {len(self.failures)} request(s) failed (the next sync retries them)"
+        if self.skipped:
+            text += f"; {len(self.skipped)} campaign(s) skipped"
         return text
 
 
@@ -149,23 +200,28 @@ def sync(
     client: BrazeClient | None = None,
     on_error: OnError = "raise",
     progress: bool | None = None,
+    include_archived: bool = True,
+    format: StoreFormat = "parquet",
+    storage_options: Mapping[str, Any] | None = None,
 ) -> SyncReport:
-    """Bring a Parquet store of ``/campaigns/data_series`` up to date, fetching only what it needs.
+    """Bring a store of ``/campaigns/data_series`` up to date, fetching only what it needs.
 
-    The store is a hive-partitioned dataset (``campaign_id``, ``month``) at ``store``, with a
-    manifest (``_braze_sync.json``) of the days it holds for certain. A sync fetches, per
-    campaign, the days the manifest does not certify between ``start`` and ``end`` and the
-    last ``lookback_days`` days it holds (Braze restates recent days as conversions keep
-    arriving), then replaces those days in their month partitions. Rerunning is idempotent;
-    after a crash or Ctrl-C the dataset stays readable and the next sync picks up where the
-    manifest says (see the module docstring for the guarantees).
+    The store is a Parquet dataset partitioned by month (or a Delta table) at ``store``,
+    with a manifest of the days it holds for certain and the campaigns' latest names. A
+    sync fetches, per campaign, the days the manifest does not certify between ``start``
+    and ``end`` and the last ``lookback_days`` days it holds (Braze restates recent days as
+    conversions keep arriving), then replaces those days. Rerunning is idempotent; after a
+    crash or Ctrl-C the store stays readable and the next sync picks up where the manifest
+    says (see the module docstring for the guarantees).
 
     Args:
-        store: The store's directory (created when missing).
-        campaign_ids: One campaign id or several; ``None`` for every campaign that
-            ``/campaigns/list`` gives (permission ``campaigns.list``; archived ones left out)
-            plus those already in the store. Campaigns new to the store then start at
-            ``start``, or without it where the store starts (its earliest ``start``).
+        store: The store: a local directory (created when missing) or an ``s3://``,
+            ``gs://``, ``az://`` or ``file://`` URI.
+        campaign_ids: One campaign id or several; ``None`` for the campaigns already in
+            the store plus every campaign ``/campaigns/list`` gives whose active days
+            (``/campaigns/details``: first send to last send plus its conversion window)
+            overlap the range. Campaigns new to the store then start at ``start``, or
+            without it where the store starts (its earliest ``start``).
         start: First day wanted, inclusive. Needed for a campaign's first sync; later syncs
             remember it (an earlier ``start`` extends the store backwards).
         end: Last day wanted, inclusive; default today (UTC).
@@ -179,19 +235,29 @@ def sync(
             certified); ``"warn"`` once at the end; ``"collect"`` silently. Either way the
             failures are in the report and their days are retried by the next sync.
         progress: Show a progress bar; default: when interactive.
+        include_archived: With ``campaign_ids=None``, include archived campaigns (they
+            are history); ``False`` leaves them out, and names them in the report.
+        format: ``"parquet"`` (a hive dataset partitioned by month) or ``"delta"`` (a
+            Delta Lake table; the ``delta`` extra). A store keeps the format it was made with.
+        storage_options: Object-store settings in polars' and deltalake's key names
+            (``aws_endpoint_url``, ``aws_region``...); credentials otherwise come from the
+            environment.
 
     Returns:
         A :class:`SyncReport`.
 
     Raises:
-        ValueError: Bad arguments, or a campaign new to the store without ``start``
-            (checked before any ``/campaigns/data_series`` request).
+        ValueError: Bad arguments, a campaign new to the store without ``start`` (checked
+            before any ``/campaigns/data_series`` request), or a ``format`` other than the
+            store's.
         TypeError: Arguments of the wrong type.
-        RuntimeError: Another sync holds the store's lock.
+        StoreLockedError: Another sync holds the store's lock (also a ``RuntimeError``
+            and a ``BrazeError``); the message says who, and until when.
         BrazeError: A request failed (with ``on_error="raise"``).
 
     Warns:
         FetchFailedWarning: With ``on_error="warn"``, once, when requests failed.
+        SyncWarning: Once, naming the campaigns left out or without details.
 
     Examples:
         >>> import tempfile
@@ -211,7 +277,7 @@ def sync(
         >>> client.close(); sb.stop()
     """
     started = time.perf_counter()
-    root = Path(store)
+    root = as_path(store, storage_options)
     ids = None if campaign_ids is None else _check_ids(campaign_ids)
     first_day = None if start is None else parse_day(start, "start")
     now = utc_now()
@@ -221,45 +287,62 @@ def sync(
         raise ValueError(msg)
     check_int("lookback_days", lookback_days, minimum=0, unit="days")
     check_on_error(on_error)
-    if root.exists() and not root.is_dir():
+    check_choice("format", format, _FORMATS)
+    if type(include_archived) is not bool:
+        msg = f"include_archived must be True or False, not {include_archived!r}"  # type: ignore[unreachable]
+        raise TypeError(msg)
+    if root.is_file():
         msg = f"{root} is a file; a store is a directory"
         raise NotADirectoryError(msg)
     root.mkdir(parents=True, exist_ok=True)
 
-    with _store_lock(root):
+    with _store_lock(root) as lease:
         _remove_temporary_files(root)
-        manifest = _Manifest.load(root)
+        target: _Target = _DeltaTarget(root, lease) if format == "delta" else _ParquetTarget(root, lease)
+        target.check_format()
+        manifest = target.load()
         if ids is None and not manifest.records and first_day is None:
             msg = _needs_start_message(["every campaign"])
             raise ValueError(msg)
         with _client_scope(client) as cl:
             before = cl.stats.requests
+            found: _Discovered | None = None
             if ids is None:
-                listed = [str(c["id"]) for c in list_campaigns(client=cl) if c.get("id")]
-                ids = list(dict.fromkeys([*manifest.records, *listed]))
-                if first_day is None:
-                    # A campaign created since the last sync starts where the store does.
-                    first_day = manifest.earliest_start()
+                # A campaign created since the last sync starts where the store does.
+                first_day = first_day if first_day is not None else manifest.earliest_start()
+                assert first_day is not None
+                found = _discover(cl, first_day, last_day, include_archived=include_archived)
+                ids = list(dict.fromkeys([*manifest.records, *found.ids]))
             plans = _plan_all(ids, manifest, first_day, last_day, lookback_days)
-            # Record the start asked for before fetching: it certifies nothing, and lets a
-            # rerun after a crash go on without start=.
+            skipped: dict[str, str] = {}
+            if found is not None:
+                plans, skipped = _clip(plans, found, manifest)
+                skipped = {**found.skipped, **skipped}
+            else:
+                found = _details(cl, list(plans))  # names, once, for the manifest
+            _warn_discovery(found, skipped)
+            # Record the start asked for, and the names the details gave, before fetching:
+            # it certifies nothing, and lets a rerun after a crash go on without start=.
             for cid, plan in plans.items():
                 record = manifest.records.get(cid, _Record())
-                if record.start != plan.start:
-                    manifest.records[cid] = replace(record, start=plan.start)
+                name, variations = found.names.get(cid, (None, {}))
+                new = replace(record, start=plan.start, name=name or record.name,
+                              variations={**record.variations, **variations})
+                if new != record:
+                    manifest.records[cid] = new
                     manifest.dirty = True
-            manifest.save()
-            if not (root / "_common_metadata").exists():
-                # Lets an empty store read back as an empty tidy frame.
-                write_parquet(empty_tidy(), root, partition_by=True, kind="tidy")
-            writer = _Writer(root, manifest, now)
+            target.begin(manifest)
+            writer = _Writer(target, manifest, now)
             try:
-                _run(cl, plans, writer, on_error=on_error, progress=progress)
+                # Each fetch fills names from the client's cache of the details read above;
+                # when they could not be read, the sync has said so once, and fetches skip them.
+                _run(cl, plans, writer, on_error=on_error, progress=progress,
+                     names=not found.no_details)
             finally:
-                manifest.save()
+                target.finish(manifest)
             requests = cl.stats.requests - before
     report = SyncReport(
-        store=root,
+        store=root if isinstance(root, Path) else str(root),
         campaigns=sum(1 for p in plans.values() if p.intervals),
         days_fetched=writer.days_fetched,
         rows_written=writer.rows_written,
@@ -267,6 +350,7 @@ def sync(
         failures=writer.failures,
         requests=requests,
         seconds=time.perf_counter() - started,
+        skipped=skipped,
     )
     if report.failures and on_error == "warn":
         shown = "; ".join(str(f) for f in report.failures[:5])
@@ -280,53 +364,173 @@ def sync(
     return report
 
 
-def read_store(
-    store: str | os.PathLike[str], *, backend: Backend = "polars", lazy: bool = False
-) -> Any:
-    """Read a store written by :func:`sync` as one tidy frame.
+def _clip(
+    plans: dict[str, _Plan], found: _Discovered, manifest: _Manifest
+) -> tuple[dict[str, _Plan], dict[str, str]]:
+    """Keep the days of chosen campaigns inside their active days; name those left with none."""
+    out: dict[str, _Plan] = {}
+    skipped: dict[str, str] = {}
+    for cid, plan in plans.items():
+        life = found.lives.get(cid)
+        if life is None:
+            out[cid] = plan
+            continue
+        kept = tuple(span for a, b in plan.intervals if (span := life.clip(a, b)) is not None)
+        if not kept and cid not in manifest.records and plan.intervals:
+            lo, hi = plan.intervals[0][0], plan.intervals[-1][1]
+            skipped[cid] = f"active {life}, outside {lo}..{hi}"
+            continue
+        out[cid] = replace(plan, intervals=kept)
+    return out, skipped
 
-    The store is an ordinary hive-partitioned dataset, so other readers work on it as it is:
+
+def _warn_discovery(found: _Discovered, skipped: Mapping[str, str]) -> None:
+    notes = []
+    if skipped:
+        shown = "; ".join(f"{cid}: {why}" for cid, why in list(skipped.items())[:20])
+        more = f" (and {len(skipped) - 20} more)" if len(skipped) > 20 else ""
+        notes.append(f"{len(skipped)} campaign(s) skipped, see SyncReport.skipped: {shown}{more}")
+    if found.no_details:
+        shown = ", ".join(list(found.no_details)[:20])
+        reason = next(iter(found.no_details.values()))
+        notes.append(
+            f"no /campaigns/details for {len(found.no_details)} campaign(s) ({reason}): synced "
+            f"over the whole range, their names unknown: {shown}"
+        )
+    if notes:
+        warnings.warn("; ".join(notes), SyncWarning, stacklevel=3)
+
+
+def read_store(
+    store: str | os.PathLike[str],
+    *,
+    backend: Backend = "polars",
+    lazy: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Any:
+    """Read a store written by :func:`sync` as one tidy frame, with the latest names.
+
+    ``campaign_name`` and ``variation_name`` come from the store's manifest (the latest
+    names a sync saw) where it has them, else from the rows. The store is an ordinary
+    dataset, so other readers work on it as it is (without that join):
     ``pl.scan_parquet(f"{store}/**/*.parquet", hive_partitioning=True)``, DuckDB's
-    ``read_parquet('<store>/**/*.parquet', hive_partitioning=true)``, Spark, pyarrow
-    (set the partition columns' types to strings if every id looks like a number).
+    ``read_parquet('<store>/**/*.parquet', hive_partitioning=true)``, Spark, pyarrow; a
+    Delta store with ``pl.scan_delta``, deltalake, Spark (see :mod:`braze_frames.storage.delta`).
 
     Args:
-        store: The store's directory.
+        store: The store: a local directory or an object-store URI.
         backend: ``"polars"`` or ``"pandas"`` (eager only).
         lazy: Return a polars ``LazyFrame`` over the files instead of reading them. Its
-            ``campaign_id`` is a ``String`` (the other columns have the tidy dtypes), so that
-            a filter on it skips whole directories; a filter on ``date`` skips row groups.
+            key columns are ``String`` (the others have the tidy dtypes), so that a filter
+            on ``campaign_id`` or ``date`` skips row groups by their statistics, and a
+            filter on ``date`` skips whole months in a Parquet store.
+        storage_options: Object-store settings (see :func:`sync`).
 
     Returns:
-        The tidy frame (tidy columns and dtypes; rows by campaign and month, then date), or
-        a ``LazyFrame`` with the same columns.
+        The tidy frame (tidy columns and dtypes; rows by month, then campaign and date),
+        or a ``LazyFrame`` with the same columns.
 
     Raises:
         FileNotFoundError: No store at ``store``.
         ValueError: ``lazy=True`` with a backend other than polars, or an unknown backend.
     """
     backend = check_backend(backend)
-    root = Path(store)
+    root = as_path(store, storage_options)
+    if lazy and backend != "polars":
+        msg = "lazy=True gives a polars LazyFrame; use backend='polars' (or lazy=False for pandas)"
+        raise ValueError(msg)
     if not root.is_dir():
         msg = f"no store at {root}: run sync() first"
         raise FileNotFoundError(msg)
+    if _delta.is_delta(root):
+        manifest = _delta.load_manifest(root)
+        data = _delta.read(root, lazy=lazy)
+        if lazy:
+            frame = data.select(TIDY_COLUMNS).cast(_lazy_schema())
+            return _lazy_dtypes(_join_names(frame, manifest))
+        tidy = _to_polars(data.drop_columns(["month"]), {"kind": "tidy"}, selected=False)
+        return to_backend(_named(tidy, manifest), backend)
+    manifest = _Manifest.load(root)
+    layout = _layout(root, manifest)
     if not lazy:
-        return read_parquet(root, backend=backend)
-    if backend != "polars":
-        msg = "lazy=True gives a polars LazyFrame; use backend='polars' (or lazy=False for pandas)"
-        raise ValueError(msg)
-    if not any(root.glob("campaign_id=*/month=*/*.parquet")):
-        return empty_tidy().lazy().cast({"campaign_id": pl.String()})
+        files = _layout_files(root, layout)
+        if not files:
+            tidy = read_parquet(root) if (root / _COMMON_METADATA).is_file() else empty_tidy()
+        else:
+            table, meta = _read_files(root, files, None, None)
+            tidy = _to_polars(table, meta, selected=False)
+        return to_backend(_named(tidy, manifest), backend)
+    return _scan_parquet_store(root, layout, manifest)
+
+
+def _lazy_schema() -> pl.Schema:
+    """The tidy columns with every key as a plain string: what a scan reads and joins on."""
+    return pl.Schema({c: (pl.String() if c in _STRING_COLUMNS else t) for c, t in POLARS_SCHEMA.items()})
+
+
+def _lazy_dtypes(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The tidy dtypes, except ``campaign_id``: a String, so that filters on it reach the scan."""
+    return frame.cast({c: POLARS_SCHEMA[c] for c in _STRING_COLUMNS if c != "campaign_id"})
+
+
+def _scan_parquet_store(root: StorePath, layout: str, manifest: _Manifest) -> pl.LazyFrame:
+    if not _layout_files(root, layout):
+        return _lazy_dtypes(empty_tidy().lazy().cast(_lazy_schema()))
+    pattern = "month=*/*.parquet" if layout == LAYOUT_MONTH else "campaign_id=*/month=*/*.parquet"
+    hive = {"month": pl.String()}
+    if layout != LAYOUT_MONTH:
+        hive = {"campaign_id": pl.String(), "month": pl.String()}
+    file_schema = {c: t for c, t in _lazy_schema().items() if c not in hive}
     scan = pl.scan_parquet(
-        str(root / "**" / "*.parquet"),
+        f"{root}/{pattern}",
         hive_partitioning=True,
-        hive_schema={"campaign_id": pl.String(), "month": pl.String()},
+        hive_schema=pl.Schema(hive),
+        # Read the dictionary columns as strings: filters on them then use the statistics.
+        schema=pl.Schema(file_schema),
+        missing_columns="insert",  # a file written before names (schema version 1)
+        cast_options=pl.ScanCastOptions(categorical_to_string="allow"),
+        storage_options=dict(root.options) if isinstance(root, ObjectPath) else None,
     )
-    # A cast of the hive column would keep polars from pruning directories with it.
-    schema = {c: t for c, t in POLARS_SCHEMA.items() if c != "campaign_id"}
-    if "campaign_name" not in scan.collect_schema():  # a store written before names
-        scan = scan.with_columns(pl.lit(None, pl.String()).alias("campaign_name"))
-    return scan.select(TIDY_COLUMNS).cast(pl.Schema(schema))
+    return _lazy_dtypes(_join_names(scan.select(TIDY_COLUMNS), manifest))
+
+
+def _names_frames(manifest: _Manifest) -> tuple[pl.DataFrame, pl.DataFrame]:
+    campaigns, variations = manifest.names()
+    by_campaign = pl.DataFrame(
+        {"campaign_id": list(campaigns), "__name__": list(campaigns.values())},
+        schema={"campaign_id": pl.String(), "__name__": pl.String()},
+    )
+    by_variation = pl.DataFrame(
+        {"campaign_id": [k[0] for k in variations], "variation": [k[1] for k in variations],
+         "__vname__": list(variations.values())},
+        schema={"campaign_id": pl.String(), "variation": pl.String(), "__vname__": pl.String()},
+    )
+    return by_campaign, by_variation
+
+
+def _join_names(frame: pl.LazyFrame, manifest: _Manifest) -> pl.LazyFrame:
+    """The manifest's latest names over the rows' own (a lazy plan; key columns String)."""
+    by_campaign, by_variation = _names_frames(manifest)
+    if not by_campaign.height and not by_variation.height:
+        return frame
+    return (
+        frame.join(by_campaign.lazy(), on="campaign_id", how="left", maintain_order="left")
+        .join(by_variation.lazy(), on=["campaign_id", "variation"], how="left", maintain_order="left")
+        .with_columns(
+            campaign_name=pl.coalesce("__name__", "campaign_name"),
+            variation_name=pl.coalesce("__vname__", "variation_name"),
+        )
+        .select(TIDY_COLUMNS)
+    )
+
+
+def _named(frame: pl.DataFrame, manifest: _Manifest) -> pl.DataFrame:
+    """The eager tidy frame with the manifest's latest names, in the tidy dtypes."""
+    campaigns, variations = manifest.names()
+    if not campaigns and not variations:
+        return frame
+    strings = frame.with_columns(pl.col(c).cast(pl.String) for c in _STRING_COLUMNS)
+    return _join_names(strings.lazy(), manifest).collect().cast(POLARS_SCHEMA)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -425,49 +629,51 @@ def _run(
     *,
     on_error: OnError,
     progress: bool | None,
+    names: bool = True,
 ) -> None:
     """Fetch batch after batch; write each one while the next is fetched.
 
-    Writing is bound by fsync (each partition file and its directory, for the atomic
-    replace), fetching by the server's latency: overlapping them, and writing several
-    campaigns at once, hides most of the writing. At most two batches are held in memory.
+    Writing is bound by fsync or by the object store, fetching by the server's latency:
+    overlapping them, and writing several months at once, hides most of the writing. At
+    most two batches are held in memory.
     """
     size = max(_MIN_BATCH, _BATCH_PER_THREAD * client.max_concurrency)
     batches = list(_batches(plans, size))
     bar = None
     if len(batches) > 1:
         bar = progress_bar(sum(len(b) for b in batches), progress, "braze sync", "campaign")
-    pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="braze-sync-write")
-    pending: list[Future[None]] = []
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="braze-sync-write")
+    pending: tuple[Future[None], int] | None = None
     try:
         for batch in batches:
-            frames, failures = _fetch_batch(client, plans, batch, on_error=on_error,
+            frames, failures = _fetch_batch(client, plans, batch, on_error=on_error, names=names,
                                             progress=progress if bar is None else False)
             _finish(pending, bar)
             rows = _split_by_campaign(frames)
-            pending = [
-                pool.submit(writer.upsert, cid, plans[cid].intervals, rows.get(cid),
-                            [f for f in failures if f.campaign_id == cid])
-                for cid in batch
-            ]
+            job = pool.submit(writer.write_batch, {cid: plans[cid].intervals for cid in batch},
+                              rows, failures)
+            pending = (job, len(batch))
         _finish(pending, bar)
     except BaseException as exc:
         # A failed request still lets what was fetched before it be written (and certified);
-        # Ctrl-C only waits for the writes already running. Either way every file is
+        # Ctrl-C only waits for the write already running. Either way every file is
         # replaced whole, and the caller saves the manifest after this.
         pool.shutdown(wait=True, cancel_futures=isinstance(exc, KeyboardInterrupt))
         raise
     finally:
         pool.shutdown(wait=True)
+        writer.close()
         if bar is not None:
             bar.close()
 
 
-def _finish(pending: Sequence[Future[None]], bar: Any) -> None:
-    for future in pending:
-        future.result()
-        if bar is not None:
-            bar.update(1)
+def _finish(pending: tuple[Future[None], int] | None, bar: Any) -> None:
+    if pending is None:
+        return
+    future, n = pending
+    future.result()
+    if bar is not None:
+        bar.update(n)
 
 
 def _fetch_batch(
@@ -477,6 +683,7 @@ def _fetch_batch(
     *,
     on_error: OnError,
     progress: bool | None,
+    names: bool = True,
 ) -> tuple[list[pl.DataFrame], list[FetchFailure]]:
     by_interval: dict[tuple[dt.date, dt.date], list[str]] = {}
     for cid in batch:
@@ -486,7 +693,7 @@ def _fetch_batch(
     failures: list[FetchFailure] = []
     for (a, b), ids in by_interval.items():
         result = fetch_data_series(
-            ids, start=a, end=b, client=client,
+            ids, start=a, end=b, client=client, names=names,
             on_error="raise" if on_error == "raise" else "collect", progress=progress,
         )
         if isinstance(result, FetchResult):
@@ -498,7 +705,7 @@ def _fetch_batch(
 
 
 def _split_by_campaign(frames: Sequence[pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    frames = [f for f in frames if f.height]
+    frames = [_strings(f) for f in frames if f.height]
     if not frames:
         return {}
     rows = pl.concat(frames, how="vertical")
@@ -506,6 +713,11 @@ def _split_by_campaign(frames: Sequence[pl.DataFrame]) -> dict[str, pl.DataFrame
         str(key[0]): part
         for key, part in rows.partition_by("campaign_id", as_dict=True, maintain_order=True).items()
     }
+
+
+def _strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """Key columns as plain strings: frames from different fetches and files concatenate."""
+    return frame.select(TIDY_COLUMNS).with_columns(pl.col(c).cast(pl.String) for c in _STRING_COLUMNS)
 
 
 def _days(a: dt.date, b: dt.date) -> Iterator[dt.date]:
@@ -532,99 +744,309 @@ def _longest_run(days: set[dt.date]) -> tuple[dt.date, dt.date] | None:
     return best
 
 
-class _Writer:
-    """Upserts one campaign's fetched days into its partitions, then certifies them."""
 
-    def __init__(self, root: Path, manifest: _Manifest, now: dt.datetime) -> None:
-        self.root = root
+
+def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Sorted days as runs of consecutive days."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days):
+        if runs and runs[-1][1] + _ONE_DAY == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _latest_names(rows: pl.DataFrame) -> tuple[str | None, dict[str, str]]:
+    """The campaign's and its variations' names on the latest day that has them."""
+    latest = rows.sort("date", maintain_order=True)
+    names = latest.drop_nulls("campaign_name")["campaign_name"]
+    name = names[-1] if len(names) else None
+    pairs = latest.drop_nulls(["variation", "variation_name"]).unique(
+        "variation", keep="last", maintain_order=True)
+    return name, dict(zip(pairs["variation"].to_list(), pairs["variation_name"].to_list(), strict=True))
+
+
+class _Writer:
+    """Upserts a batch's fetched days into the store, then certifies them."""
+
+    def __init__(self, target: _Target, manifest: _Manifest, now: dt.datetime) -> None:
+        self.target = target
         self.manifest = manifest
         self.now = now
-        # Campaigns are written by several threads: counters and the manifest are shared.
-        self._lock = threading.Lock()
         self.days_fetched = 0
         self.rows_written = 0
         self.partitions_rewritten = 0
         self.failures: list[FetchFailure] = []
 
-    def upsert(
+    def write_batch(
         self,
-        cid: str,
-        intervals: Sequence[tuple[dt.date, dt.date]],
-        rows: pl.DataFrame | None,
+        intervals: Mapping[str, Sequence[tuple[dt.date, dt.date]]],
+        rows: Mapping[str, pl.DataFrame],
         failures: Sequence[FetchFailure],
     ) -> None:
-        asked = {d for a, b in intervals for d in _days(a, b)}
-        failed = {d for f in failures for d in _days(f.first, f.last)} & asked
-        ok = asked - failed
-        if rows is not None:
-            # Only dates asked for and fetched; fetch_data_series already keeps to them.
-            rows = rows.filter(pl.col("date").is_in(sorted(ok)))
-        rewritten = self._write(cid, ok, rows)
-        with self._lock:
-            self.failures.extend(failures)
-            self.days_fetched += len(ok)
-            self.rows_written += 0 if rows is None else rows.height
-            self.partitions_rewritten += rewritten
-            self._certify(cid, ok, failed)
+        ok: dict[str, set[dt.date]] = {}
+        failed: dict[str, set[dt.date]] = {}
+        kept: list[pl.DataFrame] = []
+        for cid, spans in intervals.items():
+            asked = {d for a, b in spans for d in _days(a, b)}
+            bad = {d for f in failures if f.campaign_id == cid for d in _days(f.first, f.last)} & asked
+            ok[cid], failed[cid] = asked - bad, bad
+            part = rows.get(cid)
+            if part is not None:
+                # Only dates asked for and fetched; fetch_data_series already keeps to them.
+                part = part.filter(pl.col("date").is_in(sorted(ok[cid])))
+                if part.height:
+                    kept.append(part)
+        new = pl.concat(kept, how="vertical") if kept else _strings(empty_tidy())
+        certify = self._certified(ok, failed, rows)
+        self.partitions_rewritten += self.target.replace(ok, new, certify)
+        self.failures.extend(f for f in failures if f.campaign_id in intervals)
+        self.days_fetched += sum(len(d) for d in ok.values())
+        self.rows_written += new.height
 
-    def _write(self, cid: str, ok: set[dt.date], rows: pl.DataFrame | None) -> int:
-        """Replace the days ``ok`` in the campaign's partitions; the partitions changed."""
-        months: dict[str, list[dt.date]] = {}
-        for day in sorted(ok):
-            months.setdefault(_month(day), []).append(day)
+    def _certified(
+        self,
+        ok: Mapping[str, set[dt.date]],
+        failed: Mapping[str, set[dt.date]],
+        rows: Mapping[str, pl.DataFrame],
+    ) -> dict[str, _Record]:
+        """The manifest's records once these days are written."""
+        out: dict[str, _Record] = {}
+        for cid in ok:
+            record = self.manifest.records.get(cid, _Record())
+            held: set[dt.date] = set()
+            if record.first is not None and record.last is not None:
+                held = set(_days(record.first, record.last)) - failed[cid]
+            run = _longest_run(held | ok[cid])
+            name, variations = record.name, dict(record.variations)
+            if cid in rows:
+                seen, seen_variations = _latest_names(rows[cid])
+                name = seen or name
+                variations.update(seen_variations)
+            out[cid] = replace(
+                record,
+                first=None if run is None else run[0],
+                last=None if run is None else run[1],
+                synced_at=self.now,
+                name=name,
+                variations=variations,
+            )
+        return out
+
+    def close(self) -> None:
+        self.target.close()
+
+
+class _Target:
+    """Where a batch goes: a Parquet store's month files, or a Delta table's commits."""
+
+    def __init__(self, root: StorePath, lease: _Lease) -> None:
+        self.root = root
+        self.lease = lease
+        self.manifest: _Manifest | None = None
+
+    def check_format(self) -> None:
+        raise NotImplementedError
+
+    def load(self) -> _Manifest:
+        raise NotImplementedError
+
+    def begin(self, manifest: _Manifest) -> None:
+        raise NotImplementedError
+
+    def replace(
+        self, ok: Mapping[str, set[dt.date]], rows: pl.DataFrame, certify: Mapping[str, _Record]
+    ) -> int:
+        raise NotImplementedError
+
+    def finish(self, manifest: _Manifest) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the target holds (threads)."""
+
+
+class _ParquetTarget(_Target):
+    """Month files rewritten whole; the manifest in ``_braze_sync.json``."""
+
+    def __init__(self, root: StorePath, lease: _Lease) -> None:
+        super().__init__(root, lease)
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def check_format(self) -> None:
+        if _delta.is_delta(self.root):
+            msg = f"{self.root} is a Delta store: pass format='delta' to sync it"
+            raise ValueError(msg)
+
+    def load(self) -> _Manifest:
+        manifest = _Manifest.load(self.root)
+        if not (self.root / MANIFEST_NAME).is_file() and _old_layout_dirs(self.root):
+            manifest.layout = LAYOUT_CAMPAIGN_MONTH  # a dataset of version 1 without a manifest
+        self.manifest = manifest
+        _migrate(self.root, manifest, self.lease)
+        return manifest
+
+    def begin(self, manifest: _Manifest) -> None:
+        self.lease.check()
+        manifest.save()
+        if not (self.root / _COMMON_METADATA).is_file():
+            # Lets an empty store read back as an empty tidy frame.
+            write_parquet(empty_tidy(), self.root, partition_by=True, kind="tidy")
+
+    def replace(
+        self, ok: Mapping[str, set[dt.date]], rows: pl.DataFrame, certify: Mapping[str, _Record]
+    ) -> int:
+        replaced: dict[str, list[tuple[str, dt.date]]] = {}
+        for cid, days in ok.items():
+            for day in days:
+                replaced.setdefault(_month(day), []).append((cid, day))
         new_by_month: dict[str, pl.DataFrame] = {}
-        if rows is not None and rows.height:
+        if rows.height:
             keyed = rows.with_columns(pl.col("date").dt.strftime("%Y-%m").alias("__month__"))
             for key, part in keyed.partition_by("__month__", as_dict=True).items():
                 new_by_month[str(key[0])] = part.drop("__month__")
-        staged: list[pl.DataFrame] = []
-        removed: list[Path] = []
-        base = self.root / f"campaign_id={hive_escape(cid)}"
-        for month, days in months.items():
-            directory = base / f"month={month}"
-            old = _read_partition(directory)
-            new = new_by_month.get(month)
-            parts = []
-            if old is not None:
-                parts.append(old.filter(~pl.col("date").is_in(days)))
-            if new is not None:
-                parts.append(new)
-            if not parts:
-                continue  # no data that month, before or now
-            merged = pl.concat(parts, how="vertical").sort("date", maintain_order=True)
-            if old is not None and merged.equals(old):
-                continue  # nothing restated: leave the file alone
-            if merged.height:
-                staged.append(merged)
-            elif old is not None:
-                removed.append(directory)
-        if staged:
-            write_parquet(pl.concat(staged, how="vertical"), self.root, partition_by=True,
-                          kind="tidy", existing="delete_matching")
-        for directory in removed:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="braze-month")
+        jobs = [self._pool.submit(self._month, month, pairs, new_by_month.get(month))
+                for month, pairs in sorted(replaced.items())]
+        changed = sum(job.result() for job in jobs)
+        assert self.manifest is not None
+        self.manifest.records.update(certify)
+        self.manifest.dirty = True
+        self.lease.check()
+        self.manifest.save(throttle=True)
+        return changed
+
+    def _month(self, month: str, pairs: list[tuple[str, dt.date]], new: pl.DataFrame | None) -> int:
+        """Replace the (campaign, day) ``pairs`` in one month file; 1 when the file changed."""
+        directory = self.root / f"month={month}"
+        old = _read_month(directory)
+        parts = []
+        if old is not None:
+            gone = pl.DataFrame({"campaign_id": [p[0] for p in pairs], "date": [p[1] for p in pairs]},
+                                schema={"campaign_id": pl.String(), "date": pl.Date()})
+            parts.append(old.join(gone, on=["campaign_id", "date"], how="anti", maintain_order="left"))
+        if new is not None:
+            parts.append(new)
+        if not parts:
+            return 0  # no data that month, before or now
+        merged = pl.concat(parts, how="vertical").sort(["campaign_id", "date"], maintain_order=True)
+        if old is not None and merged.equals(old):
+            return 0  # nothing restated: leave the file alone
+        self.lease.check()
+        if merged.height:
+            _write_months(self.root, merged)
+        else:
             for file in directory.glob("*.parquet"):
                 file.unlink()
-            _fsync_dir(directory)
-        return len(staged) + len(removed)
+            if isinstance(directory, Path):
+                _fsync_dir(directory)
+        return 1
 
-    def _certify(self, cid: str, ok: set[dt.date], failed: set[dt.date]) -> None:
-        record = self.manifest.records.get(cid, _Record())
-        held: set[dt.date] = set()
-        if record.first is not None and record.last is not None:
-            held = set(_days(record.first, record.last)) - failed
-        run = _longest_run(held | ok)
-        self.manifest.records[cid] = replace(
-            record,
-            first=None if run is None else run[0],
-            last=None if run is None else run[1],
-            synced_at=self.now,
-        )
-        self.manifest.dirty = True
-        self.manifest.save(throttle=True)
+    def finish(self, manifest: _Manifest) -> None:
+        manifest.save()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
-def _read_partition(directory: Path) -> pl.DataFrame | None:
-    if not (directory / _PART_FILE).exists() and not any(directory.glob("*.parquet")):
+class _DeltaTarget(_Target):
+    """One Delta commit per batch, the manifest in its metadata."""
+
+    def check_format(self) -> None:
+        _delta._deltalake()  # the extra is there
+        if not _delta.is_delta(self.root) and _data_files(self.root):
+            msg = (f"{self.root} holds a Parquet store: sync it with format='parquet', or sync "
+                   "into another location")
+            raise ValueError(msg)
+
+    def load(self) -> _Manifest:
+        self.manifest = _delta.load_manifest(self.root)
+        return self.manifest
+
+    def begin(self, manifest: _Manifest) -> None:
+        if manifest.dirty or not _delta.is_delta(self.root):
+            # The starts (and names) before any fetch, as a commit without rows.
+            self.lease.check()
+            _delta.commit(self.root, _delta.to_delta_table(empty_tidy()), None, manifest)
+            manifest.dirty = False
+
+    def replace(
+        self, ok: Mapping[str, set[dt.date]], rows: pl.DataFrame, certify: Mapping[str, _Record]
+    ) -> int:
+        assert self.manifest is not None
+        runs = {cid: _runs(days) for cid, days in ok.items() if days}
+        records = {**self.manifest.records, **certify}
+        staged = _Manifest(None, records, self.manifest.layout)
+        self.lease.check()
+        where = _delta.predicate(runs) if runs else None
+        _delta.commit(self.root, _delta.to_delta_table(rows), where, staged)
+        # The commit carried the new manifest: only now does this process believe it.
+        self.manifest.records.update(certify)
+        return 1
+
+    def finish(self, manifest: _Manifest) -> None:
+        """Nothing: every commit carried its manifest."""
+
+
+def _read_month(directory: StorePath) -> pl.DataFrame | None:
+    if not any(directory.glob("*.parquet")):
         return None
     frame = read_parquet(directory)
-    return frame if isinstance(frame, pl.DataFrame) else None
+    return _strings(frame) if isinstance(frame, pl.DataFrame) else None
+
+
+def _write_months(root: StorePath, frame: pl.DataFrame) -> None:
+    """Write rows as their month files (one per month), whole, without ``_common_metadata``."""
+    table, kind, categorical = _prepare(frame, "tidy")
+    _write_dataset(table, root, ["month"], kind, categorical, None, _WriteOptions("zstd", None),
+                   "delete_matching", check_layout=False, common=False)
+
+
+# --- the layout of version 1 -----------------------------------------------------------------
+
+
+def _old_layout_dirs(root: StorePath) -> list[StorePath]:
+    return [p for p in root.iterdir() if p.name.startswith("campaign_id=")] if root.is_dir() else []
+
+
+def _layout(root: StorePath, manifest: _Manifest) -> str:
+    """The layout to read: the manifest's, or version 1's when only its directories exist."""
+    if (root / MANIFEST_NAME).is_file():
+        return manifest.layout
+    return LAYOUT_CAMPAIGN_MONTH if _old_layout_dirs(root) else LAYOUT_MONTH
+
+
+def _layout_files(root: StorePath, layout: str) -> list[Any]:
+    head = "month=" if layout == LAYOUT_MONTH else "campaign_id="
+    return [f for f in _data_files(root) if f.relative_to(root).parts[0].startswith(head)]
+
+
+def _migrate(root: StorePath, manifest: _Manifest, lease: _Lease) -> None:
+    """Move a version-1 store (campaign x month) to month files; resumable after a crash."""
+    old = _old_layout_dirs(root)
+    if manifest.layout == LAYOUT_CAMPAIGN_MONTH:
+        lease.check()
+        files = _layout_files(root, LAYOUT_CAMPAIGN_MONTH)
+        if files:
+            table, meta = _read_files(root, files, None, None)
+            _write_months(root, _strings(_to_polars(table, meta, selected=False)))
+        # The schema and layout for later writes and for an empty store.
+        common = root / _COMMON_METADATA
+        common.unlink(missing_ok=True)
+        write_parquet(empty_tidy(), root, partition_by=True, kind="tidy")
+        manifest.layout = LAYOUT_MONTH
+        manifest.dirty = True
+        manifest.save()  # from here on, readers read the month files only
+    for directory in old:
+        lease.check()
+        if isinstance(directory, ObjectPath):
+            directory.delete_tree()
+        else:
+            import shutil
+
+            shutil.rmtree(directory)
