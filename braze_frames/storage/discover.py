@@ -106,7 +106,9 @@ def _details(client: BrazeClient, ids: list[str]) -> _Discovered:
 
     def details(cid: str) -> Mapping[str, Any] | BrazeError:
         try:
-            return client.campaign_details(cid)
+            # Fresh each sync, whatever the client cached: a renamed campaign's new name
+            # reaches the manifest (and the fetches that follow read it from the cache).
+            return client.campaign_details(cid, refresh=True)
         except BrazeError as exc:
             return exc
 

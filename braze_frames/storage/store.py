@@ -319,7 +319,11 @@ def sync(
                 plans, skipped = _clip(plans, found, manifest)
                 skipped = {**found.skipped, **skipped}
             else:
-                found = _details(cl, list(plans))  # names, once, for the manifest
+                # Names, once, for the manifest. A campaign whose details fail for its own
+                # reason (an unknown id) fails its data request too, which reports it.
+                found = _details(cl, list(plans))
+                found = replace(found, no_details={
+                    cid: why for cid, why in found.no_details.items() if why.startswith(_DENIED)})
             _warn_discovery(found, skipped)
             # Record the start asked for, and the names the details gave, before fetching:
             # it certifies nothing, and lets a rerun after a crash go on without start=.
@@ -336,8 +340,8 @@ def sync(
             try:
                 # Each fetch fills names from the client's cache of the details read above;
                 # when they could not be read, the sync has said so once, and fetches skip them.
-                _run(cl, plans, writer, on_error=on_error, progress=progress,
-                     names=not found.no_details)
+                denied = any(why.startswith(_DENIED) for why in found.no_details.values())
+                _run(cl, plans, writer, on_error=on_error, progress=progress, names=not denied)
             finally:
                 target.finish(manifest)
             requests = cl.stats.requests - before
@@ -362,6 +366,10 @@ def sync(
             stacklevel=2,
         )
     return report
+
+
+#: The errors that say the key may not read details at all (then no fetch asks again).
+_DENIED: Final = ("PermissionDeniedError", "AuthenticationError")
 
 
 def _clip(
