@@ -10,13 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from ._errors import (
     AuthenticationError,
@@ -26,9 +24,10 @@ from ._errors import (
     UnexpectedResponseError,
     UnknownFieldWarning,
 )
-from ._progress import progress_bar
+from ._runner import FetchFailure, OnError, fetch_windows, run_parallel
 from ._tidy import Backend, check_backend, frame_from_parsed, to_backend
 from ._validate import check_bool, check_choice
+from .endpoints.catalog import CAMPAIGN_SERIES
 from .endpoints.details import (
     active_days,
     campaign_name_of,
@@ -37,7 +36,7 @@ from .endpoints.details import (
     variation_names_of,
 )
 from .endpoints.parse import DayMap, ParsedColumns, collect_days, parse_days
-from .endpoints.windows import Reading, Window, detect_reading, plan_windows, resolve_range
+from .endpoints.windows import Window, resolve_range
 
 if TYPE_CHECKING:
     from .http.client import BrazeClient
@@ -58,21 +57,8 @@ __all__ = [
     "list_campaigns",
 ]
 
-OnError = Literal["raise", "warn", "collect"]
 _ON_ERROR = ("raise", "warn", "collect")
-T = TypeVar("T")
 
-
-class FetchFailure(NamedTuple):
-    """One request that failed for good: which campaign, which days, and why."""
-
-    campaign_id: str
-    first: dt.date
-    last: dt.date
-    error: BrazeError
-
-    def __str__(self) -> str:
-        return f"{self.campaign_id} {self.first}..{self.last}: {type(self.error).__name__}: {self.error}"
 
 
 class SkippedCampaign(NamedTuple):
@@ -195,47 +181,6 @@ def _client_scope(client: BrazeClient | None) -> Iterator[BrazeClient]:
     finally:
         own.close()
 
-
-def _run_parallel(
-    calls: Sequence[Callable[[], T]],
-    *,
-    workers: int,
-    on_error: OnError,
-    bar: Any,
-) -> list[T | BrazeError]:
-    """Run calls on a thread pool; results in call order, errors in place of results.
-
-    With ``on_error="raise"`` the first failure cancels what has not started and is raised.
-    """
-    results: list[T | BrazeError] = [BrazeError("not run")] * len(calls)
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        try:
-            results[i] = calls[i]()
-        except BrazeError as exc:
-            results[i] = exc
-            if on_error == "raise":
-                raise
-        finally:
-            if bar is not None:
-                with lock:
-                    bar.update(1)
-
-    if workers <= 1 or len(calls) <= 1:
-        for i in range(len(calls)):
-            run(i)
-        return results
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="braze") as pool:
-        futures: list[Future[None]] = [pool.submit(run, i) for i in range(len(calls))]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for fut in done:
-            exc = fut.exception()
-            if exc is not None:
-                for other in futures:
-                    other.cancel()
-                raise exc
-    return results
 
 
 def fetch_data_series(
@@ -452,77 +397,21 @@ def _fetch(
     variation_names = {cid: variation_names_of(d) for cid, d in details.items()} if names else {}
     campaign_names = {cid: campaign_name_of(d) for cid, d in details.items()} if names else {}
     parsed = ParsedColumns()
-    days: dict[str, DayMap] = {cid: {} for cid in ranges}
-    lock = threading.Lock()
 
-    # Campaigns are parsed, in order, as soon as their windows are all in: the decoded
-    # bodies are dropped early (less memory, far less garbage-collector work) and the
-    # frame's row order stays the same whatever order the responses arrive in.
-    order = list(ranges)
-    pending: dict[str, int] | None = None  # windows still out per campaign, once planned
-    parsed_upto = 0
+    def request(cid: str, window: Window) -> Any:
+        return client.data_series(cid, length=window.length, ending_at=window.ending_at_param)
 
-    def flush() -> None:  # under the lock
-        nonlocal parsed_upto
-        while pending is not None and parsed_upto < len(order) and not pending[order[parsed_upto]]:
-            cid = order[parsed_upto]
-            parsed_upto += 1
-            _parse_campaign(parsed, cid, days.pop(cid), variation_names.get(cid),
-                            campaign_names.get(cid), on_error=on_error, failures=failures)
+    def days_of(body: Any, keep: tuple[dt.date, dt.date] | None) -> DayMap:
+        return collect_days(body, keep=keep, parsed=parsed if keep is not None else None)
 
-    def request(cid: str, window: Window) -> None:
-        try:
-            body = client.data_series(cid, length=window.length, ending_at=window.ending_at_param)
-            with lock:
-                # Checked whole before any of its days is kept: a window that fails leaves
-                # no day behind, so each day is in the frame or covered by a failure.
-                got = collect_days(body, keep=(window.first, window.last), parsed=parsed)
-                days[cid].update(got)
-                if client.window_reading is None:
-                    client.window_reading = detect_reading(window, list(collect_days(body)))
-                del body, got
-        finally:
-            with lock:
-                if pending is not None:
-                    pending[cid] -= 1
-                    flush()
+    def parse(cid: str, days: DayMap) -> None:
+        _parse_campaign(parsed, cid, days, variation_names.get(cid), campaign_names.get(cid),
+                        on_error=on_error, failures=failures)
 
-    def plan(reading: Reading | None, skip: tuple[str, Window] | None = None) -> list[tuple[str, Window]]:
-        tasks: list[tuple[str, Window]] = []
-        for cid, (a, b) in ranges.items():
-            done = skip is not None and cid == skip[0]
-            upto = skip[1].first - dt.timedelta(days=1) if skip is not None and done else b
-            tasks.extend((cid, w) for w in plan_windows(a, upto, reading))
-        return tasks
-
-    reading = client.window_reading
-    tasks = plan(reading)
-    bar = progress_bar(len(tasks), progress, "braze data_series", "req")
-    try:
-        if reading is None and len(tasks) > len(ranges):
-            # One request first: its dates tell how the server reads ending_at, and the
-            # rest of the plan can then use exact 100-day windows.
-            head = tasks[0]
-            outcome = _run_parallel([lambda: request(*head)], workers=1, on_error=on_error, bar=bar)
-            _record(outcome, [head], failures)
-            reading = client.window_reading
-            tasks = tasks[1:] if reading is None else plan(reading, skip=head)
-            if bar is not None:
-                bar.total = len(tasks) + 1
-                bar.refresh()
-        with lock:
-            pending = dict.fromkeys(order, 0)
-            for cid, _ in tasks:
-                pending[cid] += 1
-            flush()
-        calls = [(lambda t=t: request(*t)) for t in tasks]
-        outcome = _run_parallel(calls, workers=client.max_concurrency, on_error=on_error, bar=bar)
-        _record(outcome, tasks, failures)
-    finally:
-        if bar is not None:
-            bar.close()
-    with lock:
-        flush()
+    failures.extend(fetch_windows(
+        client, CAMPAIGN_SERIES, ranges, request=request, days_of=days_of, parse=parse,
+        on_error=on_error, progress=progress, desc="braze data_series",
+    ))
     # A campaign whose data failed too is reported once, by its failure.
     failed = {f.campaign_id for f in failures}
     return _Run(parsed, failures, ranges, skipped,
@@ -575,12 +464,6 @@ def _active_span(
 def _detail_date(value: object) -> dt.date | None:
     return detail_date(value)
 
-
-def _record(outcome: Sequence[object], tasks: Sequence[tuple[str, Window]],
-            failures: list[FetchFailure]) -> None:
-    for result, (cid, window) in zip(outcome, tasks, strict=True):
-        if isinstance(result, BrazeError):
-            failures.append(FetchFailure(cid, window.first, window.last, result))
 
 
 def variation_names_from_details(details: Mapping[str, Any]) -> dict[str, str]:
@@ -683,7 +566,7 @@ def _read_details(
             return exc
 
     calls = [(lambda cid=cid: one(cid)) for cid in ids]
-    outcome = _run_parallel(calls, workers=client.max_concurrency, on_error="collect", bar=None)
+    outcome = run_parallel(calls, workers=client.max_concurrency, on_error="collect", bar=None)
     found: dict[str, dict[str, Any]] = {}
     errors: dict[str, BrazeError] = {}
     for cid, result in zip(ids, outcome, strict=True):
@@ -812,5 +695,5 @@ def campaign_details(
         if isinstance(campaign_ids, str):
             return cl.campaign_details(ids[0])
         calls = [(lambda cid=cid: cl.campaign_details(cid)) for cid in ids]
-        outcome = _run_parallel(calls, workers=cl.max_concurrency, on_error="raise", bar=None)
+        outcome = run_parallel(calls, workers=cl.max_concurrency, on_error="raise", bar=None)
     return dict(zip(ids, outcome, strict=True))

@@ -143,7 +143,9 @@ def resolve_range(
     return first, last
 
 
-def plan_windows(first: dt.date, last: dt.date, reading: Reading | None = None) -> list[Window]:
+def plan_windows(
+    first: dt.date, last: dt.date, reading: Reading | None = None, *, max_length: int = MAX_LENGTH
+) -> list[Window]:
     """Split ``first .. last`` into requests, newest first.
 
     Args:
@@ -151,6 +153,7 @@ def plan_windows(first: dt.date, last: dt.date, reading: Reading | None = None) 
         last: Last day wanted.
         reading: How the server reads ``ending_at``, when known; ``None`` asks for one
             day more per request so that either reading covers the window.
+        max_length: The endpoint's cap on ``length`` (100 for campaigns, 14 for Canvas).
 
     Examples:
         >>> [str(w) for w in plan_windows(dt.date(2025, 1, 1), dt.date(2025, 4, 30))]
@@ -158,8 +161,13 @@ def plan_windows(first: dt.date, last: dt.date, reading: Reading | None = None) 
         >>> w = plan_windows(dt.date(2025, 1, 1), dt.date(2025, 1, 7), "exclusive")[0]
         >>> (w.length, w.ending_at)
         (7, datetime.date(2025, 1, 8))
+        >>> len(plan_windows(dt.date(2025, 1, 1), dt.date(2025, 1, 28), max_length=14))
+        3
     """
-    span = MAX_LENGTH if reading is not None else MAX_LENGTH - 1
+    if max_length < 2:
+        msg = f"max_length must be at least 2 (one day asked for and one of margin), got {max_length}"
+        raise ValueError(msg)
+    span = max_length if reading is not None else max_length - 1
     windows: list[Window] = []
     b = last
     one = dt.timedelta(days=1)

@@ -240,9 +240,22 @@ class BrazeClient:
         self._details: dict[str, dict[str, Any]] = {}
         self._details_locks: dict[str, threading.Lock] = {}
         self._details_lock = threading.Lock()
-        #: How this server reads ``ending_at`` (inclusive or exclusive), once a response has
-        #: shown it; ``fetch_data_series`` remembers it here to plan exact windows later.
-        self.window_reading: Reading | None = None
+        #: How this server reads ``ending_at`` (inclusive or exclusive), per endpoint path,
+        #: once a response has shown it: the fetch functions remember it here to plan exact
+        #: windows later (endpoints may differ, so each is learned on its own).
+        self.window_readings: dict[str, Reading] = {}
+
+    @property
+    def window_reading(self) -> Reading | None:
+        """How ``/campaigns/data_series`` reads ``ending_at``, once known (see ``window_readings``)."""
+        return self.window_readings.get(DATA_SERIES_PATH)
+
+    @window_reading.setter
+    def window_reading(self, value: Reading | None) -> None:
+        if value is None:
+            self.window_readings.pop(DATA_SERIES_PATH, None)
+        else:
+            self.window_readings[DATA_SERIES_PATH] = value
 
     @property
     def rest_endpoint(self) -> str:

@@ -91,15 +91,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import polars as pl
 
 from .._progress import progress_bar
+from .._runner import FetchFailure, OnError
 from .._schema import TIDY_COLUMNS
 from .._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy, to_backend
 from .._validate import check_choice, check_int
 from ..endpoints.windows import MAX_LENGTH, parse_day
 from ..fetch import (
     FetchFailedWarning,
-    FetchFailure,
     FetchResult,
-    OnError,
     _check_ids,
     _client_scope,
     check_on_error,

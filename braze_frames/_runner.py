@@ -1,0 +1,207 @@
+"""The windowed fetch every time series shares: plan, request concurrently, parse in order.
+
+An endpoint that answers daily (or hourly) series for one object at a time, with a cap on
+how many days one request covers, is fetched the same way whatever the endpoint:
+
+1. each object's range is split into windows of at most the endpoint's cap
+   (``endpoints.windows.plan_windows``), one day more per request until the server's
+   reading of ``ending_at`` is known; the first response tells it (``detect_reading``),
+   and the client remembers it per endpoint, so the rest of the plan is exact;
+2. the requests run on the client's thread pool, within its rate limiter;
+3. each response is checked whole and its days kept (only the days asked for), and an
+   object is parsed as soon as its windows are all in, in the order the objects were
+   given: the decoded bodies are dropped early and the frame's row order does not depend
+   on the order responses arrive in.
+
+A window that fails leaves no day behind: each day is in the result or covered by a
+``FetchFailure``. The callers (``fetch_data_series``, ``fetch_canvas_series``,
+``fetch_series``...) supply how to ask for a window, how to read a body's days and how to
+parse an object's days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+
+from ._errors import BrazeError
+from ._progress import progress_bar
+from .endpoints.windows import Reading, Window, detect_reading, plan_windows
+
+if TYPE_CHECKING:
+    from .endpoints.catalog import Endpoint
+    from .http.client import BrazeClient
+
+__all__ = ["FetchFailure", "OnError", "fetch_windows", "run_parallel"]
+
+OnError = Literal["raise", "warn", "collect"]
+T = TypeVar("T")
+#: A body's days, kept: date -> that day's object.
+Days = dict[dt.date, Any]
+
+
+class FetchFailure(NamedTuple):
+    """One request that failed for good: which object, which days, and why.
+
+    ``campaign_id`` holds the id asked about: a campaign's, a Canvas's, or a series key.
+    """
+
+    campaign_id: str
+    first: dt.date
+    last: dt.date
+    error: BrazeError
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.first}..{self.last}: {type(self.error).__name__}: {self.error}"
+
+
+def run_parallel(
+    calls: Sequence[Callable[[], T]],
+    *,
+    workers: int,
+    on_error: OnError,
+    bar: Any,
+) -> list[T | BrazeError]:
+    """Run calls on a thread pool; results in call order, errors in place of results.
+
+    With ``on_error="raise"`` the first failure cancels what has not started and is raised.
+    """
+    results: list[T | BrazeError] = [BrazeError("not run")] * len(calls)
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BrazeError as exc:
+            results[i] = exc
+            if on_error == "raise":
+                raise
+        finally:
+            if bar is not None:
+                with lock:
+                    bar.update(1)
+
+    if workers <= 1 or len(calls) <= 1:
+        for i in range(len(calls)):
+            run(i)
+        return results
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="braze") as pool:
+        futures: list[Future[None]] = [pool.submit(run, i) for i in range(len(calls))]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for fut in done:
+            exc = fut.exception()
+            if exc is not None:
+                for other in futures:
+                    other.cancel()
+                raise exc
+    return results
+
+
+def fetch_windows(
+    client: BrazeClient,
+    endpoint: Endpoint,
+    ranges: Mapping[str, tuple[dt.date, dt.date]],
+    *,
+    request: Callable[[str, Window], Any],
+    days_of: Callable[[Any, tuple[dt.date, dt.date] | None], Days],
+    parse: Callable[[str, Days], None],
+    on_error: OnError,
+    progress: bool | None,
+    desc: str,
+) -> list[FetchFailure]:
+    """Fetch every object's range in windows, and parse each object once its days are in.
+
+    Args:
+        client: The client (its pool, limiter and remembered readings).
+        endpoint: The endpoint's facts: its ``path`` keys the remembered reading, its
+            ``max_length`` caps a window.
+        ranges: Object id -> (first, last) days wanted, in the order to parse them.
+        request: Ask for one window of one object; returns the decoded body.
+        days_of: A body's days, checked whole (raising ``UnexpectedResponseError`` on a
+            malformed body before anything is kept); with ``keep=(first, last)`` only those
+            days, with ``None`` every day (used to learn the reading).
+        parse: Parse one object's days (called under the runner's lock, in order).
+        on_error: ``"raise"`` stops at the first failure; otherwise failures are collected.
+        progress: Show a progress bar (None: when interactive).
+        desc: The progress bar's label.
+
+    Returns:
+        The requests that failed for good.
+    """
+    cap = endpoint.max_length or 100
+    failures: list[FetchFailure] = []
+    days: dict[str, Days] = {key: {} for key in ranges}
+    lock = threading.Lock()
+    order = list(ranges)
+    pending: dict[str, int] | None = None  # windows still out per object, once planned
+    parsed_upto = 0
+
+    def flush() -> None:  # under the lock
+        nonlocal parsed_upto
+        while pending is not None and parsed_upto < len(order) and not pending[order[parsed_upto]]:
+            key = order[parsed_upto]
+            parsed_upto += 1
+            parse(key, days.pop(key))
+
+    def one(key: str, window: Window) -> None:
+        try:
+            body = request(key, window)
+            with lock:
+                # Checked whole before any of its days is kept: a window that fails leaves
+                # no day behind, so each day is in the frame or covered by a failure.
+                days[key].update(days_of(body, (window.first, window.last)))
+                if endpoint.path not in client.window_readings:
+                    reading = detect_reading(window, list(days_of(body, None)))
+                    if reading is not None:
+                        client.window_readings[endpoint.path] = reading
+                del body
+        finally:
+            with lock:
+                if pending is not None:
+                    pending[key] -= 1
+                    flush()
+
+    def plan(reading: Reading | None, skip: tuple[str, Window] | None = None) -> list[tuple[str, Window]]:
+        tasks: list[tuple[str, Window]] = []
+        for key, (a, b) in ranges.items():
+            upto = skip[1].first - dt.timedelta(days=1) if skip is not None and key == skip[0] else b
+            tasks.extend((key, w) for w in plan_windows(a, upto, reading, max_length=cap))
+        return tasks
+
+    def record(outcome: Sequence[object], tasks: Sequence[tuple[str, Window]]) -> None:
+        for result, (key, window) in zip(outcome, tasks, strict=True):
+            if isinstance(result, BrazeError):
+                failures.append(FetchFailure(key, window.first, window.last, result))
+
+    reading = client.window_readings.get(endpoint.path)
+    tasks = plan(reading)
+    bar = progress_bar(len(tasks), progress, desc, "req")
+    try:
+        if reading is None and len(tasks) > len(ranges):
+            # One request first: its dates tell how the server reads ending_at, and the
+            # rest of the plan can then use exact windows of the endpoint's full cap.
+            head = tasks[0]
+            outcome = run_parallel([lambda: one(*head)], workers=1, on_error=on_error, bar=bar)
+            record(outcome, [head])
+            reading = client.window_readings.get(endpoint.path)
+            tasks = tasks[1:] if reading is None else plan(reading, skip=head)
+            if bar is not None:
+                bar.total = len(tasks) + 1
+                bar.refresh()
+        with lock:
+            pending = dict.fromkeys(order, 0)
+            for key, _ in tasks:
+                pending[key] += 1
+            flush()
+        calls = [(lambda t=t: one(*t)) for t in tasks]
+        outcome = run_parallel(calls, workers=client.max_concurrency, on_error=on_error, bar=bar)
+        record(outcome, tasks)
+    finally:
+        if bar is not None:
+            bar.close()
+    with lock:
+        flush()
+    return failures
