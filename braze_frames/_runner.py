@@ -23,21 +23,33 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeVar
 
 from ._errors import BrazeError
 from ._progress import progress_bar
+from ._validate import check_choice
 from .endpoints.windows import Reading, Window, detect_reading, plan_windows
 
 if TYPE_CHECKING:
     from .endpoints.catalog import Endpoint
     from .http.client import BrazeClient
 
-__all__ = ["FetchFailure", "OnError", "fetch_windows", "run_parallel"]
+__all__ = [
+    "FetchFailure",
+    "OnError",
+    "check_ids",
+    "check_on_error",
+    "client_scope",
+    "fetch_windows",
+    "run_parallel",
+    "utc_today",
+]
 
 OnError = Literal["raise", "warn", "collect"]
+_ON_ERROR: Final = ("raise", "warn", "collect")
 T = TypeVar("T")
 #: A body's days, kept: date -> that day's object.
 Days = dict[dt.date, Any]
@@ -56,6 +68,66 @@ class FetchFailure(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.first}..{self.last}: {type(self.error).__name__}: {self.error}"
+
+
+def check_on_error(on_error: object) -> None:
+    """Refuse an ``on_error`` other than ``"raise"``, ``"warn"`` or ``"collect"``."""
+    check_choice("on_error", on_error, _ON_ERROR)
+
+
+def utc_today() -> dt.date:
+    """Today in UTC: the default last day of a fetch (a day off the company's today, at times)."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def check_ids(value: object, *, name: str = "campaign_ids", what: str = "campaign",
+              lister: str = "bf.list_campaigns()") -> list[str]:
+    """One id or several, as a list of distinct stripped strings, in order.
+
+    Args:
+        value: What the caller passed.
+        name: The argument's name, for messages.
+        what: What an id identifies (``"campaign"``, ``"Canvas"``, ``"segment"``...).
+        lister: The function that lists them, for the message of an empty list.
+
+    Examples:
+        >>> check_ids(["c1", " c2", "c1"])
+        ['c1', 'c2']
+    """
+    ids: list[object]
+    if isinstance(value, str):
+        ids = [value]
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        ids = list(value)
+    else:
+        msg = f"{name} must be a {what} id string or a list of them, not {type(value).__name__}"
+        raise TypeError(msg)
+    if not ids:
+        msg = f"{name} is empty: pass at least one {what} id ({lister} lists them)"
+        raise ValueError(msg)
+    for item in ids:
+        if not isinstance(item, str):
+            msg = f"{what} ids must be strings, got {type(item).__name__} {item!r}"
+            raise TypeError(msg)
+        if not item.strip():
+            msg = f"a {what} id is empty; pass the {what}'s API identifier"
+            raise ValueError(msg)
+    return list(dict.fromkeys(str(item).strip() for item in ids))
+
+
+@contextmanager
+def client_scope(client: BrazeClient | None) -> Iterator[BrazeClient]:
+    """Use the caller's client, or make one from the environment and close it after."""
+    if client is not None:
+        yield client
+        return
+    from .http.client import BrazeClient
+
+    own = BrazeClient()
+    try:
+        yield own
+    finally:
+        own.close()
 
 
 def run_parallel(

@@ -11,8 +11,7 @@ import datetime as dt
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
@@ -24,7 +23,16 @@ from ._errors import (
     UnexpectedResponseError,
     UnknownFieldWarning,
 )
-from ._runner import FetchFailure, OnError, fetch_windows, run_parallel
+from ._runner import (
+    FetchFailure,
+    OnError,
+    check_ids,
+    check_on_error,
+    client_scope,
+    fetch_windows,
+    run_parallel,
+    utc_today,
+)
 from ._tidy import Backend, check_backend, frame_from_parsed, to_backend
 from ._validate import check_bool, check_choice
 from .endpoints.catalog import CAMPAIGN_SERIES
@@ -58,7 +66,6 @@ __all__ = [
 ]
 
 _ON_ERROR = ("raise", "warn", "collect")
-
 
 
 class SkippedCampaign(NamedTuple):
@@ -133,54 +140,6 @@ class NamesUnavailableWarning(UserWarning):
 
 class NoDataWarning(UserWarning):
     """A fetch returned no rows: the warning says which days were asked for and what to check."""
-
-
-def check_on_error(on_error: object) -> None:
-    """Refuse an ``on_error`` other than ``"raise"``, ``"warn"`` or ``"collect"``."""
-    check_choice("on_error", on_error, _ON_ERROR)
-
-
-def _utc_today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
-
-
-def _check_ids(campaign_ids: object) -> list[str]:
-    ids: list[object]
-    if isinstance(campaign_ids, str):
-        ids = [campaign_ids]
-    elif isinstance(campaign_ids, Iterable) and not isinstance(campaign_ids, (bytes, Mapping)):
-        ids = list(campaign_ids)
-    else:
-        msg = (f"campaign_ids must be a campaign id string or a list of them, "
-               f"not {type(campaign_ids).__name__}")
-        raise TypeError(msg)
-    if not ids:
-        msg = "campaign_ids is empty: pass at least one campaign id (bf.list_campaigns() lists them)"
-        raise ValueError(msg)
-    for cid in ids:
-        if not isinstance(cid, str):
-            msg = f"campaign ids must be strings, got {type(cid).__name__} {cid!r}"
-            raise TypeError(msg)
-        if not cid.strip():
-            msg = "a campaign id is empty; pass the campaign's API identifier"
-            raise ValueError(msg)
-    return list(dict.fromkeys(str(cid).strip() for cid in ids))
-
-
-@contextmanager
-def _client_scope(client: BrazeClient | None) -> Iterator[BrazeClient]:
-    """Use the caller's client, or make one from the environment and close it after."""
-    if client is not None:
-        yield client
-        return
-    from .http.client import BrazeClient
-
-    own = BrazeClient()
-    try:
-        yield own
-    finally:
-        own.close()
-
 
 
 def fetch_data_series(
@@ -265,14 +224,14 @@ def fetch_data_series(
         >>> df["campaign_name"].null_count()
         0
     """
-    ids = None if campaign_ids is None else _check_ids(campaign_ids)
+    ids = None if campaign_ids is None else check_ids(campaign_ids)
     check_backend(backend)
     check_on_error(on_error)
     check_bool("names", names)
     check_bool("include_archived", include_archived)
     first, last = resolve_range(length=length, ending_at=ending_at, start=start, end=end,
-                                today=_utc_today())
-    with _client_scope(client) as cl:
+                                today=utc_today())
+    with client_scope(client) as cl:
         run = _fetch(cl, ids, first, last, names=names, on_error=on_error, progress=progress,
                      include_archived=include_archived)
     _warn_parsed(run.parsed)
@@ -465,7 +424,6 @@ def _detail_date(value: object) -> dt.date | None:
     return detail_date(value)
 
 
-
 def variation_names_from_details(details: Mapping[str, Any]) -> dict[str, str]:
     """``variation_api_id -> name`` from a ``/campaigns/details`` body (control groups left out).
 
@@ -632,7 +590,7 @@ def list_campaigns(
     if backend is not None:
         check_backend(backend)
     campaigns: list[dict[str, Any]] = []
-    with _client_scope(client) as cl:
+    with client_scope(client) as cl:
         page = 0
         while True:
             body = cl.campaigns_list_page(page, include_archived=include_archived,
@@ -690,8 +648,8 @@ def campaign_details(
         >>> one["name"], [d["name"] for d in both.values()]
         ('Cart Abandonment Push', ['Weekly Newsletter', 'Spring Sale 2023 (legacy opens)'])
     """
-    ids = _check_ids(campaign_ids)
-    with _client_scope(client) as cl:
+    ids = check_ids(campaign_ids)
+    with client_scope(client) as cl:
         if isinstance(campaign_ids, str):
             return cl.campaign_details(ids[0])
         calls = [(lambda cid=cid: cl.campaign_details(cid)) for cid in ids]

@@ -91,7 +91,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import polars as pl
 
 from .._progress import progress_bar
-from .._runner import FetchFailure, OnError
+from .._runner import FetchFailure, OnError, check_ids, check_on_error, client_scope
 from .._schema import TIDY_COLUMNS
 from .._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy, to_backend
 from .._validate import check_choice, check_int
@@ -99,9 +99,6 @@ from ..endpoints.windows import MAX_LENGTH, parse_day
 from ..fetch import (
     FetchFailedWarning,
     FetchResult,
-    _check_ids,
-    _client_scope,
-    check_on_error,
     fetch_data_series,
 )
 from . import delta as _delta
@@ -277,7 +274,7 @@ def sync(
     """
     started = time.perf_counter()
     root = as_path(store, storage_options)
-    ids = None if campaign_ids is None else _check_ids(campaign_ids)
+    ids = None if campaign_ids is None else check_ids(campaign_ids)
     first_day = None if start is None else parse_day(start, "start")
     now = utc_now()
     last_day = now.date() if end is None else parse_day(end, "end")
@@ -303,7 +300,7 @@ def sync(
         if ids is None and not manifest.records and first_day is None:
             msg = _needs_start_message(["every campaign"])
             raise ValueError(msg)
-        with _client_scope(client) as cl:
+        with client_scope(client) as cl:
             before = cl.stats.requests
             found: _Discovered | None = None
             if ids is None:
