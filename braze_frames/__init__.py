@@ -51,8 +51,9 @@ if _typing.TYPE_CHECKING:
     from .charts import plot, plot_reconcile
     from .http.client import BrazeClient
     from .http.stats import ClientStats
+    from .storage.lock import StoreLockedError, StoreLockWarning
     from .storage.parquet import parquet_metadata, read_parquet, write_csv, write_parquet
-    from .storage.store import SyncReport, read_store, sync
+    from .storage.store import SyncReport, SyncWarning, read_store, sync
     from .verbs.pivot import pivot, unpivot
     from .verbs.rates import RATES, Rate, rates
     from .verbs.reconcile import reconcile
@@ -76,7 +77,10 @@ _LAZY = {
     "Rate": "verbs.rates",
     "rates": "verbs.rates",
     "reconcile": "verbs.reconcile",
+    "StoreLockWarning": "storage.lock",
+    "StoreLockedError": "storage.lock",
     "SyncReport": "storage.store",
+    "SyncWarning": "storage.store",
     "read_store": "storage.store",
     "sync": "storage.store",
 }
@@ -123,7 +127,10 @@ __all__ = [
     "RateLimitError",
     "SkippedCampaign",
     "SkippedCampaignsWarning",
+    "StoreLockWarning",
+    "StoreLockedError",
     "SyncReport",
+    "SyncWarning",
     "TidyFrameError",
     "UnexpectedResponseError",
     "UnknownFieldWarning",

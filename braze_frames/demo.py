@@ -154,7 +154,7 @@ class Demo:
         self.written.append((write_parquet(df, self.out / "data_series.parquet"),
                              "the tidy table, one file"))
         dataset = write_parquet(df, self.out / "dataset", partition_by=True)
-        self.written.append((dataset, "the same rows, hive-partitioned by campaign_id and month"))
+        self.written.append((dataset, "the same rows, hive-partitioned by month (sorted by campaign, then date)"))
         self.written.append((write_parquet(rates(df, "week"), self.out / "rates_weekly.parquet"),
                              "rates per variation and week"))
         self.total = rates(df, "total")

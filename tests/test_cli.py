@@ -526,3 +526,33 @@ def test_tables_are_printed_by_polars_in_ascii(capsys: pytest.CaptureFixture[str
     cli_support._print_frame(pl.DataFrame({"n": list(range(5))}), rows=2)
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "(3 more rows not shown; --rows N shows more, -o FILE writes them all)"
+
+
+def test_sync_as_a_delta_table(here: InProcess, sb: Sandbox, tmp_path: Path) -> None:
+    store = tmp_path / "delta"
+    start, _ = days_back(sb, 30, 0)
+    code, out, err = here("sync", str(store), *sb.campaign_ids[:2], "--start", start, "--format", "delta",
+                          "--rest-endpoint", sb.url, BRAZE_API_KEY=sb.api_key)
+    assert code == 0, err
+    assert out.startswith("synced 2 campaigns")
+    assert (store / "_delta_log").is_dir()
+    assert bf.read_store(store).height > 0
+
+
+def test_sync_storage_options_must_be_key_value(here: InProcess, sb: Sandbox, tmp_path: Path) -> None:
+    code, out, err = here("sync", str(tmp_path / "store"), sb.campaign_ids[0], "--start", "2025-01-01",
+                          "--storage-option", "no-equals-sign", "--rest-endpoint", sb.url,
+                          BRAZE_API_KEY=sb.api_key)
+    assert "KEY=VALUE" in check_error(code, out, err, 2)
+
+
+def test_a_locked_store_exits_1(here: InProcess, sb: Sandbox, tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    store = tmp_path / "store"
+    store.mkdir()
+    start, _ = days_back(sb, 10, 0)
+    with FileLock(str(store / "_braze_sync.lock"), timeout=0):
+        code, out, err = here("sync", str(store), sb.campaign_ids[0], "--start", start,
+                              "--rest-endpoint", sb.url, BRAZE_API_KEY=sb.api_key)
+    assert "sync" in check_error(code, out, err, 1).lower()

@@ -23,8 +23,6 @@ from nowhere else: a command-line flag would be visible to every user of the mac
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import inspect
 import logging
 import os
 import sys
@@ -217,7 +215,7 @@ def _date_range(frame: Any) -> tuple[dt.date, dt.date] | None:
 
 
 @cli.command(context_settings=_CONTEXT)
-@click.argument("store", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("store", metavar="STORE")
 @click.argument("campaign_ids", metavar="[CAMPAIGN_ID...]", nargs=-1)
 @click.option("--start", type=_DAY, metavar="DATE",
               help="First day wanted; needed the first time a campaign enters the store (then remembered).")
@@ -230,55 +228,68 @@ def _date_range(frame: Any) -> tuple[dt.date, dt.date] | None:
               help="On a failed request, sync the rest and exit 1 at the end (the next run retries it).")
 @click.option("--include-archived/--no-include-archived", default=True, show_default=True,
               help="Without CAMPAIGN_IDs: include archived campaigns (they are history).")
-def sync(store: Path, campaign_ids: tuple[str, ...], start: str | None, end: str | None,
+@click.option("--format", "store_format", type=click.Choice(["parquet", "delta"]), default="parquet",
+              show_default=True, help="A month-partitioned Parquet dataset, or a Delta Lake table "
+              "(pip install 'braze-frames[delta]').")
+@click.option("--storage-option", "storage_options", metavar="KEY=VALUE", multiple=True,
+              help="Object-store setting in polars' and deltalake's names, e.g. "
+              "aws_region=eu-west-1 (repeatable); credentials come from the environment.")
+def sync(store: str, campaign_ids: tuple[str, ...], start: str | None, end: str | None,
          lookback_days: int, rest_endpoint: str | None, keep_going: bool,
-         include_archived: bool) -> None:
-    """Bring a hive-partitioned Parquet dataset up to date, incrementally.
+         include_archived: bool, store_format: str, storage_options: tuple[str, ...]) -> None:
+    """Bring a store up to date, incrementally: a local folder or an s3://, gs://, az:// URI.
 
     Fetches only the days the STORE lacks, plus the last --lookback-days days again
     (conversions keep arriving for up to 30 days after a send, so Braze restates them).
-    Without CAMPAIGN_IDs: every campaign /campaigns/list returns, archived ones too
-    (needs campaigns.list), and those already in the store. The dataset is hive-partitioned,
-    readable by polars, DuckDB and Spark as it is. The key comes from $BRAZE_API_KEY.
+    Without CAMPAIGN_IDs: every campaign active in the range, archived ones too (needs
+    campaigns.list and campaigns.details), and those already in the store. The store is
+    partitioned by month, readable by polars, DuckDB and Spark as it is; one sync at a time
+    holds its lock. The key comes from $BRAZE_API_KEY.
 
     \b
     Examples (e.g. daily from cron):
       braze-frames sync ./braze-store --start 2024-01-01
       braze-frames sync ./braze-store ID1 ID2 --start 2025-01-01 --keep-going
+      braze-frames sync s3://bucket/braze --start 2024-01-01 --storage-option aws_region=eu-west-1
+      braze-frames sync ./braze-delta --format delta --start 2024-01-01
       braze-frames rates ./braze-store --period month
     """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
+    from ..storage.store import sync as run_sync
+
     _check_days(start, end)
-    try:
-        run_sync = importlib.import_module("braze_frames.storage.store").sync
-    except (ImportError, AttributeError) as exc:
-        if isinstance(exc, ImportError) and exc.name not in (None, "braze_frames.storage.store"):
-            raise
-        msg = "sync is not available in this version of braze-frames"
-        raise _CliError(msg, EXIT_DATA) from None
-    options: dict[str, Any] = {}
-    if "include_archived" in inspect.signature(run_sync).parameters:
-        options["include_archived"] = include_archived
-    elif not include_archived:
-        msg = "--no-include-archived is not available in this version of braze-frames' sync"
-        raise _CliError(msg, EXIT_USAGE)
+    options = _storage_options(storage_options)
     with _client(rest_endpoint) as client:
         report = run_sync(store, list(campaign_ids) or None, start=start, end=end,
                           lookback_days=lookback_days, client=client,
                           on_error="collect" if keep_going else "raise",
-                          progress=_stderr_is_terminal(), **options)
+                          progress=_stderr_is_terminal(), include_archived=include_archived,
+                          format=store_format,  # type: ignore[arg-type]  # click checked it
+                          storage_options=options)
     click.echo(_sync_line(report))
-    skipped = list(getattr(report, "skipped", None) or [])
-    for item in skipped[:_TOP]:
-        _say(f"skipped: {item}")
+    skipped = list(report.skipped.items())
+    for cid, why in skipped[:_TOP]:
+        _say(f"skipped: {cid}: {why}")
     if len(skipped) > _TOP:
-        _say(f"skipped: {len(skipped) - _TOP} more campaign(s) not shown")
-    failures = list(getattr(report, "failures", None) or [])
+        _say(f"skipped: {len(skipped) - _TOP} more campaign(s) not shown (SyncReport.skipped has all)")
+    failures = list(report.failures)
     for failure in failures[:_TOP]:
         _say(f"failed: {failure}")
     if failures:
         more = f" ({len(failures) - _TOP} more not shown)" if len(failures) > _TOP else ""
         msg = f"{len(failures)} request(s) failed{more}; their days are retried by the next sync"
         raise _CliError(msg, EXIT_DATA)
+
+
+def _storage_options(pairs: Sequence[str]) -> dict[str, str] | None:
+    """``KEY=VALUE`` flags as a mapping; a malformed one is a usage error."""
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            msg = f"--storage-option takes KEY=VALUE (e.g. aws_region=eu-west-1), not {pair!r}"
+            raise _CliError(msg, EXIT_USAGE)
+        options[key.strip()] = value.strip()
+    return options or None
 
 
 def _sync_line(report: Any) -> str:
@@ -288,9 +299,6 @@ def _sync_line(report: Any) -> str:
     numbers again leaves every file alone, which "8184 rows written, 0 partitions
     rewritten" made read like a contradiction.
     """
-    fields = ("campaigns", "days_fetched", "rows_written", "partitions_rewritten", "requests", "seconds")
-    if not all(hasattr(report, f) for f in fields):
-        return _one_line(str(report))
     changed = report.partitions_rewritten
     files = (f"{changed:,} partition{'s' * (changed != 1)} changed" if changed
              else "no partition changed (the store already held these numbers)")
