@@ -48,9 +48,18 @@ from .fetch import (
 )
 
 if _typing.TYPE_CHECKING:
+    from ._schema import SEND_COLUMNS, SERIES_COLUMNS
     from .charts import plot, plot_reconcile
     from .http.client import BrazeClient
     from .http.stats import ClientStats
+    from .series import (
+        UntrackedSegmentsWarning,
+        fetch_send_series,
+        fetch_series,
+        list_events,
+        list_products,
+        list_segments,
+    )
     from .storage.parquet import parquet_metadata, read_parquet, write_csv, write_parquet
     from .storage.store import SyncReport, read_store, sync
     from .verbs.pivot import pivot, unpivot
@@ -79,6 +88,15 @@ _LAZY = {
     "SyncReport": "storage.store",
     "read_store": "storage.store",
     "sync": "storage.store",
+    # The workspace series (SPEC section 14).
+    "SEND_COLUMNS": "_schema",
+    "SERIES_COLUMNS": "_schema",
+    "UntrackedSegmentsWarning": "series",
+    "fetch_send_series": "series",
+    "fetch_series": "series",
+    "list_events": "series",
+    "list_products": "series",
+    "list_segments": "series",
 }
 
 
@@ -103,6 +121,8 @@ __version__ = "0.1.0"
 __all__ = [
     "CHANNEL_SCHEMAS",
     "RATES",
+    "SEND_COLUMNS",
+    "SERIES_COLUMNS",
     "TIDY_COLUMNS",
     "AuthenticationError",
     "BrazeAPIError",
@@ -127,11 +147,17 @@ __all__ = [
     "TidyFrameError",
     "UnexpectedResponseError",
     "UnknownFieldWarning",
+    "UntrackedSegmentsWarning",
     "__version__",
     "campaign_details",
     "fetch_data_series",
+    "fetch_send_series",
+    "fetch_series",
     "from_records",
     "list_campaigns",
+    "list_events",
+    "list_products",
+    "list_segments",
     "parquet_metadata",
     "pivot",
     "plot",
