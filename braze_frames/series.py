@@ -600,7 +600,7 @@ def fetch_send_series(
     Args:
         campaign_id: The API campaign's id.
         send_ids: One send id or several.
-        length: Number of days ending on ``ending_at``; default 14.
+        length: Number of days ending on ``ending_at``; default 14 (without ``start``).
         ending_at: Last day; default today (UTC).
         start: First day, inclusive (instead of ``length``).
         end: Last day, inclusive.
@@ -639,7 +639,7 @@ def fetch_send_series(
     check_backend(backend)
     check_on_error(on_error)
     check_bool("names", names)
-    if length is None and ending_at is None and start is None and end is None:
+    if length is None and start is None and end is None:
         length = SEND_RETENTION_DAYS
     first, last = resolve_range(length=length, ending_at=ending_at, start=start, end=end,
                                 today=utc_today())
