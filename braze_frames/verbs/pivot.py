@@ -23,6 +23,7 @@ from ._common import (
     wrap,
 )
 from ._fast import polars_wide_sorted
+from .series import is_series, pivot_series
 
 __all__ = ["CHANNEL_SEPARATOR", "WIDE_INDEX", "Layout", "pivot", "unpivot"]
 
@@ -58,6 +59,9 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
     Keys must be unique (see ``validate``). Rows are sorted by their key, nulls first.
     Works on lazy frames too: the metric names are read with one small query first.
 
+    A workspace series frame (``fetch_series``) pivots to one row per (app_id, date) and
+    one column per series, ``dau`` or ``events:signup`` (``verbs.series.pivot_series``).
+
     Args:
         df: A tidy frame (pandas, polars, polars lazy, or another narwhals backend).
         layout: ``"metrics"`` or ``"channels"``.
@@ -81,6 +85,11 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
         ['campaign_id', 'campaign_name', 'date', 'webhook__sent', 'webhook__errors']
     """
     check_choice("layout", layout, _LAYOUTS)
+    if is_series(df):
+        if layout != "metrics":
+            msg = "a series frame has no channels: pivot it with layout='metrics'"
+            raise ValueError(msg)
+        return pivot_series(df)
     frame, eager = tidy_lazy(df)
     if layout == "metrics":
         index = list(WIDE_INDEX)

@@ -10,6 +10,7 @@ from narwhals.typing import IntoFrameT
 from .._errors import TidyFrameError
 from .._schema import KEY_COLUMNS
 from ._common import STRING_COLUMNS, schema_error, schema_problems, sorted_strings, wrap
+from .series import is_series, validate_series
 
 __all__ = ["validate"]
 
@@ -24,7 +25,8 @@ def validate(df: IntoFrameT) -> IntoFrameT:
     and unexpected ones), their dtypes (the six key and name columns String or Categorical,
     ``date`` Date or Datetime, ``value`` Float64), and that no key (campaign_id, date,
     channel, variation, metric) appears twice. On a lazy frame the key check runs one
-    query.
+    query. A workspace series frame (``fetch_series``) is checked against its own table,
+    ``SERIES_COLUMNS`` (``verbs.series.validate_series``).
 
     Args:
         df: A pandas or polars DataFrame, a polars LazyFrame, or any narwhals frame.
@@ -47,6 +49,8 @@ def validate(df: IntoFrameT) -> IntoFrameT:
         braze_frames._errors.TidyFrameError: not a tidy braze frame: 1 duplicated key ...
     """
     frame = wrap(df)
+    if is_series(frame.collect_schema()):
+        return validate_series(df)
     problems = schema_problems(frame.collect_schema(), exact=True)
     if problems:
         raise schema_error(problems)
