@@ -19,7 +19,7 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from .._validate import check_choice
-from ._common import fill_null_key, finish, restore_null_key, sorted_strings, string_keys
+from ._common import fill_null_key, finish, restore_null_key, sorted_strings, string_keys, widen
 from .rates import PERIODS, Period, with_period
 from .series import series_lazy
 
@@ -117,7 +117,9 @@ def series_rates(
     check_choice("period", period, PERIODS)
     chosen = _select(rates)
     lazy, eager = series_lazy(df, required=("metric", "key", "app_id", "date", "value"))
-    if lazy.collect_schema()["date"] == nw.Datetime:
+    date_dtype = lazy.collect_schema()["date"]
+    if date_dtype == nw.Datetime and getattr(date_dtype, "time_zone", None) is not None:
+        # Hours come in UTC; days are dates (pandas: naive midnights).
         msg = ("the workspace ratios are daily, and this frame holds hours: fetch the series "
                "with unit='day' (DAU and MAU have no hours)")
         raise ValueError(msg)
@@ -132,24 +134,25 @@ def series_rates(
     keys = [_APP] + (["_period"] if period != "total" else [])
     if not chosen:
         return finish(_empty(lazy, keys), eager)  # type: ignore[no-any-return]
-    metric = nw.col("metric")
-    daily = fill_null_key(terms, _APP).group_by(_APP, "date").agg(
-        *(nw.when(metric == k).then(nw.col("value")).max().alias(k) for k in kinds))
+    # One row per (app, day), a column per term; then each ratio's terms where both are known,
+    # so that the periods' sums are plain sums (pandas' group_by takes nothing else).
+    daily = widen(fill_null_key(terms.select(_APP, "date", "metric", "value"), _APP),
+                  [_APP, "date"], kinds)
     if period != "total":
         daily = with_period(daily, period, "_period")
-    sums = []
-    for r in chosen:
+    masked = []
+    for i, r in enumerate(chosen):
         both = ~nw.col(r.numerator).is_null() & ~nw.col(r.denominator).is_null()
-        sums += [nw.when(both).then(nw.col(r.numerator)).otherwise(0.0).sum().alias(f"{r.name}\x00n"),
-                 nw.when(both).then(nw.col(r.denominator)).otherwise(0.0).sum().alias(f"{r.name}\x00d"),
-                 nw.when(both).then(1).otherwise(0).sum().alias(f"{r.name}\x00days")]
-    grouped = daily.group_by(*keys).agg(*sums)
+        masked += [nw.when(both).then(nw.col(r.numerator)).otherwise(0.0).alias(f"_n{i}"),
+                   nw.when(both).then(nw.col(r.denominator)).otherwise(0.0).alias(f"_d{i}"),
+                   nw.when(both).then(nw.lit(1)).otherwise(nw.lit(0)).alias(f"_k{i}")]
+    sums = [nw.col(f"_{part}{i}").sum() for i in range(len(chosen)) for part in "ndk"]
+    grouped = daily.with_columns(*masked).group_by(*keys).agg(*sums)
     parts = [grouped.select(*keys, nw.lit(r.name).alias("metric"),
-                            nw.col(f"{r.name}\x00n").alias("_n"),
-                            nw.col(f"{r.name}\x00d").alias("_d"),
-                            nw.col(f"{r.name}\x00days").cast(nw.Int64()).alias("days"),
+                            nw.col(f"_n{i}").alias("_n"), nw.col(f"_d{i}").alias("_d"),
+                            nw.col(f"_k{i}").cast(nw.Int64()).alias("days"),
                             nw.lit(r.daily_means).alias("_means"))
-             for r in chosen]
+             for i, r in enumerate(chosen)]
     long = nw.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
     counted = nw.col("days") > 0
     scale = nw.when(nw.col("_means")).then(nw.col("days").cast(nw.Float64())).otherwise(1.0)
@@ -157,7 +160,7 @@ def series_rates(
         nw.when(counted & (nw.col("_d") != 0)).then(nw.col("_n") / nw.col("_d")).alias("value"),
         nw.when(counted).then(nw.col("_n") / scale).alias("numerator"),
         nw.when(counted).then(nw.col("_d") / scale).alias("denominator"),
-        _complete(period, present, start, end).alias("complete"),
+        _complete(period, present, start, end, date_dtype).alias("complete"),
     )
     out = restore_null_key(out, _APP)
     columns = [_APP, *(["date"] if period != "total" else []), "metric", "value", "numerator",
@@ -193,7 +196,8 @@ def _select(rates: Iterable[str | SeriesRate] | None) -> list[SeriesRate]:
     return chosen
 
 
-def _complete(period: str, present: dict[str, tuple[Any, Any]], start: object, end: object) -> nw.Expr:
+def _complete(period: str, present: dict[str, tuple[Any, Any]], start: object, end: object,
+              date_dtype: Any) -> nw.Expr:
     """Whether each period lies wholly inside [start, end] (the frame's dates by default)."""
     if period in ("day", "total"):
         return nw.lit(value=True)
@@ -201,6 +205,10 @@ def _complete(period: str, present: dict[str, tuple[Any, Any]], start: object, e
     hi = _day(end) if end is not None else max(_day(v[1]) for v in present.values())
     first = nw.col("_period")
     last = first.dt.offset_by("6d") if period == "week" else first.dt.offset_by("1mo").dt.offset_by("-1d")
+    if date_dtype == nw.Datetime:  # pandas' days: compare midnights with midnights
+        low = nw.lit(dt.datetime(lo.year, lo.month, lo.day), date_dtype)
+        high = nw.lit(dt.datetime(hi.year, hi.month, hi.day), date_dtype)
+        return (first >= low) & (last <= high)
     return (first >= nw.lit(lo, nw.Date())) & (last <= nw.lit(hi, nw.Date()))
 
 
