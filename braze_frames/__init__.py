@@ -65,6 +65,7 @@ if _typing.TYPE_CHECKING:
     from .verbs.pivot import pivot, unpivot
     from .verbs.rates import RATES, Rate, rates
     from .verbs.reconcile import reconcile
+    from .verbs.series_rates import SERIES_RATES, SeriesRate, series_rates
     from .verbs.validate import validate
 
 # Heavy dependencies load on first use, so `import braze_frames` costs little more than
@@ -97,6 +98,9 @@ _LAZY = {
     "list_events": "series",
     "list_products": "series",
     "list_segments": "series",
+    "SERIES_RATES": "verbs.series_rates",
+    "SeriesRate": "verbs.series_rates",
+    "series_rates": "verbs.series_rates",
 }
 
 
@@ -123,6 +127,7 @@ __all__ = [
     "RATES",
     "SEND_COLUMNS",
     "SERIES_COLUMNS",
+    "SERIES_RATES",
     "TIDY_COLUMNS",
     "AuthenticationError",
     "BrazeAPIError",
@@ -141,6 +146,7 @@ __all__ = [
     "PermissionDeniedError",
     "Rate",
     "RateLimitError",
+    "SeriesRate",
     "SkippedCampaign",
     "SkippedCampaignsWarning",
     "SyncReport",
@@ -166,6 +172,7 @@ __all__ = [
     "read_parquet",
     "read_store",
     "reconcile",
+    "series_rates",
     "sync",
     "unpivot",
     "validate",
