@@ -107,3 +107,25 @@ def test_bad_arguments_exit_2(here: tuple[pytest.CaptureFixture[str], list[str]]
     assert captured.out == ""
     (line,) = captured.err.splitlines()
     assert line.startswith("braze-frames: error: ") and needle in line, line
+
+
+def test_the_demo_prints_dau_mau_and_stickiness(here: tuple[pytest.CaptureFixture[str], list[str]],
+                                               tmp_path: Path) -> None:
+    capsys, _ = here
+    code = cli.run(["demo", "--out", str(tmp_path), "--days", "20", "--campaigns", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    table = out[out.index("Workspace: daily and monthly active users"):out.index("Files in")]
+    rows = [line.strip("| ").split(" | ") for line in table.splitlines() if line.startswith("| 2")]
+    assert len(rows) == 4  # three whole months and this one
+    month, mean_dau, mean_mau, stickiness, days = (cell.strip() for cell in rows[0])
+    ws = Sandbox(seed=0).workspace  # the demo's sandbox: seed 0, today the real one
+    first = dt.date.fromisoformat(f"{month}-01")
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    span = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    dau, mau = ws.daily("dau"), ws.daily("mau")
+    assert int(days) == len(span)
+    assert int(mean_dau.replace(",", "")) == round(sum(dau[d] for d in span) / len(span))
+    assert int(mean_mau.replace(",", "")) == round(sum(mau[d] for d in span) / len(span))
+    assert float(stickiness) == round(100 * sum(dau[d] for d in span) / sum(mau[d] for d in span), 1)
+    assert bf.read_parquet(tmp_path / "workspace.parquet").columns == list(bf.SERIES_COLUMNS)
