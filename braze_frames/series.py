@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ._errors import BrazeError, DataRepairWarning, UnexpectedResponseError
+from ._progress import progress_bar
 from ._runner import (
     FetchFailure,
     OnError,
@@ -165,7 +166,8 @@ def fetch_series(
             anyway (``keys=None``).
         on_error: ``"raise"`` the first failure; ``"warn"`` and return what succeeded;
             ``"collect"`` and return a ``FetchResult`` with the failures.
-        progress: Show progress bars; default: when interactive.
+        progress: Show a progress bar (requests, or kinds when several); default: when
+            interactive.
 
     Returns:
         The series table (the backend's type), or a ``FetchResult`` with
@@ -341,6 +343,9 @@ def _fetch_targets(
     groups: dict[str, list[_Target]] = {}
     for target in targets:
         groups.setdefault(target.kind.name, []).append(target)
+    # One bar: the requests' bar of a single kind, or one step per kind when they run side
+    # by side (several bars at once garble a terminal and a notebook alike).
+    bar = progress_bar(len(groups), progress, "braze series", "kind") if len(groups) > 1 else None
 
     def run(group: list[_Target]) -> tuple[SeriesColumns, list[FetchFailure]]:
         kind = group[0].kind
@@ -372,13 +377,17 @@ def _fetch_targets(
 
         failures.extend(fetch_windows(
             client, kind.endpoint, dict.fromkeys(by_label, span), request=request,
-            days_of=days_of, parse=parse, on_error=on_error, progress=progress,
-            desc=f"braze {kind.name}", unit=unit,
+            days_of=days_of, parse=parse, on_error=on_error,
+            progress=progress if len(groups) == 1 else False, desc=f"braze {kind.name}", unit=unit,
         ))
         return columns, failures
 
     calls = [(lambda g=g: run(g)) for g in groups.values()]
-    outcome = run_parallel(calls, workers=len(calls), on_error=on_error, bar=None)
+    try:
+        outcome = run_parallel(calls, workers=len(calls), on_error=on_error, bar=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     total = SeriesColumns()
     failures: list[FetchFailure] = []
     for result in outcome:
