@@ -117,6 +117,19 @@ def parse_day(value: object, name: str) -> dt.date:
 
 
 
+def _length_form(length: object, ending_at: object, start: object, end: object, counts: str) -> bool:
+    """True for ``length=`` (with ``ending_at=``), False for ``start=``/``end=``; no mix."""
+    if length is None and ending_at is None:
+        return False
+    if start is not None or end is not None:
+        msg = "pass either length= (with ending_at=) or start=/end=, not both"
+        raise ValueError(msg)
+    if length is None:
+        msg = f"ending_at= needs length=: the number of {counts}"
+        raise ValueError(msg)
+    return True
+
+
 def resolve_range(
     *,
     length: object = None,
@@ -138,13 +151,7 @@ def resolve_range(
         >>> resolve_range(length=7, ending_at="2025-01-07", today=dt.date(2026, 1, 1))
         (datetime.date(2025, 1, 1), datetime.date(2025, 1, 7))
     """
-    if length is not None or ending_at is not None:
-        if start is not None or end is not None:
-            msg = "pass either length= (with ending_at=) or start=/end=, not both"
-            raise ValueError(msg)
-        if length is None:
-            msg = "ending_at= needs length=: the number of days ending on that date"
-            raise ValueError(msg)
+    if _length_form(length, ending_at, start, end, "days ending on that date"):
         length = check_int("length", length, minimum=1, unit="days")
         last = today if ending_at is None else parse_day(ending_at, "ending_at")
         return last - dt.timedelta(days=length - 1), last
@@ -233,13 +240,7 @@ def resolve_hours(
         >>> a.isoformat(), b.isoformat()
         ('2025-06-29T00:00:00+00:00', '2025-06-29T23:00:00+00:00')
     """
-    if length is not None or ending_at is not None:
-        if start is not None or end is not None:
-            msg = "pass either length= (with ending_at=) or start=/end=, not both"
-            raise ValueError(msg)
-        if length is None:
-            msg = "ending_at= needs length=: the number of hours ending with that hour"
-            raise ValueError(msg)
+    if _length_form(length, ending_at, start, end, "hours ending with that hour"):
         hours = check_int("length", length, minimum=1, unit="hours")
         last = parse_hour(now if ending_at is None else ending_at, "ending_at", last=True)
         return last - HOUR * (hours - 1), last
