@@ -7,13 +7,13 @@ own simulation (revenue there is in cents), never against an earlier output of t
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
 import pytest
+from test_client import FakeClock
 
 import braze_frames as bf
 from braze_frames.fetch import FetchResult, NamesUnavailableWarning, NoDataWarning
@@ -276,24 +276,7 @@ def test_collect_returns_what_succeeded(sb: Sandbox, client: bf.BrazeClient) -> 
 # ---- the 1,000-an-hour budget: paced within max_wait, else RateLimitError -----------------
 
 HOUR_START = 1_749_999_600.0  # a multiple of 3600
-
-
-class FakeClock:
-    """The sandbox's and the client's clock: sleeping moves time on."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-        self.slept = 0.0
-        self._lock = threading.Lock()
-
-    def time(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.slept += seconds
-            self.now += seconds
+# test_client's FakeClock serves the sandbox and the client alike: sleeping moves time on.
 
 
 def test_the_small_budget_is_paced_across_a_reset_within_max_wait() -> None:
@@ -309,7 +292,7 @@ def test_the_small_budget_is_paced_across_a_reset_within_max_wait() -> None:
     assert sb.stats.rate_limited == 0  # paced, never refused
     # Six requests in the old hour (the last ones spread over its last forty seconds), the
     # other six after the reset: it waited for the reset it needed, no longer.
-    assert clock.slept == pytest.approx(40)
+    assert sum(clock.sleeps) == pytest.approx(40)
     for kind in ("revenue", "purchase_quantity"):
         expected = {d: v for d, v in truth(sb, kind).items() if start <= d < TODAY}
         assert values(df, kind) == pytest.approx(expected)
@@ -325,4 +308,4 @@ def test_the_small_budget_beyond_max_wait_is_a_rate_limit_error() -> None:
                          client=client)
         assert sb.stats.by_path["/purchases/quantity_series"] == 4  # three served, one refused
     assert raised.value.retry_after == pytest.approx(3000)
-    assert clock.slept < 60
+    assert sum(clock.sleeps) < 60
