@@ -25,7 +25,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_hostile import (
     CRASHES,
-    date_of,
+    RejectedError,
+    days_of,
     e2e_settings,
     good_times,
     hostile_settings,
@@ -52,10 +53,6 @@ KEEP = (FIRST, LAST)
 EVENTS = SERIES_KINDS["events"]
 
 
-class RejectedError(Exception):
-    """The oracle's verdict that a body must give UnexpectedResponseError."""
-
-
 @dataclass
 class Expected:
     rows: list[tuple[dt.date, str, float]] = field(default_factory=list)
@@ -65,21 +62,8 @@ class Expected:
 
 def expect(body: Any, keep: tuple[dt.date, dt.date] = KEEP) -> Expected:
     """The rows an events body gives under the policy table; RejectedError if unusable."""
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise RejectedError
-    out = Expected()
-    points: dict[dt.date, dict[str, Any]] = {}
-    seen: set[dt.date] = set()
-    for point in body["data"]:
-        if not isinstance(point, dict):
-            raise RejectedError
-        date = date_of(point.get("time"))
-        if date is None:
-            raise RejectedError
-        out.repaired |= date in seen
-        seen.add(date)
-        if keep[0] <= date <= keep[1]:
-            points[date] = point
+    points, repeated = days_of(body, keep)  # the campaign oracle's reading of days
+    out = Expected(repaired=repeated)
     for date in sorted(points):
         used: set[str] = set()
         for name, leaf in leaves(points[date], ("time",)):
