@@ -115,3 +115,28 @@ def test_a_campaign_that_is_not_an_api_campaign_is_braze_s_400(sb: Sandbox) -> N
 def test_bad_arguments(args: tuple[Any, ...], exc: type[Exception], needle: str) -> None:
     with bf.BrazeClient("unused-key-0000", "http://127.0.0.1:9") as client, pytest.raises(exc, match=needle):
         fetch_send_series(*args, client=client)
+
+
+@pytest.mark.parametrize("backend", ["polars", "pandas"])
+def test_the_verbs_keep_sends_apart(sb: Sandbox, backend: str) -> None:
+    c = campaign(sb, "Daily Digest (API)")
+    sends = [s for s, sent in sb.send_ids(c.id).items() if sent >= TODAY - 3 * DAY]
+    with bf.BrazeClient(sb.api_key, sb.url) as client:
+        df = fetch_send_series(c.id, sends, length=5, ending_at=TODAY, client=client, backend=backend)
+    tidy = pl.from_pandas(df) if backend == "pandas" else df
+    wide = bf.pivot(df)
+    wide = pl.from_pandas(wide) if backend == "pandas" else wide
+    assert wide.columns[:3] == ["campaign_id", "campaign_name", "send_id"]
+    keys = ["send_id", "date", "channel", "variation"]
+    assert len(wide) == tidy.select(keys).n_unique()  # one row per send, never two sends in one
+    assert wide.select(pl.exclude(*bf.TIDY_COLUMNS[:6], "send_id")).sum_horizontal().sum() == \
+        pytest.approx(tidy["value"].sum())
+    daily = bf.pivot(df, layout="channels")
+    daily = pl.from_pandas(daily) if backend == "pandas" else daily
+    assert daily.columns[:4] == ["campaign_id", "campaign_name", "send_id", "date"]
+    assert bf.validate(df) is df
+    doubled = pl.concat([tidy, tidy.head(1)])
+    with pytest.raises(bf.TidyFrameError, match="1 duplicated key"):
+        bf.validate(doubled if backend == "polars" else doubled.to_pandas())
+    with pytest.raises(bf.TidyFrameError, match="columns"):
+        bf.validate(tidy.select("send_id", *bf.TIDY_COLUMNS))

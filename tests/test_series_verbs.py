@@ -252,3 +252,8 @@ def test_parquet_gives_back_series_frames_with_their_dtypes(tmp_path: Path, hour
     assert written[0].equals(written[1])  # the same rows and types whichever backend wrote them
     pdf = bf.read_parquet(tmp_path / "polars.parquet", backend="pandas")
     assert str(pdf["date"].dtype) == ("datetime64[us, UTC]" if hourly else "datetime64[ms]")
+
+
+def test_unpivot_of_a_pivoted_series_frame_says_why_not() -> None:
+    with pytest.raises(ValueError, match="series frame"):
+        bf.unpivot(bf.pivot(hand_frame()))

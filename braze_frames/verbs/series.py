@@ -22,6 +22,7 @@ from ._common import finish, sorted_strings, string_keys, widen, wrap
 __all__ = [
     "SERIES_INDEX",
     "SERIES_KEY_SEPARATOR",
+    "has_sends",
     "is_series",
     "pivot_series",
     "series_lazy",
@@ -56,6 +57,23 @@ def is_series(df: Any) -> bool:
     """
     names = set(df) if isinstance(df, Mapping) else set(wrap(df).collect_schema())
     return {"metric", "key", "app_id", "date", "value"} <= names and "campaign_id" not in names
+
+
+def has_sends(schema: Mapping[str, Any]) -> bool:
+    """Whether a campaign frame carries ``send_id`` (``fetch_send_series``), a text column.
+
+    The verbs then keep sends apart: ``send_id`` joins the key, after ``campaign_id``.
+
+    Raises:
+        TidyFrameError: ``send_id`` holds something else than text.
+    """
+    dtype = schema.get("send_id")
+    if dtype is None:
+        return False
+    if dtype not in (nw.String, nw.Categorical, nw.Enum):
+        problem = f"send_id has dtype {dtype}, expected String or Categorical (pandas: str or category)"
+        raise TidyFrameError(f"not a braze send frame: {problem}", problems=[problem])
+    return True
 
 
 def series_problems(schema: Mapping[str, Any], *, exact: bool,
