@@ -64,7 +64,7 @@ def test_keys_app_unit_and_csv(here: tuple[pytest.CaptureFixture[str], list[str]
     capsys, endpoint = here
     app = sb.workspace.apps[0].id
     out = tmp_path / "ev.csv"
-    code = cli.run(["fetch", "--series", "events", "--key", "signup", "--key", "purchase",
+    code = cli.run(["fetch", "--series", "events", "--series-key", "signup", "--series-key", "purchase",
                     "--app-id", app, "--unit", "hour", "--length", "48", "--ending-at",
                     "2025-06-29", *endpoint, "-o", str(out)])
     captured = capsys.readouterr()
@@ -90,7 +90,7 @@ def test_untracked_segments_are_named_on_stderr(here: tuple[pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--key", "signup", "--length", "3"], "--key go(es) with --series"),
+        (["--series-key", "signup", "--length", "3"], "--series-key go(es) with --series"),
         (["c1", "--series", "dau", "--length", "3"], "not both"),
         (["--series", "dau"], "give either --length"),
         (["--series", "hau", "--length", "3"], "unknown series kind"),

@@ -121,7 +121,7 @@ def cli(verbose: int) -> None:
               help="The workspace's series instead of campaigns, comma-separated: dau, mau, "
                    "new_users, uninstalls, sessions, events, revenue, purchase_quantity, "
                    "segment_size.")
-@click.option("--key", "keys", multiple=True, metavar="KEY",
+@click.option("--series-key", "keys", multiple=True, metavar="KEY",
               help="With --series: an event name, product or segment id (repeat it); default "
                    "every event, every tracked segment, the purchase totals.")
 @click.option("--app-id", metavar="ID", help="With --series: only this app.")
@@ -147,12 +147,12 @@ def fetch(campaign_ids: tuple[str, ...], every: bool, include_archived: bool, le
       braze-frames fetch --all --start 2024-01-01 -o everything.parquet
       braze-frames fetch --all --no-include-archived --length 7 -o week.parquet
       braze-frames fetch --series dau,mau --length 90 -o kpis.parquet
-      braze-frames fetch --series events --key signup --key purchase --length 30 -o ev.csv
+      braze-frames fetch --series events --series-key signup --length 30 -o ev.csv
 
     With --all, campaigns that never sent or were active only outside the range are left
     out and named on stderr. The key comes from $BRAZE_API_KEY (needs campaigns.data_series).
     """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
-    series_only = {"--key": keys, "--app-id": app_id, "--segment-id": segment_id,
+    series_only = {"--series-key": keys, "--app-id": app_id, "--segment-id": segment_id,
                    "--unit": unit != "day"}
     if series is None and any(series_only.values()):
         used = ", ".join(k for k, v in series_only.items() if v)
