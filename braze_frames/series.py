@@ -236,6 +236,8 @@ def fetch_series(
         _warn_failures(failures)
     if not columns.n_rows and not failures and not _called_from_inside():
         labels = ", ".join(t.label for t in targets[:_MOST_NAMED]) or ", ".join(k.name for k in kinds)
+        if len(targets) > _MOST_NAMED:
+            labels += f" (and {len(targets) - _MOST_NAMED} more)"
         _warn(f"no data for {labels} from {first} to {last}. Check the keys (bf.list_events(), "
               "bf.list_segments()) and that the range lies in the workspace's history; dates "
               "are days in the company's time zone, while the default end is today in UTC.",
