@@ -82,7 +82,7 @@ def clock():
 
 sandbox = Sandbox(seed=0, today=dt.date.fromisoformat(config["today"]),
                   n_campaigns=config["n_campaigns"], latency=config["latency"],
-                  rate_limit=config["rate_limit"], clock=clock)
+                  rate_limit=config["rate_limit"], clock=clock, **config.get("options", {}))
 sandbox.warm()
 sandbox.start()
 print(json.dumps({"url": sandbox.url, "key": sandbox.api_key, "ids": sandbox.campaign_ids}),
@@ -92,7 +92,8 @@ for line in sys.stdin:
     if command["op"] == "stats":
         s = sandbox.stats
         answer = {"requests": s.requests, "rate_limited": s.rate_limited,
-                  "by_status": {str(k): v for k, v in s.by_status.items()}}
+                  "by_status": {str(k): v for k, v in s.by_status.items()},
+                  "by_path": dict(s.by_path)}
     elif command["op"] == "reset":
         sandbox.reset_stats()
         answer = {}
@@ -109,10 +110,11 @@ sandbox.stop()
 class SandboxProcess:
     """A sandbox served by another Python process, driven over its stdin and stdout."""
 
-    def __init__(self, *, n_campaigns: int, latency: float, rate_limit: int | None = None,
-                 nodelay: bool = True) -> None:
+    def __init__(self, *, n_campaigns: int | None, latency: float, rate_limit: int | None = None,
+                 nodelay: bool = True, options: dict[str, Any] | None = None) -> None:
+        # options: more Sandbox arguments (bench_series: small_hourly_limit, n_events...).
         config = {"today": str(TODAY), "n_campaigns": n_campaigns, "latency": latency,
-                  "rate_limit": rate_limit, "nodelay": nodelay}
+                  "rate_limit": rate_limit, "nodelay": nodelay, "options": options or {}}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", SERVER, json.dumps(config)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

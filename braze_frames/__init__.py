@@ -48,15 +48,25 @@ from .fetch import (
 )
 
 if _typing.TYPE_CHECKING:
+    from ._schema import SEND_COLUMNS, SERIES_COLUMNS
     from .charts import plot, plot_reconcile
     from .http.client import BrazeClient
     from .http.stats import ClientStats
+    from .series import (
+        UntrackedSegmentsWarning,
+        fetch_send_series,
+        fetch_series,
+        list_events,
+        list_products,
+        list_segments,
+    )
     from .storage.lock import StoreLockedError, StoreLockWarning
     from .storage.parquet import parquet_metadata, read_parquet, write_csv, write_parquet
     from .storage.store import SyncReport, SyncWarning, read_store, sync
     from .verbs.pivot import pivot, unpivot
     from .verbs.rates import RATES, Rate, rates
     from .verbs.reconcile import reconcile
+    from .verbs.series_rates import SERIES_RATES, SeriesRate, series_rates
     from .verbs.validate import validate
 
 # Heavy dependencies load on first use, so `import braze_frames` costs little more than
@@ -83,6 +93,18 @@ _LAZY = {
     "SyncWarning": "storage.store",
     "read_store": "storage.store",
     "sync": "storage.store",
+    # The workspace series (SPEC section 14).
+    "SEND_COLUMNS": "_schema",
+    "SERIES_COLUMNS": "_schema",
+    "UntrackedSegmentsWarning": "series",
+    "fetch_send_series": "series",
+    "fetch_series": "series",
+    "list_events": "series",
+    "list_products": "series",
+    "list_segments": "series",
+    "SERIES_RATES": "verbs.series_rates",
+    "SeriesRate": "verbs.series_rates",
+    "series_rates": "verbs.series_rates",
 }
 
 
@@ -107,6 +129,9 @@ __version__ = "0.1.0"
 __all__ = [
     "CHANNEL_SCHEMAS",
     "RATES",
+    "SEND_COLUMNS",
+    "SERIES_COLUMNS",
+    "SERIES_RATES",
     "TIDY_COLUMNS",
     "AuthenticationError",
     "BrazeAPIError",
@@ -125,6 +150,7 @@ __all__ = [
     "PermissionDeniedError",
     "Rate",
     "RateLimitError",
+    "SeriesRate",
     "SkippedCampaign",
     "SkippedCampaignsWarning",
     "StoreLockWarning",
@@ -134,11 +160,17 @@ __all__ = [
     "TidyFrameError",
     "UnexpectedResponseError",
     "UnknownFieldWarning",
+    "UntrackedSegmentsWarning",
     "__version__",
     "campaign_details",
     "fetch_data_series",
+    "fetch_send_series",
+    "fetch_series",
     "from_records",
     "list_campaigns",
+    "list_events",
+    "list_products",
+    "list_segments",
     "parquet_metadata",
     "pivot",
     "plot",
@@ -147,6 +179,7 @@ __all__ = [
     "read_parquet",
     "read_store",
     "reconcile",
+    "series_rates",
     "sync",
     "unpivot",
     "validate",

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeVar
 from ._errors import BrazeError
 from ._progress import progress_bar
 from ._validate import check_choice
-from .endpoints.windows import Reading, Window, detect_reading, plan_windows
+from .endpoints.windows import STEPS, Reading, Unit, Window, detect_reading, plan_windows
 
 if TYPE_CHECKING:
     from .endpoints.catalog import Endpoint
@@ -183,6 +183,7 @@ def fetch_windows(
     on_error: OnError,
     progress: bool | None,
     desc: str,
+    unit: Unit = "day",
 ) -> list[FetchFailure]:
     """Fetch every object's range in windows, and parse each object once its days are in.
 
@@ -199,11 +200,16 @@ def fetch_windows(
         on_error: ``"raise"`` stops at the first failure; otherwise failures are collected.
         progress: Show a progress bar (None: when interactive).
         desc: The progress bar's label.
+        unit: ``"hour"`` for hourly series: ``ranges`` hold aware UTC hours, windows count
+            hours, and the reading of ``ending_at`` is learned apart from the days'.
 
     Returns:
         The requests that failed for good.
     """
     cap = endpoint.max_length or 100
+    step = STEPS[unit]
+    # Hours may be read otherwise than days: each unit learns its own reading.
+    reading_key = endpoint.path if unit == "day" else f"{endpoint.path}?unit={unit}"
     failures: list[FetchFailure] = []
     days: dict[str, Days] = {key: {} for key in ranges}
     lock = threading.Lock()
@@ -225,10 +231,10 @@ def fetch_windows(
                 # Checked whole before any of its days is kept: a window that fails leaves
                 # no day behind, so each day is in the frame or covered by a failure.
                 days[key].update(days_of(body, (window.first, window.last)))
-                if endpoint.path not in client.window_readings:
+                if reading_key not in client.window_readings:
                     reading = detect_reading(window, list(days_of(body, None)))
                     if reading is not None:
-                        client.window_readings[endpoint.path] = reading
+                        client.window_readings[reading_key] = reading
                 del body
         finally:
             with lock:
@@ -239,8 +245,8 @@ def fetch_windows(
     def plan(reading: Reading | None, skip: tuple[str, Window] | None = None) -> list[tuple[str, Window]]:
         tasks: list[tuple[str, Window]] = []
         for key, (a, b) in ranges.items():
-            upto = skip[1].first - dt.timedelta(days=1) if skip is not None and key == skip[0] else b
-            tasks.extend((key, w) for w in plan_windows(a, upto, reading, max_length=cap))
+            upto = skip[1].first - step if skip is not None and key == skip[0] else b
+            tasks.extend((key, w) for w in plan_windows(a, upto, reading, max_length=cap, step=step))
         return tasks
 
     def record(outcome: Sequence[object], tasks: Sequence[tuple[str, Window]]) -> None:
@@ -248,7 +254,7 @@ def fetch_windows(
             if isinstance(result, BrazeError):
                 failures.append(FetchFailure(key, window.first, window.last, result))
 
-    reading = client.window_readings.get(endpoint.path)
+    reading = client.window_readings.get(reading_key)
     tasks = plan(reading)
     bar = progress_bar(len(tasks), progress, desc, "req")
     try:
@@ -258,7 +264,7 @@ def fetch_windows(
             head = tasks[0]
             outcome = run_parallel([lambda: one(*head)], workers=1, on_error=on_error, bar=bar)
             record(outcome, [head])
-            reading = client.window_readings.get(endpoint.path)
+            reading = client.window_readings.get(reading_key)
             tasks = tasks[1:] if reading is None else plan(reading, skip=head)
             if bar is not None:
                 bar.total = len(tasks) + 1

@@ -25,6 +25,9 @@ __all__ = [
     "PUSH_CHANNELS",
     "PUSH_DELIVERY_METRICS",
     "PUSH_DYNAMIC_PATTERN",
+    "SEND_COLUMNS",
+    "SERIES_COLUMNS",
+    "SERIES_KEY_COLUMNS",
     "TIDY_COLUMNS",
     "conversion_event",
     "event_name",
@@ -40,6 +43,14 @@ TIDY_COLUMNS: Final = ("campaign_id", "campaign_name", "date", "channel", "varia
 NAME_COLUMNS: Final = ("campaign_name", "variation_name")
 #: The columns that identify a row; no key appears twice.
 KEY_COLUMNS: Final = ("campaign_id", "date", "channel", "variation", "metric")
+
+#: The workspace series' table (SPEC section 14), in order: one row per (metric, key,
+#: app_id, date); ``key``, ``key_name`` and ``app_id`` are null where they do not apply.
+SERIES_COLUMNS: Final = ("metric", "key", "key_name", "app_id", "date", "value")
+#: The columns that identify a row of a series table; no key appears twice.
+SERIES_KEY_COLUMNS: Final = ("metric", "key", "app_id", "date")
+#: ``fetch_send_series``' table: the campaign table with ``send_id`` after ``campaign_name``.
+SEND_COLUMNS: Final = (*TIDY_COLUMNS[:2], "send_id", *TIDY_COLUMNS[2:])
 
 #: The channel value of the day-level totals.
 ALL_CHANNEL: Final = "all"

@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import polars as pl
 
-from ._schema import TIDY_COLUMNS
+from ._schema import SERIES_COLUMNS, TIDY_COLUMNS
 
 if TYPE_CHECKING:
     from .endpoints.parse import ParsedColumns
+    from .endpoints.series import SeriesColumns
 
 __all__ = [
+    "HOUR_DTYPE",
     "POLARS_SCHEMA",
+    "SERIES_POLARS_SCHEMA",
     "Backend",
     "check_backend",
     "empty_tidy",
     "frame_from_parsed",
     "from_records",
+    "series_frame",
     "to_backend",
 ]
 
@@ -154,3 +158,49 @@ def from_records(
         rows.append((*row[:2], day, *row[3:7], None if row[7] is None else float(row[7])))
     frame = pl.DataFrame(rows, schema=POLARS_SCHEMA, orient="row")
     return to_backend(frame, backend)
+
+
+#: The series table's polars dtypes (SPEC section 14); ``date`` is a Date, or
+#: :data:`HOUR_DTYPE` for hourly series.
+SERIES_POLARS_SCHEMA: dict[str, Any] = {
+    "metric": pl.Categorical(),
+    "key": pl.Categorical(),
+    "key_name": pl.Categorical(),
+    "app_id": pl.Categorical(),
+    "date": pl.Date(),
+    "value": pl.Float64(),
+}
+#: An hourly series' ``date``: the hour, in UTC.
+HOUR_DTYPE: Final = pl.Datetime("us", "UTC")
+
+
+def series_frame(columns: SeriesColumns, *, app_id: str | None, hourly: bool = False) -> pl.DataFrame:
+    """Build the polars series table from the series parser's columns.
+
+    Args:
+        columns: What ``endpoints.series.parse_series`` appended.
+        app_id: The ``app_id`` filter of the fetch (null: all apps).
+        hourly: The points are hours (``date`` a UTC Datetime) rather than days.
+
+    Examples:
+        >>> from braze_frames.endpoints.series import SERIES_KINDS, SeriesColumns, parse_series
+        >>> cols = SeriesColumns()
+        >>> parse_series(cols, SERIES_KINDS["dau"], None, None, {dt.date(2025, 6, 1): {"dau": 5}})
+        >>> series_frame(cols, app_id=None).row(0)
+        ('dau', None, None, None, datetime.date(2025, 6, 1), 5.0)
+    """
+    schema = dict(SERIES_POLARS_SCHEMA, date=HOUR_DTYPE if hourly else pl.Date())
+    if not columns.n_rows:
+        return pl.DataFrame(schema=schema)
+    cat = pl.Categorical()
+    series = pl.DataFrame(
+        {"metric": columns.series_metric, "key": columns.series_key,
+         "key_name": columns.series_key_name},
+        schema={"metric": cat, "key": cat, "key_name": cat},
+    )
+    time = pl.Series("date", columns.row_time, dtype=pl.Int64() if hourly else pl.Int32())
+    return series[pl.Series(columns.row_series, dtype=pl.UInt32())].with_columns(
+        pl.lit(app_id, pl.String()).cast(cat).alias("app_id"),
+        time.cast(schema["date"]),
+        pl.Series("value", columns.values, dtype=pl.Float64()),
+    ).select(SERIES_COLUMNS)

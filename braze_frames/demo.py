@@ -89,6 +89,7 @@ class Demo:
         self._best(df)
         self._reconcile(df)
         self._chart(df)
+        self._workspace(today)
         self._report_files()
         tidy = self.out / "data_series.parquet"
         click.echo(
@@ -154,7 +155,7 @@ class Demo:
         self.written.append((write_parquet(df, self.out / "data_series.parquet"),
                              "the tidy table, one file"))
         dataset = write_parquet(df, self.out / "dataset", partition_by=True)
-        self.written.append((dataset, "the same rows, hive-partitioned by month (sorted by campaign, then date)"))
+        self.written.append((dataset, "the same rows, hive-partitioned by month"))
         self.written.append((write_parquet(rates(df, "week"), self.out / "rates_weekly.parquet"),
                              "rates per variation and week"))
         self.total = rates(df, "total")
@@ -270,6 +271,29 @@ class Demo:
         self.written.append((path, f"{rate} per {period}, per variation (PNG)"))
         click.echo(f"\nChart: {path} ({rate} per {period}, one line per variation of "
                    f"'{self.names.get(cid, cid)}')")
+
+
+    def _workspace(self, today: dt.date) -> None:
+        """DAU, MAU and stickiness of the last three months, beside the campaigns."""
+        import polars as pl
+
+        from .http.client import BrazeClient
+        from .series import fetch_series
+        from .storage.parquet import write_parquet
+        from .verbs.series_rates import series_rates
+
+        first = (today.replace(day=1) - dt.timedelta(days=62)).replace(day=1)
+        with BrazeClient(self.sb.api_key, self.sb.url) as client:
+            kpis = fetch_series(["dau", "mau"], start=first, end=today, client=client)
+        self.written.append((write_parquet(kpis, self.out / "workspace.parquet"),
+                             "daily and monthly active users (the workspace series)"))
+        monthly = series_rates(kpis, period="month", rates=["stickiness"]).select(
+            pl.col("date").dt.strftime("%Y-%m").alias("month"),
+            pl.col("numerator").round(0).cast(pl.Int64).alias("mean DAU"),
+            pl.col("denominator").round(0).cast(pl.Int64).alias("mean MAU"),
+            (pl.col("value") * 100).round(1).alias("stickiness (%)"), "days")
+        click.echo("\nWorkspace: daily and monthly active users, every app (stickiness = DAU / MAU)")
+        _print_frame(monthly, float_precision=1)
 
 
 def _pick(frame: pl.DataFrame, wanted: Mapping[str, str]) -> pl.DataFrame:

@@ -108,23 +108,34 @@ def date_of(value: Any) -> dt.date | None:
     return None
 
 
-def expect(body: Any, keep: tuple[dt.date, dt.date] = KEEP) -> Expected:
-    """The rows a body gives under the policy; raises RejectedError for an unusable body."""
+def days_of(body: Any, keep: tuple[dt.date, dt.date]) -> tuple[dict[dt.date, dict[str, Any]], bool]:
+    """A body's days kept (the last of a repeated time), and whether a time repeated.
+
+    Raises:
+        RejectedError: No ``data`` list, a day that is not an object or has no valid time.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise RejectedError
-    out = Expected()
     days: dict[dt.date, dict[str, Any]] = {}
     seen: set[dt.date] = set()
+    repeated = False
     for day in body["data"]:
         if not isinstance(day, dict):
             raise RejectedError
         date = date_of(day.get("time"))
         if date is None:
             raise RejectedError
-        out.repaired |= date in seen
+        repeated |= date in seen
         seen.add(date)
         if keep[0] <= date <= keep[1]:
             days[date] = day
+    return days, repeated
+
+
+def expect(body: Any, keep: tuple[dt.date, dt.date] = KEEP) -> Expected:
+    """The rows a body gives under the policy; raises RejectedError for an unusable body."""
+    days, repeated = days_of(body, keep)
+    out = Expected(repaired=repeated)
 
     def segment(date: dt.date, channel: str, obj: dict[str, Any], skip: tuple[str, ...]) -> None:
         for name, leaf in leaves(obj, skip):

@@ -25,9 +25,10 @@ EXPECTED = (
     "02_rates_and_variations",
     "03_reconciling_conversions",
     "04_beyond_memory",
+    "07_workspace",
 )
 #: Notebooks whose charts must reach the page (inline display works).
-WITH_CHARTS = {"02_rates_and_variations", "03_reconciling_conversions"}
+WITH_CHARTS = {"02_rates_and_variations", "03_reconciling_conversions", "07_workspace"}
 CELL_TIMEOUT = 120
 
 

@@ -115,9 +115,22 @@ def cli(verbose: int) -> None:
 @click.option("--names/--no-names", default=True, show_default=True,
               help="Fill campaign_name and variation_name from /campaigns/details (needs "
                    "campaigns.details; without it the names stay empty, with a warning).")
+@click.option("--series", metavar="KINDS",
+              help="The workspace's series instead of campaigns, comma-separated: dau, mau, "
+                   "new_users, uninstalls, sessions, events, revenue, purchase_quantity, "
+                   "segment_size.")
+@click.option("--series-key", "keys", multiple=True, metavar="KEY",
+              help="With --series: an event name, product or segment id (repeat it); default "
+                   "every event, every tracked segment, the purchase totals.")
+@click.option("--app-id", metavar="ID", help="With --series: only this app.")
+@click.option("--segment-id", metavar="ID", help="With --series: only this segment (sessions, events).")
+@click.option("--unit", type=click.Choice(["day", "hour"]), default="day", show_default=True,
+              help="With --series: days, or hours in UTC (sessions, events, purchases; "
+                   "--length then counts hours).")
 def fetch(campaign_ids: tuple[str, ...], every: bool, include_archived: bool, length: int | None,
           ending_at: str | None, start: str | None, end: str | None, rest_endpoint: str | None,
-          output: Path, backend: str, names: bool) -> None:
+          output: Path, backend: str, names: bool, series: str | None, keys: tuple[str, ...],
+          app_id: str | None, segment_id: str | None, unit: str) -> None:
     """Fetch campaigns' daily analytics into one tidy Parquet or CSV file.
 
     One row per (campaign_id, date, channel, variation, metric), with the campaign's and
@@ -131,10 +144,31 @@ def fetch(campaign_ids: tuple[str, ...], every: bool, include_archived: bool, le
       braze-frames fetch ID1 ID2 --start 2025-01-01 --end 2025-06-30 -o h1.csv
       braze-frames fetch --all --start 2024-01-01 -o everything.parquet
       braze-frames fetch --all --no-include-archived --length 7 -o week.parquet
+      braze-frames fetch --series dau,mau --length 90 -o kpis.parquet
+      braze-frames fetch --series events --series-key signup --length 30 -o ev.csv
 
     With --all, campaigns that never sent or were active only outside the range are left
     out and named on stderr. The key comes from $BRAZE_API_KEY (needs campaigns.data_series).
     """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
+    series_only = {"--series-key": keys, "--app-id": app_id, "--segment-id": segment_id,
+                   "--unit": unit != "day"}
+    if series is None and any(series_only.values()):
+        used = ", ".join(k for k, v in series_only.items() if v)
+        raise click.UsageError(f"{used} go(es) with --series")
+    if series is not None and (every or campaign_ids):
+        raise click.UsageError("give campaign ids (or --all), or --series, not both")
+    if series is not None:
+        if (length is None) == (start is None):
+            raise click.UsageError("give either --length N or --start DATE [--end DATE]")
+        _check_days(start, end)
+        _check_output(output)
+        from ._series import fetch_series_command
+
+        fetch_series_command(series, keys=keys, app_id=app_id, segment_id=segment_id, unit=unit,
+                             length=length, ending_at=ending_at, start=start, end=end,
+                             rest_endpoint=rest_endpoint, output=output, backend=backend,
+                             names=names)
+        return
     if every == bool(campaign_ids):
         msg = ("give campaign ids, or --all for every campaign, not both"
                if every else "give campaign ids, or --all for every campaign "

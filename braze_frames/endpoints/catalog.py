@@ -25,6 +25,8 @@ __all__ = [
     "CAMPAIGN_LIST",
     "CAMPAIGN_SERIES",
     "ENDPOINTS",
+    "SEND_SERIES",
+    "WORKSPACE_ENDPOINTS",
     "Endpoint",
     "budget_of",
     "permission_of",
@@ -69,9 +71,40 @@ CAMPAIGN_DETAILS: Final = Endpoint(
     "/campaigns/details", "campaigns.details", BUDGET_HOURLY, id_param="campaign_id"
 )
 
+#: ``/sends/data_series``: one send of an API campaign, in the campaign's shape (SPEC 14).
+SEND_SERIES: Final = Endpoint(
+    "/sends/data_series", "sends.data_series", BUDGET_HOURLY,
+    id_param="send_id", max_length=100, conversion_suffix="_by_send_time",
+)
+
+
+def _workspace(path: str, budget: str = BUDGET_HOURLY, id_param: str | None = None) -> Endpoint:
+    # Braze's permission is the path's words joined by dots (/kpi/dau/data_series ->
+    # kpi.dau.data_series); every series takes length 1..100, a list no length.
+    series = path.endswith("_series")
+    return Endpoint(path, path.strip("/").replace("/", "."), budget, id_param=id_param,
+                    max_length=100 if series else None)
+
+
+#: The workspace series of SPEC section 14 and the lists of their keys. The 1,000 an hour
+#: that ``/events/list``, ``/purchases/product_list`` and the purchase series share is
+#: their own budget; the rest spend Braze's default 250,000 an hour.
+WORKSPACE_ENDPOINTS: Final = (
+    *(_workspace(f"/kpi/{kind}/data_series") for kind in ("dau", "mau", "new_users", "uninstalls")),
+    _workspace("/sessions/data_series"),
+    _workspace("/events/data_series", id_param="event"),
+    _workspace("/events/list", BUDGET_HOURLY_SMALL),
+    _workspace("/purchases/product_list", BUDGET_HOURLY_SMALL),
+    _workspace("/purchases/revenue_series", BUDGET_HOURLY_SMALL, id_param="product"),
+    _workspace("/purchases/quantity_series", BUDGET_HOURLY_SMALL, id_param="product"),
+    _workspace("/segments/list"),
+    _workspace("/segments/data_series", id_param="segment_id"),
+    SEND_SERIES,
+)
+
 #: Every endpoint the library calls, by path.
 ENDPOINTS: Final[Mapping[str, Endpoint]] = MappingProxyType(
-    {e.path: e for e in (CAMPAIGN_SERIES, CAMPAIGN_LIST, CAMPAIGN_DETAILS)}
+    {e.path: e for e in (CAMPAIGN_SERIES, CAMPAIGN_LIST, CAMPAIGN_DETAILS, *WORKSPACE_ENDPOINTS)}
 )
 
 

@@ -23,15 +23,15 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._schema import TIDY_COLUMNS
-from .._tidy import POLARS_SCHEMA
+from .._schema import SERIES_COLUMNS, TIDY_COLUMNS
+from .._tidy import HOUR_DTYPE, POLARS_SCHEMA, SERIES_POLARS_SCHEMA
 from .._validate import check_choice
 
 __all__ = ["METADATA_KEY", "SCHEMA_VERSION", "TIDY_ARROW_SCHEMA", "Kind"]
 
-Kind = Literal["tidy", "pivot", "rates", "reconcile", "frame"]
+Kind = Literal["tidy", "pivot", "rates", "reconcile", "frame", "series"]
 
-_KINDS: Final = ("tidy", "pivot", "rates", "reconcile", "frame")
+_KINDS: Final = ("tidy", "pivot", "rates", "reconcile", "frame", "series")
 
 #: The key of the key-value metadata entry this library writes (JSON).
 METADATA_KEY: Final = "braze_frames"
@@ -81,6 +81,8 @@ def _prepare(df: Any, kind: Kind | None) -> tuple[pa.Table, Kind, list[str]]:
         raise ValueError(msg)
     if kind == "tidy":
         return _cast_tidy(table), kind, list(_TIDY_STRINGS)
+    if kind == "series":
+        return _cast_series(table), kind, list(_SERIES_STRINGS)
     table, categorical = _normalise(table)
     return table, kind, categorical
 
@@ -143,6 +145,8 @@ def _detect_kind(names: Sequence[str]) -> Kind:
     cols = set(names)
     if tuple(names) == TIDY_COLUMNS:
         return "tidy"
+    if tuple(names) == SERIES_COLUMNS:
+        return "series"
     if {"metric", "value", "numerator", "denominator"} <= cols:
         return "rates"
     if "event" in cols and (
@@ -205,6 +209,44 @@ def _cast_tidy(table: pa.Table) -> pa.Table:
         f.with_type(pa.string()) if pa.types.is_dictionary(f.type) else f for f in TIDY_ARROW_SCHEMA
     ])
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+_SERIES_STRINGS: Final = ("metric", "key", "key_name", "app_id")
+#: An hourly series' ``date`` on disk: microseconds, UTC (polars' ``HOUR_DTYPE``).
+_HOUR_TYPE: Final = pa.timestamp("us", "UTC")
+
+
+def _cast_series(table: pa.Table) -> pa.Table:
+    """A workspace series table (``SERIES_COLUMNS``) the same whichever backend made it.
+
+    Its strings plain (read back as categoricals), ``value`` float64 with NaN as null, and
+    ``date`` a ``date32`` (days) or a UTC ``timestamp[us]`` (hours; an hour in another
+    time zone is the same instant in UTC).
+    """
+    if tuple(table.column_names) != SERIES_COLUMNS:
+        msg = f"kind='series' needs exactly the columns {list(SERIES_COLUMNS)}, got {table.column_names}"
+        raise ValueError(msg)
+    table, _ = _normalise(table)
+    date = table["date"]
+    if pa.types.is_timestamp(date.type) and date.type.tz is not None:
+        date = pc.cast(date, _HOUR_TYPE)
+    else:
+        date = _as_date(date)
+    arrays = [date if name == "date" else table[name] for name in SERIES_COLUMNS]
+    for name in ("metric", "date"):
+        column = arrays[SERIES_COLUMNS.index(name)]
+        if column.null_count:
+            msg = f"series column {name!r} has {column.null_count} null value(s); it must never be null"
+            raise ValueError(msg)
+    if not (pa.types.is_floating(arrays[-1].type) or pa.types.is_integer(arrays[-1].type)
+            or pa.types.is_null(arrays[-1].type)):
+        msg = f"series column 'value' must be numeric, got {arrays[-1].type}"
+        raise TypeError(msg)
+    arrays[-1] = _nan_to_null(pc.cast(arrays[-1], pa.float64()))
+    for i in range(4):  # an all-null column of a backend without dtypes (pandas object)
+        if pa.types.is_null(arrays[i].type):
+            arrays[i] = pc.cast(arrays[i], pa.string())
+    return pa.Table.from_arrays(arrays, names=list(SERIES_COLUMNS))
 
 
 def _as_date(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -399,6 +441,10 @@ def _to_polars(table: pa.Table, meta: Mapping[str, Any] | None, *, selected: boo
             frame = frame.with_columns(pl.lit(None, pl.String()).alias("campaign_name"))
             frame = frame.select(TIDY_COLUMNS)
         return frame.cast({c: POLARS_SCHEMA[c] for c in frame.columns if c in POLARS_SCHEMA})
+    if kind == "series":
+        hourly = frame.schema.get("date") == HOUR_DTYPE
+        schema = dict(SERIES_POLARS_SCHEMA, date=HOUR_DTYPE if hourly else pl.Date())
+        return frame.cast({c: schema[c] for c in frame.columns if c in schema})
     categorical = set((meta or {}).get("categorical") or [])
     return frame.cast({
         c: pl.Categorical() for c in frame.columns

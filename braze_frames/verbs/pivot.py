@@ -7,7 +7,7 @@ from typing import Final, Literal
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
-from .._schema import KEY_COLUMNS, TIDY_COLUMNS, metric_order
+from .._schema import KEY_COLUMNS, SEND_COLUMNS, TIDY_COLUMNS, metric_order
 from .._validate import check_choice
 from ._common import (
     STRING_COLUMNS,
@@ -23,6 +23,7 @@ from ._common import (
     wrap,
 )
 from ._fast import polars_wide_sorted
+from .series import SERIES_INDEX, has_sends, is_series, pivot_series
 
 __all__ = ["CHANNEL_SEPARATOR", "WIDE_INDEX", "Layout", "pivot", "unpivot"]
 
@@ -58,6 +59,11 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
     Keys must be unique (see ``validate``). Rows are sorted by their key, nulls first.
     Works on lazy frames too: the metric names are read with one small query first.
 
+    A workspace series frame (``fetch_series``) pivots to one row per (app_id, date) and
+    one column per series, ``dau`` or ``events:signup`` (``verbs.series.pivot_series``).
+    A frame of sends (``fetch_send_series``) keeps ``send_id`` in the row key, after
+    ``campaign_name``: one row per send, never two sends in one.
+
     Args:
         df: A tidy frame (pandas, polars, polars lazy, or another narwhals backend).
         layout: ``"metrics"`` or ``"channels"``.
@@ -81,9 +87,16 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
         ['campaign_id', 'campaign_name', 'date', 'webhook__sent', 'webhook__errors']
     """
     check_choice("layout", layout, _LAYOUTS)
-    frame, eager = tidy_lazy(df)
+    if is_series(df):
+        if layout != "metrics":
+            msg = "a series frame has no channels: pivot it with layout='metrics'"
+            raise ValueError(msg)
+        return pivot_series(df)
+    sends = has_sends(wrap(df).collect_schema())
+    frame, eager = tidy_lazy(df, SEND_COLUMNS if sends else TIDY_COLUMNS)
+    per_send = ["send_id"] if sends else []
     if layout == "metrics":
-        index = list(WIDE_INDEX)
+        index = [*WIDE_INDEX[:2], *per_send, *WIDE_INDEX[2:]]
         names = wide_columns(
             distinct(frame, "channel", eager=eager), distinct(frame, "metric", eager=eager)
         )
@@ -94,9 +107,9 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
             return result_fast
         wide = widen(frame, index, names)
     else:
-        index = ["campaign_id", "campaign_name", "date"]
+        index = ["campaign_id", "campaign_name", *per_send, "date"]
         summed = (
-            frame.group_by("campaign_id", "campaign_name", "date", "channel", "metric")
+            frame.group_by(*index, "channel", "metric")
             .agg(nw.col("value").sum(), nw.col("value").count().alias("_n"))
             .with_columns(nw.when(nw.col("_n") > 0).then(nw.col("value")).alias("value"))
             .drop("_n")
@@ -151,6 +164,10 @@ def unpivot(wide: IntoFrameT) -> IntoFrameT:
         lazy = lazy.with_columns(nw.lit(None, nw.String()).alias("campaign_name"))
         schema = lazy.collect_schema()
     missing = [c for c in WIDE_INDEX if c not in schema]
+    if missing and "campaign_id" not in schema and set(SERIES_INDEX) <= set(schema):
+        msg = ("this is a pivoted series frame: its columns name each series by metric and key "
+               "and drop key_name, so it cannot be turned back; keep fetch_series' long frame")
+        raise ValueError(msg)
     if missing:
         msg = (
             f"unpivot needs the columns {list(WIDE_INDEX)} of pivot(layout='metrics'); "

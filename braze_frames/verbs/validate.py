@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from .._errors import TidyFrameError
-from .._schema import KEY_COLUMNS
+from .._schema import KEY_COLUMNS, SEND_COLUMNS
 from ._common import STRING_COLUMNS, schema_error, schema_problems, sorted_strings, wrap
+from .series import has_sends, is_series, validate_series
 
 __all__ = ["validate"]
 
@@ -24,7 +25,9 @@ def validate(df: IntoFrameT) -> IntoFrameT:
     and unexpected ones), their dtypes (the six key and name columns String or Categorical,
     ``date`` Date or Datetime, ``value`` Float64), and that no key (campaign_id, date,
     channel, variation, metric) appears twice. On a lazy frame the key check runs one
-    query.
+    query. A workspace series frame (``fetch_series``) is checked against its own table,
+    ``SERIES_COLUMNS`` (``verbs.series.validate_series``); a frame of sends
+    (``fetch_send_series``) against ``SEND_COLUMNS``, ``send_id`` in its key.
 
     Args:
         df: A pandas or polars DataFrame, a polars LazyFrame, or any narwhals frame.
@@ -47,20 +50,29 @@ def validate(df: IntoFrameT) -> IntoFrameT:
         braze_frames._errors.TidyFrameError: not a tidy braze frame: 1 duplicated key ...
     """
     frame = wrap(df)
-    problems = schema_problems(frame.collect_schema(), exact=True)
+    schema: dict[str, Any] = dict(frame.collect_schema())
+    if is_series(schema):
+        return validate_series(df)
+    key = list(KEY_COLUMNS)
+    if has_sends(schema):
+        if list(schema) != list(SEND_COLUMNS):
+            raise schema_error([f"columns {list(schema)}, expected a send frame's {list(SEND_COLUMNS)}"])
+        schema = {c: t for c, t in schema.items() if c != "send_id"}
+        key.insert(1, "send_id")
+    problems = schema_problems(schema, exact=True)
     if problems:
         raise schema_error(problems)
     dups = (
         frame.lazy()
-        .group_by(*KEY_COLUMNS)
+        .group_by(*key)
         .agg(nw.len().alias("count"))
         .filter(nw.col("count") > 1)
         .collect()
     )
     if len(dups):
-        cases = sorted_strings(dups, STRING_COLUMNS, KEY_COLUMNS)
+        cases = sorted_strings(dups, [*STRING_COLUMNS, "send_id"], key)
         n = len(cases)
-        keys = ", ".join(KEY_COLUMNS)
+        keys = ", ".join(key)
         problem = f"{n} duplicated key{'s' if n != 1 else ''} ({keys})"
         raise TidyFrameError(
             f"not a tidy braze frame: {problem}; see .failure_cases",
