@@ -76,9 +76,7 @@ string in a body cannot make a 20 MB warning.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import reprlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -88,6 +86,17 @@ import orjson
 
 from .._errors import UnexpectedResponseError
 from .._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, is_known_metric, schema_for
+from ._repair import (
+    _MAX_NOTES,
+    _NOTE_CHARS,
+    MAX_NESTING,
+    _finite_sum,
+    _flatten,
+    _id_text,
+    _number,
+    _short,
+    parse_date_key,
+)
 
 __all__ = ["MAX_NESTING", "DayMap", "ParsedColumns", "collect_days", "parse_date_key", "parse_days"]
 
@@ -97,20 +106,12 @@ _DAY_KEYS: Final = ("time", "messages")
 _CHANNELS: Final = frozenset(CHANNEL_SCHEMAS)
 _LIST_OR_NONE: Final = frozenset({list, type(None)})
 _SECOND: Final = itemgetter(1)
-_MAX_NOTES: Final = 20
-#: Longest repair note kept: notes quote hostile input, which may be megabytes.
-_NOTE_CHARS: Final = 300
-#: Deepest nesting of a value that is flattened; deeper is not Braze's data (see the table).
-MAX_NESTING: Final = 32
 #: ``date.toordinal()`` of 1970-01-01: dates travel as days since the epoch (polars' Date).
 EPOCH_ORDINAL: Final = 719_163
-_DATE_CACHE_MAX: Final = 4096
 
 #: Days of one campaign keyed by date; later responses overwrite earlier ones.
 DayMap = dict[dt.date, Mapping[str, Any]]
 
-# ``time`` strings repeat across campaigns and responses: parse each once.
-_date_cache: dict[str, dt.date] = {}
 
 
 class _Signature:
@@ -380,36 +381,6 @@ class ParsedColumns:
         del self.seg_shape[segs:]
         del self.values[vals:]
         del self.repairs[notes:]
-
-
-def parse_date_key(value: object) -> dt.date:
-    """Read a day's ``time`` (``"2024-07-20"``, or a datetime string) as a date.
-
-    Raises:
-        UnexpectedResponseError: ``value`` is not an ISO date or datetime string.
-
-    Examples:
-        >>> parse_date_key("2024-07-20")
-        datetime.date(2024, 7, 20)
-        >>> parse_date_key("2024-07-20T00:00:00Z")
-        datetime.date(2024, 7, 20)
-    """
-    if type(value) is str:
-        date = _date_cache.get(value)
-        if date is not None:
-            return date
-    if isinstance(value, str) and len(value) >= 10:
-        try:
-            date = dt.date.fromisoformat(value[:10])
-        except ValueError:
-            pass
-        else:
-            if len(_date_cache) >= _DATE_CACHE_MAX:
-                _date_cache.clear()
-            _date_cache[str(value)] = date
-            return date
-    msg = f"a day in the response has time={_short(value)}, not an ISO date such as '2024-07-20'"
-    raise UnexpectedResponseError(msg, hint="the response is not shaped like Braze's data_series")
 
 
 def collect_days(
@@ -832,79 +803,6 @@ def _careful(
         out.values.extend(kept)
 
 
-def _finite_sum(vals: tuple[Any, ...]) -> bool:
-    try:
-        return math.isfinite(sum(vals, 0.0))
-    except OverflowError:
-        return False
-
-
-def _number(out: ParsedColumns, val: object, where: str) -> int | float | None:
-    if val is None:
-        return None
-    kind = type(val)
-    if kind is int:
-        try:
-            float(val)  # type: ignore[arg-type]
-        except OverflowError:
-            out.note(f"{where}: integer {_short(val)} is beyond the float range, skipped")
-            return None
-        return val  # type: ignore[return-value]
-    if kind is float:
-        if math.isfinite(val):  # type: ignore[arg-type]
-            return val  # type: ignore[return-value]
-        out.note(f"{where}: non-finite number {val!r} skipped")
-        return None
-    if kind is str:
-        try:
-            number = float(val)  # type: ignore[arg-type]
-        except ValueError:
-            out.note(f"{where}: string {_short(val)} is not a number, skipped")
-            return None
-        if not math.isfinite(number):
-            out.note(f"{where}: non-finite number {_short(val)} skipped")
-            return None
-        out.note(f"{where}: number sent as the string {_short(val)}, converted")
-        return number
-    out.note(f"{where}: {kind.__name__} {_short(val)} is not a number, skipped")
-    return None
-
-
-def _flatten(entry: Mapping[str, Any], where: str) -> Iterator[tuple[str, Any]]:
-    """Yield (key, leaf) pairs in order; nested objects and lists become dotted keys.
-
-    A stack, not recursion: no input can raise ``RecursionError``. Values nested deeper
-    than ``MAX_NESTING`` levels raise ``UnexpectedResponseError``.
-    """
-    stack: list[tuple[str, Iterator[tuple[Any, Any]]]] = [("", iter(entry.items()))]
-    while stack:
-        prefix, items = stack[-1]
-        for key, val in items:
-            name = f"{prefix}{key}"
-            if isinstance(val, (Mapping, list)):
-                if len(stack) > MAX_NESTING:
-                    msg = (f"{where}: {_short(name)} is nested more than {MAX_NESTING} levels deep; "
-                           "Braze sends numbers there")
-                    raise UnexpectedResponseError(msg, hint="the response is not Braze's data")
-                inner = val.items() if isinstance(val, Mapping) else enumerate(val)
-                stack.append((f"{name}.", iter(inner)))
-                break
-            yield name, val
-        else:
-            stack.pop()
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = 60
-_REPR.maxlong = 40
-_REPR.maxother = 60
-
-
-def _short(value: object) -> str:
-    """A ``repr`` cut to a readable length: notes and errors quote hostile input."""
-    return _REPR.repr(value)
-
-
 def _variation_ids(
     api_id: object, name: object, names: Mapping[str, str] | None
 ) -> tuple[str | None, str | None]:
@@ -921,11 +819,3 @@ def _variation_ids(
     if names and text_id is not None and text_id in names:
         text_name = names[text_id]
     return text_id, text_name
-
-
-def _id_text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value or None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
