@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import reprlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, Protocol
 
 from .._errors import UnexpectedResponseError
 
-__all__ = ["MAX_NESTING", "parse_date_key"]
+__all__ = ["MAX_NESTING", "clean_metrics", "parse_date_key"]
 
 _MAX_NOTES: Final = 20
 #: Longest repair note kept: notes quote hostile input, which may be megabytes.
@@ -63,6 +63,57 @@ def parse_date_key(value: object) -> dt.date:
             return date
     msg = f"a day in the response has time={_short(value)}, not an ISO date such as '2024-07-20'"
     raise UnexpectedResponseError(msg, hint="the response is not shaped like Braze's data_series")
+
+
+def clean_metrics(
+    out: _Notes,
+    obj: Mapping[str, Any],
+    specials: tuple[str, ...],
+    where: str,
+    flattened: Callable[[str], None],
+) -> tuple[list[str], list[int | float]]:
+    """An entry's metrics and numbers, each value checked and repaired as the policy says.
+
+    Every key of ``obj`` but ``specials`` is a metric; nested objects and lists become
+    dotted names; ``null`` gives nothing; what is repaired or skipped is noted on ``out``.
+
+    Args:
+        out: Where repairs are noted.
+        obj: The entry (or a day's totals).
+        specials: Its keys that are not metrics (ids, names, ``time``, ``messages``...).
+        where: Says where the entry is, in notes and errors.
+        flattened: Called with each metric name that flattening made (not a key of
+            ``obj``), so the caller can check it is known.
+
+    Returns:
+        The metric names and their numbers, in order.
+
+    Raises:
+        UnexpectedResponseError: A value nested deeper than ``MAX_NESTING`` levels.
+    """
+    metric_names: list[str] = []
+    numbers: list[int | float] = []
+    seen: set[str] = set()
+    for flat, val in _flatten({k: v for k, v in obj.items() if k not in specials}, where):
+        number = _number(out, val, f"{where} {flat}")
+        if number is None:
+            continue
+        key = flat
+        if key in seen:
+            # "a.b" sent as a key and also made by flattening {"a": {"b": ...}}: the
+            # tidy keys must stay unique, so the later one gets a suffix.
+            n = 2
+            while f"{flat}#{n}" in seen:
+                n += 1
+            key = f"{flat}#{n}"
+            out.note(f"{where}: metric {_short(flat)} appears twice once nested values are "
+                     f"flattened; the later one is kept as {_short(key)}")
+        seen.add(key)
+        if key not in obj:
+            flattened(key)
+        metric_names.append(key)
+        numbers.append(number)
+    return metric_names, numbers
 
 
 def _finite_sum(vals: tuple[Any, ...]) -> bool:
