@@ -13,14 +13,20 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from ._schema import TIDY_COLUMNS
+from ._tables import CANVAS_COLUMNS
 
 if TYPE_CHECKING:
+    from .endpoints._columns import EncodedColumns
+    from .endpoints.canvas import CanvasColumns
     from .endpoints.parse import ParsedColumns
 
 __all__ = [
+    "CANVAS_POLARS_SCHEMA",
     "POLARS_SCHEMA",
     "Backend",
+    "canvas_frame_from_parsed",
     "check_backend",
+    "empty_canvas",
     "empty_tidy",
     "frame_from_parsed",
     "from_records",
@@ -41,6 +47,13 @@ POLARS_SCHEMA: dict[str, Any] = {
     "variation_name": pl.Categorical(),
     "metric": pl.Categorical(),
     "value": pl.Float64(),
+}
+
+#: The Canvas table's polars dtypes (SPEC section 12), as the campaign table's: Categorical
+#: keys and names, a Date, a Float64.
+CANVAS_POLARS_SCHEMA: dict[str, Any] = {
+    c: pl.Date() if c == "date" else pl.Float64() if c == "value" else pl.Categorical()
+    for c in CANVAS_COLUMNS
 }
 
 
@@ -69,6 +82,11 @@ def empty_tidy() -> pl.DataFrame:
     return pl.DataFrame(schema=POLARS_SCHEMA)
 
 
+def empty_canvas() -> pl.DataFrame:
+    """An empty Canvas frame with the right dtypes."""
+    return pl.DataFrame(schema=CANVAS_POLARS_SCHEMA)
+
+
 def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
     """Build the polars tidy frame from the parser's encoded columns (see ``_parse``).
 
@@ -78,14 +96,7 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
     """
     if not parsed.n_rows:
         return empty_tidy()
-    u32 = pl.UInt32()
     cat = pl.Categorical()
-    names, codes, starts = parsed.metric_names, parsed.layout_codes, parsed.layout_start
-    lengths = parsed.layout_len
-    layouts = pl.Series(
-        [[names[c] for c in codes[start:start + n]] for start, n in zip(starts, lengths, strict=True)],
-        dtype=pl.List(cat),
-    )
     shapes = pl.DataFrame(
         {
             "channel": parsed.shape_channel,
@@ -93,7 +104,7 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
             "variation_name": parsed.shape_variation_name,
         },
         schema={"channel": cat, "variation": cat, "variation_name": cat},
-    ).with_columns(metric=layouts.gather(pl.Series(parsed.shape_layout, dtype=u32)))
+    )
     names_of = parsed.campaign_names.get
     days = pl.DataFrame(
         {
@@ -102,7 +113,54 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
             "date": parsed.day_date,
         },
         schema={"campaign_id": cat, "campaign_name": cat, "date": pl.Int32()},
-    ).with_columns(pl.col("date").cast(pl.Date()))
+    )
+    return _expand(parsed, days, shapes)
+
+
+def canvas_frame_from_parsed(parsed: CanvasColumns) -> pl.DataFrame:
+    """Build the polars Canvas frame (``CANVAS_COLUMNS``) from the Canvas parser's columns."""
+    if not parsed.n_rows:
+        return empty_canvas()
+    cat = pl.Categorical()
+    keys = ("variant", "variant_name", "step", "step_name", "channel")
+    shapes = pl.DataFrame(
+        {
+            "variant": parsed.shape_variant,
+            "variant_name": parsed.shape_variant_name,
+            "step": parsed.shape_step,
+            "step_name": parsed.shape_step_name,
+            "channel": parsed.shape_channel,
+        },
+        schema=dict.fromkeys(keys, cat),
+    )
+    names_of = parsed.canvas_names.get
+    days = pl.DataFrame(
+        {
+            "canvas_id": parsed.day_canvas_id,
+            "canvas_name": [names_of(cid) for cid in parsed.day_canvas_id],
+            "date": parsed.day_date,
+        },
+        schema={"canvas_id": cat, "canvas_name": cat, "date": pl.Int32()},
+    )
+    return _expand(parsed, days, shapes)
+
+
+def _expand(parsed: EncodedColumns, days: pl.DataFrame, shapes: pl.DataFrame) -> pl.DataFrame:
+    """Rows from a parser's encoded columns: its days' and shapes' keys, then metric and value.
+
+    ``days`` has one row per parsed day (``date`` as days since the epoch), ``shapes`` one
+    row per shape; each segment takes its day's row and its shape's, and one ``explode``
+    of the shape's metric list makes the rows.
+    """
+    u32 = pl.UInt32()
+    names, codes, starts = parsed.metric_names, parsed.layout_codes, parsed.layout_start
+    lengths = parsed.layout_len
+    layouts = pl.Series(
+        [[names[c] for c in codes[start:start + n]] for start, n in zip(starts, lengths, strict=True)],
+        dtype=pl.List(pl.Categorical()),
+    )
+    shapes = shapes.with_columns(metric=layouts.gather(pl.Series(parsed.shape_layout, dtype=u32)))
+    days = days.with_columns(pl.col("date").cast(pl.Date()))
     # Segments per day, from the running totals the parser keeps. A day without rows
     # repeats its index 0 times; polars versions that explode [] to a null are covered.
     day_end = pl.Series(parsed.day_end, dtype=u32)
