@@ -51,6 +51,10 @@ a step's message channel named ``"all"``     ``all#2`` (the step's totals are ``
 stats, a step or an entry of another type    ``UnexpectedResponseError`` naming it
 ===========================================  ==================================================
 
+A repair of the body's structure (the rows above marked "noted") repeats on every day: it is
+noted once per Canvas (and step, and channel), not once a day; a repaired value is noted
+where it is.
+
 Unknown channels and metrics (on ``"all"`` rows: anything but ``entries``, ``revenue`` and
 the conversions with their ``_by_entry_time`` twins; on message rows: what the campaign
 schema does not know of the channel) are kept and collected for one warning per fetch.
@@ -119,6 +123,8 @@ class CanvasColumns(EncodedColumns):
     _shapes: dict[_ShapeKey, int] = field(default_factory=dict, repr=False, compare=False)
     _signatures: dict[tuple[Any, ...], tuple[Any, int]] = field(
         default_factory=dict, repr=False, compare=False)
+    #: Notes made once per Canvas, with the ``repair_count`` before each (for rollback).
+    _noted: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def seg_canvas_id(self) -> list[str]:
@@ -130,6 +136,17 @@ class CanvasColumns(EncodedColumns):
         """(variant, variant name, step, step name, channel) of each segment."""
         return [(self.shape_variant[s], self.shape_variant_name[s], self.shape_step[s],
                  self.shape_step_name[s], self.shape_channel[s]) for s in self.seg_shape]
+
+    def note_once(self, message: str) -> None:
+        """Note a repair that repeats on every day of a Canvas once (say it without a day)."""
+        if message not in self._noted:
+            self._noted[message] = self.repair_count
+            self.note(message)
+
+    def _rollback(self, mark: tuple[int, int, int, int, int]) -> None:
+        EncodedColumns._rollback(self, mark)
+        # A note rolled back is made again when its day is parsed again.
+        self._noted = {m: n for m, n in self._noted.items() if n < self.repair_count}
 
     def _expected(self, channel: str) -> set[str]:
         return set(schema_for(base_channel(channel)))
@@ -361,14 +378,14 @@ def parse_canvas_days(
         _segment(out, day.get("total_stats"), None, None, None, None, ALL_CHANNEL, _NO_SPECIALS,
                  f"{where} total_stats")
         for key, label, entry in _entries(out, day.get("variant_stats"), "variant_stats", where,
-                                          known.variants):
+                                          canvas_id, known.variants):
             _segment(out, entry, key, label, None, None, ALL_CHANNEL, _ENTRY_SPECIALS,
                      f"{where} variant {key}")
         for key, label, entry in _entries(out, day.get("step_stats"), "step_stats", where,
-                                          known.steps):
+                                          canvas_id, known.steps):
             at = f"{where} step {key}"
             _segment(out, entry, None, None, key, label, ALL_CHANNEL, _STEP_SPECIALS, at)
-            _messages(out, entry.get("messages"), key, label, at)
+            _messages(out, entry.get("messages"), key, label, at, f"Canvas {canvas_id} step {key}")
         out.day_canvas_id.append(canvas_id)
         out.day_date.append(date.toordinal() - EPOCH_ORDINAL)
         out.day_end.append(len(out.seg_shape))
@@ -376,9 +393,13 @@ def parse_canvas_days(
 
 
 def _entries(
-    out: CanvasColumns, stats: object, what: str, where: str, known: Mapping[str, str]
+    out: CanvasColumns, stats: object, what: str, where: str, canvas_id: str,
+    known: Mapping[str, str],
 ) -> Iterator[tuple[str, str | None, Mapping[str, Any]]]:
-    """(key, name, stats) of each variant or step, whatever the shape of ``stats``."""
+    """(key, name, stats) of each variant or step, whatever the shape of ``stats``.
+
+    Structural repairs repeat on every day of a Canvas: they are noted once per Canvas.
+    """
     if stats is None:
         return
     items: Iterator[tuple[str | None, int, object]]
@@ -391,7 +412,7 @@ def _entries(
     else:
         msg = f"{where}: {what} is a JSON {type(stats).__name__}, not an object or a list"
         raise UnexpectedResponseError(msg, hint=_NOT_CANVAS)
-    used: dict[str, int] = {}
+    taken: set[str] = set()
     for given, index, value in items:
         if value is None:
             continue  # a deleted step, served as null: no data that day
@@ -403,18 +424,24 @@ def _entries(
             (t for t in map(_id_text, map(value.get, _ID_KEYS)) if t is not None), None)
         if found is None:
             found = f"#{index + 1}"
-            out.note(f"{where} {what}: entry {index + 1} has neither api_id nor id; named {found}")
-        count = used[found] = used.get(found, 0) + 1
-        key = found if count == 1 else f"{found}#{count}"
-        if count > 1:
-            out.note(f"{where} {what}: {_short(found)} appears {count} times; this one is kept as "
-                     f"{_short(key)}")
+            out.note_once(f"Canvas {canvas_id} {what}: entry {index + 1} (named "
+                          f"{_short(value.get('name'))}) has neither api_id nor id; kept as {found}")
+        key, n = found, 1
+        while key in taken:
+            n += 1
+            key = f"{found}#{n}"
+        if n > 1:
+            out.note_once(f"Canvas {canvas_id} {what}: {_short(found)} appears more than once in a "
+                          f"day; the later one is kept as {_short(key)}")
+        taken.add(key)
         label = _id_text(value.get("name")) or known.get(key)
         yield key, label, value
 
 
-def _messages(out: CanvasColumns, messages: object, step: str, label: str | None, where: str) -> None:
-    """A step's message stats, channel by channel, entry by entry."""
+def _messages(
+    out: CanvasColumns, messages: object, step: str, label: str | None, where: str, once: str
+) -> None:
+    """A step's message stats, channel by channel, entry by entry (``once``: the step, no day)."""
     if messages is None:
         return
     if not isinstance(messages, Mapping):
@@ -425,7 +452,7 @@ def _messages(out: CanvasColumns, messages: object, step: str, label: str | None
         if value is None:
             continue
         if isinstance(value, Mapping):
-            out.note(f"{where} {channel}: one object instead of a list; read as a list")
+            out.note_once(f"{once} {_short(channel)}: one object instead of a list; read as a list")
             entries: list[Any] = [value]
         elif isinstance(value, list):
             entries = value
@@ -436,16 +463,16 @@ def _messages(out: CanvasColumns, messages: object, step: str, label: str | None
         if not is_known_canvas_channel(channel):
             out.unknown_channels.add(base_channel(channel))
         if len(entries) > 1:
-            out.note(f"{where}: {len(entries)} entries in its {_short(channel)} list; kept in order "
-                     f"as {channel}, {channel}#2...")
+            out.note_once(f"{once}: several entries in its {_short(channel)} list; kept in order "
+                          f"as {_short(channel)}, {_short(channel + '#2')}...")
         for index, entry in enumerate(entries):
             name = channel if index == 0 else f"{channel}#{index + 1}"
             if name in used:
                 n = index + 2
                 while f"{channel}#{n}" in used:
                     n += 1
-                out.note(f"{where}: channel {_short(name)} is taken; this entry is kept as "
-                         f"{_short(f'{channel}#{n}')}")
+                out.note_once(f"{once}: channel {_short(name)} is taken; this entry is kept as "
+                              f"{_short(f'{channel}#{n}')}")
                 name = f"{channel}#{n}"
             used.add(name)
             if entry is None:
