@@ -45,25 +45,7 @@ def expect_canvas(
 ) -> ExpectedCanvas:
     """The rows of one body, under the policy (see the module docstring)."""
     out = ExpectedCanvas()
-    if not isinstance(body, dict):
-        raise RejectedError
-    data = body.get("data")
-    if isinstance(data, list):
-        items = [d for d in data if d is not None]
-        if any(not isinstance(d, dict) for d in items):
-            raise RejectedError
-        if not items:
-            data = {}
-        elif len(items) == 1:
-            data = items[0]
-        else:
-            ours = [d for d in items
-                    if canvas_id in {id_text(d.get(k)) for k in ("canvas_id", "id", "api_id")}]
-            if len(ours) != 1:
-                raise RejectedError
-            data = ours[0]
-    if not isinstance(data, dict):
-        raise RejectedError
+    data = canvas_object(body, canvas_id)
     out.name = id_text(data.get("name"))
     stats = data.get("stats")
     if stats is None:
@@ -155,6 +137,28 @@ def expect_canvas(
                     used.add(name)
                     rows_of(date, (None, None, key, label, name), entry, ())
     return out
+
+
+def canvas_object(body: Any, canvas_id: str) -> dict[str, Any]:
+    """The body's Canvas object: ``data``, or the one of a list that is ``canvas_id``."""
+    if not isinstance(body, dict):
+        raise RejectedError
+    data = body.get("data")
+    if isinstance(data, list):
+        items = [d for d in data if d is not None]
+        if any(not isinstance(d, dict) for d in items):
+            raise RejectedError
+        if not items:
+            return {}
+        if len(items) == 1:
+            return dict(items[0])
+        ours = [d for d in items if canvas_id in {id_text(d.get(k)) for k in ("canvas_id", "id", "api_id")}]
+        if len(ours) != 1:
+            raise RejectedError
+        return dict(ours[0])
+    if not isinstance(data, dict):
+        raise RejectedError
+    return data
 
 
 def stats_of(body: Mapping[str, Any]) -> list[dict[str, Any]]:
