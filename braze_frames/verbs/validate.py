@@ -1,4 +1,4 @@
-"""``validate``: is this a tidy braze frame (SPEC section 3)?"""
+"""``validate``: is this a tidy braze frame (SPEC section 3), or a tidy Canvas frame (12)?"""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from .._errors import TidyFrameError
-from .._schema import KEY_COLUMNS
-from ._common import STRING_COLUMNS, schema_error, schema_problems, sorted_strings, wrap
+from .._tables import table_of
+from ._common import schema_error, schema_problems, sorted_strings, wrap
 
 __all__ = ["validate"]
 
@@ -20,11 +20,13 @@ _MAX_FAILURE_CASES: Final = 100
 def validate(df: IntoFrameT) -> IntoFrameT:
     """Check that a frame is a tidy braze frame and return it unchanged.
 
-    Checks, in this order: the exact columns in ``TIDY_COLUMNS`` order (naming missing
-    and unexpected ones), their dtypes (the six key and name columns String or Categorical,
-    ``date`` Date or Datetime, ``value`` Float64), and that no key (campaign_id, date,
-    channel, variation, metric) appears twice. On a lazy frame the key check runs one
-    query.
+    Both tables are known, told apart by their id column: a campaign frame
+    (``TIDY_COLUMNS``; key campaign_id, date, channel, variation, metric) and a Canvas frame
+    (``CANVAS_COLUMNS``; key canvas_id, date, variant, step, channel, metric). Checks, in
+    this order: the table's exact columns in order (naming missing and unexpected ones),
+    their dtypes (the key and name columns String or Categorical, ``date`` Date or
+    Datetime, ``value`` Float64), and that no key appears twice. On a lazy frame the key
+    check runs one query.
 
     Args:
         df: A pandas or polars DataFrame, a polars LazyFrame, or any narwhals frame.
@@ -45,32 +47,41 @@ def validate(df: IntoFrameT) -> IntoFrameT:
         Traceback (most recent call last):
         ...
         braze_frames._errors.TidyFrameError: not a tidy braze frame: 1 duplicated key ...
+        >>> import datetime as dt
+        >>> import polars as pl
+        >>> from braze_frames._tidy import CANVAS_POLARS_SCHEMA
+        >>> canvas = pl.DataFrame([("k1", None, dt.date(2025, 6, 1), None, None, "s1", "Email",
+        ...                         "email", "sent", 3.0)], schema=CANVAS_POLARS_SCHEMA, orient="row")
+        >>> validate(canvas).shape
+        (1, 10)
     """
     frame = wrap(df)
-    problems = schema_problems(frame.collect_schema(), exact=True)
+    schema = frame.collect_schema()
+    table = table_of(schema.names())
+    problems = schema_problems(schema, exact=True, table=table)
     if problems:
-        raise schema_error(problems)
+        raise schema_error(problems, table)
+    keys = table.key_columns
     dups = (
         frame.lazy()
-        .group_by(*KEY_COLUMNS)
+        .group_by(*keys)
         .agg(nw.len().alias("count"))
         .filter(nw.col("count") > 1)
         .collect()
     )
     if len(dups):
-        cases = sorted_strings(dups, STRING_COLUMNS, KEY_COLUMNS)
+        cases = sorted_strings(dups, table.string_columns, keys)
         n = len(cases)
-        keys = ", ".join(KEY_COLUMNS)
-        problem = f"{n} duplicated key{'s' if n != 1 else ''} ({keys})"
+        problem = f"{n} duplicated key{'s' if n != 1 else ''} ({', '.join(keys)})"
         raise TidyFrameError(
             f"not a tidy braze frame: {problem}; see .failure_cases",
             problems=[problem],
             failure_cases=cases.head(_MAX_FAILURE_CASES).to_native(),
             n_failure_cases=n,
             hint=(
-                "keep one row per key, e.g. df.unique(subset=KEY_COLUMNS, keep='last') in "
-                "polars or df.drop_duplicates(subset=KEY_COLUMNS, keep='last') in pandas "
-                "(KEY_COLUMNS from braze_frames._schema), or sum them with a group_by."
+                f"keep one row per key, e.g. df.unique(subset={list(keys)}, keep='last') in "
+                f"polars or df.drop_duplicates(subset={list(keys)}, keep='last') in pandas, "
+                "or sum them with a group_by."
             ),
         )
     return df
