@@ -99,3 +99,28 @@ def test_sync_canvases_into_a_store(monkeypatch: pytest.MonkeyPatch, capsys: pyt
                                 "--lookback-days", "1")
     assert code == 0, err
     assert out.startswith(f"synced 0 campaigns and 2 Canvases into {store}: 6 Canvas-days fetched")
+
+
+def test_the_demo_shows_one_canvas_with_names(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for name in [n for n in os.environ if n.startswith("BRAZE_")]:
+        monkeypatch.delenv(name)
+    code = cli.run(["demo", "--out", str(tmp_path), "--campaigns", "1", "--days", "30"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err == ""
+    section = out[out.index("Canvas 'Cart Recovery Flow'"):]
+    rows = [line for line in section.splitlines()[1:8] if line.startswith("| ")]
+    cells = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]] for r in rows[1:]}
+    assert set(cells) == {"Control Group", "Variant 1", "Variant 2", "(all variants)"}
+    assert cells["Control Group"][0] == "yes"
+    # Entries and conversions are the simulation's (the demo's sandbox: seed 0, today).
+    sb = Sandbox(seed=0)
+    canvas = next(c for c in sb.canvases if c.name == "Cart Recovery Flow")
+    truth = sb.canvas_truth(canvas.id)
+    days = [sb.today - dt.timedelta(days=i) for i in range(30)]
+    for variant in canvas.variants:
+        entries = sum(truth.entries(variant.id).get(d, 0) for d in days)
+        conversions = sum(truth.conversions(0, variant.id).get(d, 0) for d in days)
+        assert cells[variant.name][1:3] == [f"{entries:,}", f"{conversions:,}"]
+    assert bf.read_parquet(tmp_path / "canvas.parquet").columns == list(bf.CANVAS_COLUMNS)
