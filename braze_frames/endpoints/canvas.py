@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from .._errors import UnexpectedResponseError
-from .._schema import ALL_CHANNEL, schema_for
+from .._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, schema_for
 from .._tables import base_channel, is_known_canvas_channel, is_known_canvas_metric
 from ._columns import EPOCH_ORDINAL, EncodedColumns
 from ._repair import _finite_sum, _id_text, _short, clean_metrics, parse_date_key
@@ -92,6 +92,7 @@ _NUMBERS: Final = frozenset({int, float})
 _ENTRY_SPECIALS: Final = ("api_id", "id", "name")
 _STEP_SPECIALS: Final = ("api_id", "id", "name", "messages")
 _NO_SPECIALS: Final[tuple[str, ...]] = ()
+_KNOWN_CHANNELS: Final = frozenset(CHANNEL_SCHEMAS)
 #: Where a list-shaped stats entry keeps its id, in order of preference.
 _ID_KEYS: Final = ("api_id", "id")
 #: Where a Canvas in a list-shaped ``data`` may say which Canvas it is.
@@ -121,7 +122,11 @@ class CanvasColumns(EncodedColumns):
     shape_channel: list[str] = field(default_factory=list)
     # Caches of one fetch; they only make later lookups cheaper.
     _shapes: dict[_ShapeKey, int] = field(default_factory=dict, repr=False, compare=False)
-    _signatures: dict[tuple[Any, ...], tuple[Any, int]] = field(
+    #: Per key set: (number of keys, a getter of the metrics then the specials, layout,
+    #: number of metrics); per part of the body (channel, variant, step): the last one there.
+    _signatures: dict[tuple[Any, ...], tuple[int, Any, int, int]] = field(
+        default_factory=dict, repr=False, compare=False)
+    _slots: dict[tuple[str, str | None, str | None], tuple[int, Any, int, int]] = field(
         default_factory=dict, repr=False, compare=False)
     #: Notes made once per Canvas, with the ``repair_count`` before each (for rollback).
     _noted: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -374,27 +379,41 @@ def parse_canvas_days(
         out.canvas_names[canvas_id] = name
     for date in sorted(days):
         day = days[date]
-        where = f"Canvas {canvas_id} day {date}"
+        # Where each part is, for notes and errors: made into text only when one is needed.
+        at: _Where = (canvas_id, date, "")
         _segment(out, day.get("total_stats"), None, None, None, None, ALL_CHANNEL, _NO_SPECIALS,
-                 f"{where} total_stats")
-        for key, label, entry in _entries(out, day.get("variant_stats"), "variant_stats", where,
-                                          canvas_id, known.variants):
+                 (canvas_id, date, "total_stats"))
+        for key, label, entry in _entries(out, day.get("variant_stats"), "variant_stats", at,
+                                          known.variants):
             _segment(out, entry, key, label, None, None, ALL_CHANNEL, _ENTRY_SPECIALS,
-                     f"{where} variant {key}")
-        for key, label, entry in _entries(out, day.get("step_stats"), "step_stats", where,
-                                          canvas_id, known.steps):
-            at = f"{where} step {key}"
-            _segment(out, entry, None, None, key, label, ALL_CHANNEL, _STEP_SPECIALS, at)
-            _messages(out, entry.get("messages"), key, label, at, f"Canvas {canvas_id} step {key}")
+                     (canvas_id, date, "variant", key))
+        for key, label, entry in _entries(out, day.get("step_stats"), "step_stats", at, known.steps):
+            step_at = (canvas_id, date, "step", key)
+            _segment(out, entry, None, None, key, label, ALL_CHANNEL, _STEP_SPECIALS, step_at)
+            _messages(out, entry.get("messages"), key, label, step_at)
         out.day_canvas_id.append(canvas_id)
         out.day_date.append(date.toordinal() - EPOCH_ORDINAL)
         out.day_end.append(len(out.seg_shape))
     return out
 
 
+#: Where a part of a body is: (Canvas id, date, then labels such as "step", its id, a channel).
+_Where = tuple[Any, ...]
+
+
+def _say(where: _Where) -> str:
+    """``Canvas <id> day <date> step <id> email``: a place in words (a note's or an error's)."""
+    canvas_id, date, *labels = where
+    return " ".join([f"Canvas {canvas_id} day {date}", *(str(x) for x in labels if x)])
+
+
+def _is_object(value: object) -> bool:
+    # ``type(...) is dict`` first: a Mapping check alone costs an ABC lookup per entry.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _entries(
-    out: CanvasColumns, stats: object, what: str, where: str, canvas_id: str,
-    known: Mapping[str, str],
+    out: CanvasColumns, stats: object, what: str, where: _Where, known: Mapping[str, str]
 ) -> Iterator[tuple[str, str | None, Mapping[str, Any]]]:
     """(key, name, stats) of each variant or step, whatever the shape of ``stats``.
 
@@ -403,64 +422,68 @@ def _entries(
     if stats is None:
         return
     items: Iterator[tuple[str | None, int, object]]
-    if isinstance(stats, Mapping):
-        items = ((str(k), i, v) for i, (k, v) in enumerate(stats.items()))
+    if _is_object(stats):
+        items = ((str(k), i, v) for i, (k, v) in enumerate(stats.items()))  # type: ignore[attr-defined]
         listed = False
-    elif isinstance(stats, list):
+    elif type(stats) is list:
         items = ((None, i, v) for i, v in enumerate(stats))
         listed = True
     else:
-        msg = f"{where}: {what} is a JSON {type(stats).__name__}, not an object or a list"
+        msg = f"{_say(where)}: {what} is a JSON {type(stats).__name__}, not an object or a list"
         raise UnexpectedResponseError(msg, hint=_NOT_CANVAS)
+    canvas_id = where[0]
     taken: set[str] = set()
     for given, index, value in items:
         if value is None:
             continue  # a deleted step, served as null: no data that day
-        if not isinstance(value, Mapping):
+        if not _is_object(value):
             shown = _short(given) if given is not None else f"entry {index + 1}"
-            msg = f"{where}: {what} {shown} is a JSON {type(value).__name__}, not an object"
+            msg = f"{_say(where)}: {what} {shown} is a JSON {type(value).__name__}, not an object"
             raise UnexpectedResponseError(msg, hint=_NOT_CANVAS)
+        entry: Mapping[str, Any] = value  # type: ignore[assignment]
         found = given if not listed else next(
-            (t for t in map(_id_text, map(value.get, _ID_KEYS)) if t is not None), None)
+            (t for t in map(_id_text, map(entry.get, _ID_KEYS)) if t is not None), None)
         if found is None:
             found = f"#{index + 1}"
             out.note_once(f"Canvas {canvas_id} {what}: entry {index + 1} (named "
-                          f"{_short(value.get('name'))}) has neither api_id nor id; kept as {found}")
-        key, n = found, 1
-        while key in taken:
-            n += 1
+                          f"{_short(entry.get('name'))}) has neither api_id nor id; kept as {found}")
+        key = found
+        if key in taken:
+            n = 2
+            while f"{found}#{n}" in taken:
+                n += 1
             key = f"{found}#{n}"
-        if n > 1:
             out.note_once(f"Canvas {canvas_id} {what}: {_short(found)} appears more than once in a "
                           f"day; the later one is kept as {_short(key)}")
         taken.add(key)
-        label = _id_text(value.get("name")) or known.get(key)
-        yield key, label, value
+        label = _id_text(entry.get("name")) or known.get(key)
+        yield key, label, entry
 
 
 def _messages(
-    out: CanvasColumns, messages: object, step: str, label: str | None, where: str, once: str
+    out: CanvasColumns, messages: object, step: str, label: str | None, where: _Where
 ) -> None:
-    """A step's message stats, channel by channel, entry by entry (``once``: the step, no day)."""
+    """A step's message stats, channel by channel, entry by entry."""
     if messages is None:
         return
-    if not isinstance(messages, Mapping):
-        msg = f"{where}: 'messages' is a JSON {type(messages).__name__}, not an object"
+    if not _is_object(messages):
+        msg = f"{_say(where)}: 'messages' is a JSON {type(messages).__name__}, not an object"
         raise UnexpectedResponseError(msg, hint=_NOT_CANVAS)
+    once = f"Canvas {where[0]} step {step}"  # structural notes: once per Canvas and step
     used = {ALL_CHANNEL}  # the step's own totals
-    for channel, value in messages.items():
+    for channel, value in messages.items():  # type: ignore[attr-defined]
         if value is None:
             continue
-        if isinstance(value, Mapping):
+        if type(value) is list:
+            entries: list[Any] = value
+        elif _is_object(value):
             out.note_once(f"{once} {_short(channel)}: one object instead of a list; read as a list")
-            entries: list[Any] = [value]
-        elif isinstance(value, list):
-            entries = value
+            entries = [value]
         else:
-            msg = (f"{where}: channel {_short(channel)} holds a JSON {type(value).__name__}, "
+            msg = (f"{_say(where)}: channel {_short(channel)} holds a JSON {type(value).__name__}, "
                    "not a list of messages")
             raise UnexpectedResponseError(msg, hint=_NOT_CANVAS)
-        if not is_known_canvas_channel(channel):
+        if channel not in _KNOWN_CHANNELS and not is_known_canvas_channel(channel):
             out.unknown_channels.add(base_channel(channel))
         if len(entries) > 1:
             out.note_once(f"{once}: several entries in its {_short(channel)} list; kept in order "
@@ -475,10 +498,9 @@ def _messages(
                               f"{_short(f'{channel}#{n}')}")
                 name = f"{channel}#{n}"
             used.add(name)
-            if entry is None:
-                continue
-            _segment(out, entry, None, None, step, label, name, _NO_SPECIALS,
-                     f"{where} {name}", what=f"entry {index + 1} of {_short(channel)}")
+            if entry is not None:
+                _segment(out, entry, None, None, step, label, name, _NO_SPECIALS, (*where, name),
+                         what=index + 1)
 
 
 def _segment(
@@ -490,31 +512,52 @@ def _segment(
     step_name: str | None,
     channel: str,
     specials: tuple[str, ...],
-    where: str,
+    where: _Where,
     *,
-    what: str = "the stats",
+    what: int = 0,
 ) -> None:
-    """Append one set of stats: its metrics, each value checked and repaired as needed."""
+    """Append one set of stats (``what``: its position in a channel's list, from 1)."""
     if obj is None:
         return
-    if not isinstance(obj, Mapping):
-        msg = f"{where}: {what} is a JSON {type(obj).__name__}, not an object"
+    if not _is_object(obj):
+        which = f"entry {what} of its list" if what else "the stats"
+        msg = f"{_say(where)}: {which} is a JSON {type(obj).__name__}, not an object"
         raise UnexpectedResponseError(msg, hint=_NOT_CANVAS)
-    keys = tuple(obj)
-    sig_key = (specials, channel, keys)
-    sig = out._signatures.get(sig_key)
-    if sig is None:
-        metrics = tuple(k for k in keys if k not in specials)
-        out._check_known(channel, metrics)
-        sig = out._signatures[sig_key] = (_tuple_getter(metrics), out._layout(metrics))
-    getter, layout = sig
-    vals = getter(obj)
+    stats: Mapping[str, Any] = obj  # type: ignore[assignment]
+    # The same part of the body on the next day usually has the same keys: its slot (the
+    # last signature seen there) answers without building and hashing the key tuple. The
+    # getter reads every key of the signature, so a hit means exactly these keys.
+    slot_key = (channel, variant, step)
+    slot = out._slots.get(slot_key)
+    vals: tuple[Any, ...] | None = None
+    if slot is not None and len(stats) == slot[0]:
+        try:
+            vals = slot[1](stats)
+        except KeyError:
+            vals = None
+    if vals is None:
+        sig_key = (specials, channel, tuple(stats))
+        sig = out._signatures.get(sig_key)
+        if sig is None:
+            metrics = tuple(k for k in sig_key[2] if k not in specials)
+            out._check_known(channel, metrics)
+            present = tuple(k for k in sig_key[2] if k in specials)
+            sig = out._signatures[sig_key] = (len(sig_key[2]), _tuple_getter(metrics + present),
+                                              out._layout(metrics), len(metrics))
+        slot = out._slots[slot_key] = sig
+        vals = sig[1](stats)
+    assert slot is not None
+    _, _, layout, n_metrics = slot
+    vals = vals[:n_metrics]
     kept: tuple[Any, ...] | list[int | float] = vals
     # The sum catches NaN, infinity and an int beyond float range at once.
     if not (set(map(type, vals)) <= _NUMBERS and _finite_sum(vals)):
-        names, kept = clean_metrics(out, obj, specials, where,
+        names, kept = clean_metrics(out, stats, specials, _say(where),
                                     lambda key: out._check_known(channel, (key,)))
         layout = out._layout(names)
     if out.layout_len[layout]:
-        out.seg_shape.append(out._shape((channel, variant, variant_name, step, step_name, layout)))
+        shape = out._shapes.get((channel, variant, variant_name, step, step_name, layout))
+        if shape is None:
+            shape = out._shape((channel, variant, variant_name, step, step_name, layout))
+        out.seg_shape.append(shape)
         out.values.extend(kept)
