@@ -39,6 +39,7 @@ BENCHMARKS: list[tuple[str, str, Callable[[Any, bool], dict[str, Any]]]] = [
     ("verbs", "bench_verbs", lambda mod, quick: mod.run(400_000 if quick else 5_000_000, quick)),
     ("fetch", "bench_fetch", lambda mod, quick: mod.run(quick)),
     ("stores", "bench_stores", lambda mod, quick: mod.run(quick)),
+    ("canvas", "bench_canvas", lambda mod, quick: mod.run(quick)),
 ]
 COLUMNS = [("case", "case"), ("best_s", "best s"), ("median_s", "median s"), ("value", "value"),
            ("unit", "unit"), ("vs", "vs"), ("ratio", "ratio"), ("ratio_median", "ratio (median)"),
