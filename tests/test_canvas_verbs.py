@@ -122,3 +122,11 @@ def test_channels_layout_totals_and_messages_over_steps(canvas: pl.DataFrame, ba
         assert got[key] == pytest.approx(value)
     assert "email#2__sent" not in wide.columns
     assert wide.columns.index("all__entries") < wide.columns.index("email__sent")
+
+
+def test_the_accessor_on_canvas_frames(canvas: pl.DataFrame) -> None:
+    assert canvas.braze.validate() is canvas
+    assert canvas.braze.pivot().equals(bf.pivot(canvas))
+    pandas = canvas.to_pandas()
+    assert pandas.braze.validate() is pandas
+    assert to_polars(pandas.braze.pivot(layout="channels")).equals(bf.pivot(canvas, layout="channels"))
