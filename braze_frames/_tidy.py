@@ -105,15 +105,8 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
         },
         schema={"channel": cat, "variation": cat, "variation_name": cat},
     )
-    names_of = parsed.campaign_names.get
-    days = pl.DataFrame(
-        {
-            "campaign_id": parsed.day_campaign_id,
-            "campaign_name": [names_of(cid) for cid in parsed.day_campaign_id],
-            "date": parsed.day_date,
-        },
-        schema={"campaign_id": cat, "campaign_name": cat, "date": pl.Int32()},
-    )
+    days = _days(("campaign_id", "campaign_name"), parsed.day_campaign_id, parsed.campaign_names,
+                 parsed.day_date)
     return _expand(parsed, days, shapes)
 
 
@@ -133,16 +126,17 @@ def canvas_frame_from_parsed(parsed: CanvasColumns) -> pl.DataFrame:
         },
         schema=dict.fromkeys(keys, cat),
     )
-    names_of = parsed.canvas_names.get
-    days = pl.DataFrame(
-        {
-            "canvas_id": parsed.day_canvas_id,
-            "canvas_name": [names_of(cid) for cid in parsed.day_canvas_id],
-            "date": parsed.day_date,
-        },
-        schema={"canvas_id": cat, "canvas_name": cat, "date": pl.Int32()},
-    )
+    days = _days(("canvas_id", "canvas_name"), parsed.day_canvas_id, parsed.canvas_names,
+                 parsed.day_date)
     return _expand(parsed, days, shapes)
+
+
+def _days(columns: tuple[str, str], ids: list[str], names: dict[str, str], dates: list[int]) -> pl.DataFrame:
+    """One row per parsed day: its object's id and name, its date (days since the epoch)."""
+    key, name = columns
+    cat = pl.Categorical()
+    return pl.DataFrame({key: ids, name: [names.get(i) for i in ids], "date": dates},
+                        schema={key: cat, name: cat, "date": pl.Int32()})
 
 
 def _expand(parsed: EncodedColumns, days: pl.DataFrame, shapes: pl.DataFrame) -> pl.DataFrame:

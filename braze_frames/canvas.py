@@ -11,7 +11,6 @@ the frame built once (``_tidy.canvas_frame_from_parsed``) and the warnings of
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
@@ -41,7 +40,6 @@ from .endpoints.catalog import CANVAS_DETAILS, CANVAS_LIST, CANVAS_SERIES
 from .endpoints.windows import Window, resolve_range
 from .fetch import (
     _MOST_NAMED,
-    FetchFailedWarning,
     FetchResult,
     NamesUnavailableWarning,
     NoDataWarning,
@@ -50,8 +48,10 @@ from .fetch import (
     _since_param,
     _warn,
     _warn_parsed,
+    as_listing,
     list_pages,
     no_data_message,
+    warn_failures,
 )
 
 if TYPE_CHECKING:
@@ -161,10 +161,7 @@ def fetch_canvas_series(
     if run.names_errors:
         _warn_names(run.names_errors)
     if failures and on_error == "warn":
-        lines = "; ".join(str(f) for f in failures[:5])
-        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
-        warnings.warn(f"{len(failures)} request(s) failed, their days are missing: {lines}{more}",
-                      FetchFailedWarning, stacklevel=2)
+        warn_failures(failures)
     if not run.parsed.n_rows and not failures and not _called_from_inside():
         _warn(no_data_message(len(ids), first, last, what="Canvas"), NoDataWarning)
     if on_error == "collect":
@@ -293,12 +290,7 @@ def list_canvases(
     with client_scope(client) as cl:
         canvases = list_pages(lambda page: cl.get(CANVAS_LIST.path, {**params, "page": page}),
                               "canvases")
-    if backend is None:
-        return canvases
-    import polars as pl
-
-    frame = pl.DataFrame(canvases, infer_schema_length=None) if canvases else pl.DataFrame()
-    return to_backend(frame, backend)
+    return as_listing(canvases, backend)
 
 
 def canvas_details(canvas_ids: str | Iterable[str], *, client: BrazeClient | None = None) -> Any:

@@ -243,15 +243,20 @@ def fetch_data_series(
     if run.skipped:
         warn_skipped(run.skipped)
     if failures and on_error == "warn":
-        lines = "; ".join(str(f) for f in failures[:5])
-        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
-        warnings.warn(f"{len(failures)} request(s) failed, their days are missing: {lines}{more}",
-                      FetchFailedWarning, stacklevel=2)
+        warn_failures(failures)
     if not run.parsed.n_rows and not failures and not _called_from_inside():
         _warn(no_data_message(len(run.ranges), first, last), NoDataWarning)
     if on_error == "collect":
         return FetchResult(frame, failures, run.skipped)
     return frame
+
+
+def warn_failures(failures: Sequence[FetchFailure]) -> None:
+    """One ``FetchFailedWarning`` naming the first failures (``on_error="warn"``)."""
+    lines = "; ".join(str(f) for f in failures[:5])
+    more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+    _warn(f"{len(failures)} request(s) failed, their days are missing: {lines}{more}",
+          FetchFailedWarning)
 
 
 def no_data_message(n_campaigns: int, first: dt.date, last: dt.date, *, what: str = "campaign") -> str:
@@ -582,11 +587,16 @@ def list_campaigns(
         campaigns = list_pages(lambda page: cl.campaigns_list_page(
             page, include_archived=include_archived, sort_direction=sort_direction,
             last_edit_gt=since), "campaigns")
+    return as_listing(campaigns, backend)
+
+
+def as_listing(items: list[dict[str, Any]], backend: Backend | None) -> Any:
+    """A list's items as they are (``backend=None``), or as a polars or pandas frame."""
     if backend is None:
-        return campaigns
+        return items
     import polars as pl
 
-    frame = pl.DataFrame(campaigns, infer_schema_length=None) if campaigns else pl.DataFrame()
+    frame = pl.DataFrame(items, infer_schema_length=None) if items else pl.DataFrame()
     return to_backend(frame, backend)
 
 
