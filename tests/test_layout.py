@@ -44,7 +44,8 @@ def modules(*parts: str) -> list[pathlib.Path]:
     return found
 
 
-@pytest.mark.parametrize("path", modules("endpoints", "_schema.py", "_tables.py", "_errors.py", "_validate.py"),
+@pytest.mark.parametrize("path",
+                         modules("endpoints", "_schema.py", "_tables.py", "_errors.py", "_validate.py"),
                          ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_parsing_and_the_ground_floor_import_no_dataframe_library(path: pathlib.Path) -> None:
     outside, _ = imports_of(path)
