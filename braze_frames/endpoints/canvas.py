@@ -63,6 +63,7 @@ schema does not know of the channel) are kept and collected for one warning per 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
@@ -71,7 +72,7 @@ from .._errors import UnexpectedResponseError
 from .._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, schema_for
 from .._tables import base_channel, is_known_canvas_channel, is_known_canvas_metric
 from ._columns import EPOCH_ORDINAL, EncodedColumns
-from ._repair import _finite_sum, _id_text, _short, clean_metrics, parse_date_key
+from ._repair import _id_text, _short, clean_metrics, parse_date_key
 from .details import campaign_name_of
 from .parse import _tuple_getter
 
@@ -122,11 +123,10 @@ class CanvasColumns(EncodedColumns):
     shape_channel: list[str] = field(default_factory=list)
     # Caches of one fetch; they only make later lookups cheaper.
     _shapes: dict[_ShapeKey, int] = field(default_factory=dict, repr=False, compare=False)
-    #: Per key set: (number of keys, a getter of the metrics then the specials, layout,
-    #: number of metrics); per part of the body (channel, variant, step): the last one there.
-    _signatures: dict[tuple[Any, ...], tuple[int, Any, int, int]] = field(
-        default_factory=dict, repr=False, compare=False)
-    _slots: dict[tuple[str, str | None, str | None], tuple[int, Any, int, int]] = field(
+    #: Per key set, its signature; per part of the body (channel, variant, step), the last
+    #: signature seen there and the shape made with it.
+    _signatures: dict[tuple[Any, ...], _CanvasSlot] = field(default_factory=dict, repr=False, compare=False)
+    _slots: dict[tuple[str, str | None, str | None], _CanvasSlot] = field(
         default_factory=dict, repr=False, compare=False)
     #: Notes made once per Canvas, with the ``repair_count`` before each (for rollback).
     _noted: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -519,45 +519,66 @@ def _segment(
     """Append one set of stats (``what``: its position in a channel's list, from 1)."""
     if obj is None:
         return
-    if not _is_object(obj):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         which = f"entry {what} of its list" if what else "the stats"
         msg = f"{_say(where)}: {which} is a JSON {type(obj).__name__}, not an object"
         raise UnexpectedResponseError(msg, hint=_NOT_CANVAS)
-    stats: Mapping[str, Any] = obj  # type: ignore[assignment]
-    # The same part of the body on the next day usually has the same keys: its slot (the
-    # last signature seen there) answers without building and hashing the key tuple. The
-    # getter reads every key of the signature, so a hit means exactly these keys.
+    stats: Mapping[str, Any] = obj
+    # The same part of the body on the next day usually has the same keys and names: its
+    # slot (what was seen there last) answers without building and hashing the key tuple or
+    # the shape's key. The getter reads every key of the signature, so a hit means exactly
+    # these keys.
     slot_key = (channel, variant, step)
     slot = out._slots.get(slot_key)
     vals: tuple[Any, ...] | None = None
-    if slot is not None and len(stats) == slot[0]:
+    if slot is not None and len(stats) == slot.n:
         try:
-            vals = slot[1](stats)
+            vals = slot.getter(stats)
         except KeyError:
             vals = None
-    if vals is None:
+    if slot is None or vals is None:
         sig_key = (specials, channel, tuple(stats))
         sig = out._signatures.get(sig_key)
         if sig is None:
             metrics = tuple(k for k in sig_key[2] if k not in specials)
             out._check_known(channel, metrics)
             present = tuple(k for k in sig_key[2] if k in specials)
-            sig = out._signatures[sig_key] = (len(sig_key[2]), _tuple_getter(metrics + present),
-                                              out._layout(metrics), len(metrics))
-        slot = out._slots[slot_key] = sig
-        vals = sig[1](stats)
-    assert slot is not None
-    _, _, layout, n_metrics = slot
-    vals = vals[:n_metrics]
-    kept: tuple[Any, ...] | list[int | float] = vals
-    # The sum catches NaN, infinity and an int beyond float range at once.
-    if not (set(map(type, vals)) <= _NUMBERS and _finite_sum(vals)):
-        names, kept = clean_metrics(out, stats, specials, _say(where),
-                                    lambda key: out._check_known(channel, (key,)))
-        layout = out._layout(names)
-    if out.layout_len[layout]:
-        shape = out._shapes.get((channel, variant, variant_name, step, step_name, layout))
-        if shape is None:
-            shape = out._shape((channel, variant, variant_name, step, step_name, layout))
-        out.seg_shape.append(shape)
+            sig = out._signatures[sig_key] = _CanvasSlot(
+                len(sig_key[2]), _tuple_getter(metrics + present), out._layout(metrics), len(metrics))
+        slot = out._slots[slot_key] = _CanvasSlot(sig.n, sig.getter, sig.layout, sig.n_metrics)
+        vals = slot.getter(stats)
+    vals = vals[:slot.n_metrics]
+    try:
+        # The sum catches NaN, infinity and an int beyond float range at once.
+        plain = set(map(type, vals)) <= _NUMBERS and math.isfinite(sum(vals, 0.0))
+    except OverflowError:
+        plain = False
+    if plain:
+        if not slot.n_metrics:
+            return
+        if slot.shape < 0 or slot.names != (variant_name, step_name):
+            slot.shape = out._shape((channel, variant, variant_name, step, step_name, slot.layout))
+            slot.names = (variant_name, step_name)
+        out.seg_shape.append(slot.shape)
+        out.values.extend(vals)
+        return
+    names, kept = clean_metrics(out, stats, specials, _say(where),
+                                lambda key: out._check_known(channel, (key,)))
+    if names:
+        out.seg_shape.append(out._shape((channel, variant, variant_name, step, step_name,
+                                         out._layout(names))))
         out.values.extend(kept)
+
+
+class _CanvasSlot:
+    """A key set's signature, and, per part of the body, the shape last made there."""
+
+    __slots__ = ("getter", "layout", "n", "n_metrics", "names", "shape")
+
+    def __init__(self, n: int, getter: Any, layout: int, n_metrics: int) -> None:
+        self.n = n  # keys, specials included
+        self.getter = getter  # the metrics' values, then the specials'
+        self.layout = layout
+        self.n_metrics = n_metrics
+        self.names: tuple[str | None, str | None] = (None, None)
+        self.shape = -1
