@@ -321,7 +321,9 @@ def sync(
 
     with _store_lock(root) as lease:
         _remove_temporary_files(root)
-        jobs = _open_tables(root, lease, format, ids, canvas_ids, first_day)
+        # Each table's ids (None: not named); a new table adds its keyword here.
+        named = {CAMPAIGNS.name: ids, CANVASES.name: canvas_ids}
+        jobs = _open_tables(root, lease, format, named, first_day)
         with client_scope(client) as cl:
             before = cl.stats.requests
             # Every table is planned before any is fetched: a missing start= is refused
@@ -379,13 +381,14 @@ def _open_tables(
     root: StorePath,
     lease: _Lease,
     format: StoreFormat,
-    ids: list[str] | None,
-    canvas_ids: list[str] | None,
+    named: Mapping[str, list[str] | None],
     first_day: dt.date | None,
 ) -> list[_Job]:
-    """The tables a sync touches, each loaded: those named, or every table the store holds."""
-    named = {CAMPAIGNS.name: ids, CANVASES.name: canvas_ids}
-    everything = ids is None and canvas_ids is None
+    """The tables a sync touches, each loaded: those named, or every table the store holds.
+
+    ``named`` gives each table's ids, by table name (None: not named).
+    """
+    everything = all(v is None for v in named.values())
     jobs: list[_Job] = []
     for spec in STORE_TABLES.values():
         wanted = named.get(spec.name)
