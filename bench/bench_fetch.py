@@ -82,10 +82,14 @@ def clock():
 
 sandbox = Sandbox(seed=0, today=dt.date.fromisoformat(config["today"]),
                   n_campaigns=config["n_campaigns"], latency=config["latency"],
-                  rate_limit=config["rate_limit"], clock=clock, **config.get("options", {}))
+                  rate_limit=config["rate_limit"], clock=clock,
+                  n_canvases=config.get("n_canvases"), **config.get("options", {}))
 sandbox.warm()
+for canvas_id in sandbox.canvas_ids if config.get("n_canvases") else ():
+    sandbox.canvas_truth(canvas_id)  # simulated now, not on the first request
 sandbox.start()
-print(json.dumps({"url": sandbox.url, "key": sandbox.api_key, "ids": sandbox.campaign_ids}),
+print(json.dumps({"url": sandbox.url, "key": sandbox.api_key, "ids": sandbox.campaign_ids,
+                  "canvas_ids": sandbox.canvas_ids if config.get("n_canvases") else []}),
       flush=True)
 for line in sys.stdin:
     command = json.loads(line)
@@ -111,10 +115,12 @@ class SandboxProcess:
     """A sandbox served by another Python process, driven over its stdin and stdout."""
 
     def __init__(self, *, n_campaigns: int | None, latency: float, rate_limit: int | None = None,
-                 nodelay: bool = True, options: dict[str, Any] | None = None) -> None:
+                 nodelay: bool = True, options: dict[str, Any] | None = None,
+                 n_canvases: int | None = None) -> None:
         # options: more Sandbox arguments (bench_series: small_hourly_limit, n_events...).
         config = {"today": str(TODAY), "n_campaigns": n_campaigns, "latency": latency,
-                  "rate_limit": rate_limit, "nodelay": nodelay, "options": options or {}}
+                  "rate_limit": rate_limit, "nodelay": nodelay, "options": options or {},
+                  "n_canvases": n_canvases}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", SERVER, json.dumps(config)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -123,6 +129,7 @@ class SandboxProcess:
         self.url: str = hello["url"]
         self.api_key: str = hello["key"]
         self.campaign_ids: list[str] = hello["ids"]
+        self.canvas_ids: list[str] = hello["canvas_ids"]
 
     def _read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None

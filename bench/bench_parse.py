@@ -88,9 +88,9 @@ def naive_pandas(blobs: list[bytes], ids: list[str]) -> Any:
 
 
 def plain_loop(blobs: list[bytes], ids: list[str]) -> pl.DataFrame:
-    """Seven lists filled row by row, then one polars frame; no validation, no repairs."""
+    """Eight lists filled row by row, then one polars frame; no validation, no repairs."""
     cols: list[list[Any]] = [[] for _ in POLARS_SCHEMA]
-    cid_a, date_a, ch_a, var_a, name_a, metric_a, value_a = (c.append for c in cols)
+    cid_a, cname_a, date_a, ch_a, var_a, name_a, metric_a, value_a = (c.append for c in cols)
     for cid, blob in zip(ids, blobs, strict=True):
         for day in orjson.loads(blob)["data"]:
             date = dt.date.fromisoformat(day["time"])
@@ -104,6 +104,7 @@ def plain_loop(blobs: list[bytes], ids: list[str]) -> pl.DataFrame:
                     if val is None or key in ("time", "messages", "variation_api_id", "variation_name"):
                         continue
                     cid_a(cid)
+                    cname_a(None)
                     date_a(date)
                     ch_a(channel)
                     var_a(var)

@@ -40,6 +40,7 @@ BENCHMARKS: list[tuple[str, str, Callable[[Any, bool], dict[str, Any]]]] = [
     ("fetch", "bench_fetch", lambda mod, quick: mod.run(quick)),
     ("stores", "bench_stores", lambda mod, quick: mod.run(quick)),
     ("series", "bench_series", lambda mod, quick: mod.run(quick)),
+    ("canvas", "bench_canvas", lambda mod, quick: mod.run(quick)),
 ]
 COLUMNS = [("case", "case"), ("best_s", "best s"), ("median_s", "median s"), ("value", "value"),
            ("unit", "unit"), ("vs", "vs"), ("ratio", "ratio"), ("ratio_median", "ratio (median)"),

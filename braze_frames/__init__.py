@@ -31,6 +31,7 @@ from ._errors import (
     UnknownFieldWarning,
 )
 from ._schema import CHANNEL_SCHEMAS, TIDY_COLUMNS
+from ._tables import CANVAS_COLUMNS
 from ._tidy import from_records
 from .accessor import BrazeAccessor
 from .accessor import register as _register_accessor
@@ -49,6 +50,7 @@ from .fetch import (
 
 if _typing.TYPE_CHECKING:
     from ._schema import SEND_COLUMNS, SERIES_COLUMNS
+    from .canvas import canvas_details, fetch_canvas_series, list_canvases
     from .charts import plot, plot_reconcile
     from .http.client import BrazeClient
     from .http.stats import ClientStats
@@ -73,6 +75,9 @@ if _typing.TYPE_CHECKING:
 # `import polars`: requests with the client, narwhals with the verbs, pyarrow with Parquet.
 _LAZY = {
     "BrazeClient": "http.client",
+    "canvas_details": "canvas",
+    "fetch_canvas_series": "canvas",
+    "list_canvases": "canvas",
     "ClientStats": "http.stats",
     "pivot": "verbs.pivot",
     "unpivot": "verbs.pivot",
@@ -127,6 +132,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "CANVAS_COLUMNS",
     "CHANNEL_SCHEMAS",
     "RATES",
     "SEND_COLUMNS",
@@ -163,11 +169,14 @@ __all__ = [
     "UntrackedSegmentsWarning",
     "__version__",
     "campaign_details",
+    "canvas_details",
+    "fetch_canvas_series",
     "fetch_data_series",
     "fetch_send_series",
     "fetch_series",
     "from_records",
     "list_campaigns",
+    "list_canvases",
     "list_events",
     "list_products",
     "list_segments",

@@ -28,12 +28,13 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeVar
 
-from ._errors import BrazeError
+from ._errors import BrazeError, UnexpectedResponseError
 from ._progress import progress_bar
 from ._validate import check_choice
 from .endpoints.windows import STEPS, Reading, Unit, Window, detect_reading, plan_windows
 
 if TYPE_CHECKING:
+    from .endpoints._columns import EncodedColumns
     from .endpoints.catalog import Endpoint
     from .http.client import BrazeClient
 
@@ -44,6 +45,7 @@ __all__ = [
     "check_on_error",
     "client_scope",
     "fetch_windows",
+    "parse_each",
     "run_parallel",
     "utc_today",
 ]
@@ -283,3 +285,44 @@ def fetch_windows(
     with lock:
         flush()
     return failures
+
+
+def parse_each(
+    parsed: EncodedColumns,
+    key: str,
+    days: Days,
+    parse: Callable[[Days], None],
+    *,
+    on_error: OnError,
+    failures: list[FetchFailure],
+) -> None:
+    """Parse one object's days; unless ``on_error="raise"``, a malformed day is a failure.
+
+    The parser stops at the first malformed day. The object is then rolled back and parsed
+    day by day, so only the malformed days are missing, each covered by a ``FetchFailure``,
+    and every other object and day is kept.
+
+    Args:
+        parsed: The columns ``parse`` appends to (rolled back on a malformed day).
+        key: The object's id, for the failures.
+        days: Its days, by date.
+        parse: Parse some of its days into ``parsed``.
+        on_error: ``"raise"`` lets the ``UnexpectedResponseError`` through.
+        failures: Where a malformed day's failure goes.
+    """
+    mark = parsed._mark()
+    try:
+        parse(days)
+    except UnexpectedResponseError:
+        if on_error == "raise":
+            raise
+        parsed._rollback(mark)
+    else:
+        return
+    for date in sorted(days):
+        mark = parsed._mark()
+        try:
+            parse({date: days[date]})
+        except UnexpectedResponseError as exc:
+            parsed._rollback(mark)
+            failures.append(FetchFailure(key, date, date, exc))

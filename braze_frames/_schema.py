@@ -103,6 +103,10 @@ PUSH_DELIVERY_METRICS: Final = ("delivered", "undelivered", "delivery_failed")
 
 #: ``conversions``, ``conversions1``, ... and their ``_by_send_time`` twins.
 CONVERSION_PATTERN: Final = re.compile(r"conversions(\d*)(_by_send_time)?")
+#: Either attribution of conversions, for ordering columns: Canvas counts by entry time.
+_ANY_CONVERSION: Final = re.compile(r"conversions(\d*)(_by_send_time|_by_entry_time)?")
+#: Shown first among the totals of a wide table: a Canvas's entries, its denominator.
+_FIRST_TOTALS: Final = ("entries",)
 #: Dynamic push keys such as ``carousel_slide_1_Promo_click`` or ``notif_button_2_Buy_click``.
 PUSH_DYNAMIC_PATTERN: Final = re.compile(r"(?:carousel_slide|notif_button)_.+_click")
 
@@ -174,25 +178,28 @@ def metric_order(channel: str, metrics: Iterable[str]) -> list[str]:
     """Order metrics as a wide table shows them.
 
     The channel's schema first (Braze's order; push delivery counts after it), then the
-    extras, then conversion events by
-    number with each ``_by_send_time`` twin after its event, then everything else by name.
+    extras (a Canvas's ``entries`` first), then conversion events by number with each
+    ``_by_send_time`` (or Canvas ``_by_entry_time``) twin after its event, then everything
+    else by name.
 
     Examples:
         >>> metric_order("webhook", ["conversions1", "errors", "zzz", "conversions", "sent"])
         ['sent', 'errors', 'conversions', 'conversions1', 'zzz']
+        >>> metric_order("all", ["conversions_by_entry_time", "revenue", "conversions", "entries"])
+        ['entries', 'revenue', 'conversions', 'conversions_by_entry_time']
     """
     own = schema_for(channel) + (PUSH_DELIVERY_METRICS if channel in PUSH_CHANNELS else ())
     schema = {m: i for i, m in enumerate(own)}
-    extras = {m: i for i, m in enumerate(DAY_LEVEL_METRICS + EXTRA_METRICS)}
+    extras = {m: i for i, m in enumerate(_FIRST_TOTALS + DAY_LEVEL_METRICS + EXTRA_METRICS)}
 
     def key(metric: str) -> tuple[int, int, int, str]:
         if metric in schema:
             return (0, schema[metric], 0, "")
         if metric in extras:
             return (1, extras[metric], 0, "")
-        event = conversion_event(metric)
+        event = _ANY_CONVERSION.fullmatch(metric)
         if event is not None:
-            return (2, event[0], int(event[1]), "")
+            return (2, int(event.group(1) or 0), int(event.group(2) is not None), "")
         return (3, 0, 0, metric)
 
     return sorted(set(metrics), key=key)

@@ -13,17 +13,23 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import polars as pl
 
 from ._schema import SERIES_COLUMNS, TIDY_COLUMNS
+from ._tables import CANVAS_COLUMNS
 
 if TYPE_CHECKING:
+    from .endpoints._columns import EncodedColumns
+    from .endpoints.canvas import CanvasColumns
     from .endpoints.parse import ParsedColumns
     from .endpoints.series import SeriesColumns
 
 __all__ = [
+    "CANVAS_POLARS_SCHEMA",
     "HOUR_DTYPE",
     "POLARS_SCHEMA",
     "SERIES_POLARS_SCHEMA",
     "Backend",
+    "canvas_frame_from_parsed",
     "check_backend",
+    "empty_canvas",
     "empty_tidy",
     "frame_from_parsed",
     "from_records",
@@ -45,6 +51,13 @@ POLARS_SCHEMA: dict[str, Any] = {
     "variation_name": pl.Categorical(),
     "metric": pl.Categorical(),
     "value": pl.Float64(),
+}
+
+#: The Canvas table's polars dtypes (SPEC section 12), as the campaign table's: Categorical
+#: keys and names, a Date, a Float64.
+CANVAS_POLARS_SCHEMA: dict[str, Any] = {
+    c: pl.Date() if c == "date" else pl.Float64() if c == "value" else pl.Categorical()
+    for c in CANVAS_COLUMNS
 }
 
 
@@ -73,6 +86,11 @@ def empty_tidy() -> pl.DataFrame:
     return pl.DataFrame(schema=POLARS_SCHEMA)
 
 
+def empty_canvas() -> pl.DataFrame:
+    """An empty Canvas frame with the right dtypes."""
+    return pl.DataFrame(schema=CANVAS_POLARS_SCHEMA)
+
+
 def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
     """Build the polars tidy frame from the parser's encoded columns (see ``_parse``).
 
@@ -82,14 +100,7 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
     """
     if not parsed.n_rows:
         return empty_tidy()
-    u32 = pl.UInt32()
     cat = pl.Categorical()
-    names, codes, starts = parsed.metric_names, parsed.layout_codes, parsed.layout_start
-    lengths = parsed.layout_len
-    layouts = pl.Series(
-        [[names[c] for c in codes[start:start + n]] for start, n in zip(starts, lengths, strict=True)],
-        dtype=pl.List(cat),
-    )
     shapes = pl.DataFrame(
         {
             "channel": parsed.shape_channel,
@@ -97,16 +108,57 @@ def frame_from_parsed(parsed: ParsedColumns) -> pl.DataFrame:
             "variation_name": parsed.shape_variation_name,
         },
         schema={"channel": cat, "variation": cat, "variation_name": cat},
-    ).with_columns(metric=layouts.gather(pl.Series(parsed.shape_layout, dtype=u32)))
-    names_of = parsed.campaign_names.get
-    days = pl.DataFrame(
+    )
+    days = _days(("campaign_id", "campaign_name"), parsed.day_campaign_id, parsed.campaign_names,
+                 parsed.day_date)
+    return _expand(parsed, days, shapes)
+
+
+def canvas_frame_from_parsed(parsed: CanvasColumns) -> pl.DataFrame:
+    """Build the polars Canvas frame (``CANVAS_COLUMNS``) from the Canvas parser's columns."""
+    if not parsed.n_rows:
+        return empty_canvas()
+    cat = pl.Categorical()
+    keys = ("variant", "variant_name", "step", "step_name", "channel")
+    shapes = pl.DataFrame(
         {
-            "campaign_id": parsed.day_campaign_id,
-            "campaign_name": [names_of(cid) for cid in parsed.day_campaign_id],
-            "date": parsed.day_date,
+            "variant": parsed.shape_variant,
+            "variant_name": parsed.shape_variant_name,
+            "step": parsed.shape_step,
+            "step_name": parsed.shape_step_name,
+            "channel": parsed.shape_channel,
         },
-        schema={"campaign_id": cat, "campaign_name": cat, "date": pl.Int32()},
-    ).with_columns(pl.col("date").cast(pl.Date()))
+        schema=dict.fromkeys(keys, cat),
+    )
+    days = _days(("canvas_id", "canvas_name"), parsed.day_canvas_id, parsed.canvas_names,
+                 parsed.day_date)
+    return _expand(parsed, days, shapes)
+
+
+def _days(columns: tuple[str, str], ids: list[str], names: dict[str, str], dates: list[int]) -> pl.DataFrame:
+    """One row per parsed day: its object's id and name, its date (days since the epoch)."""
+    key, name = columns
+    cat = pl.Categorical()
+    return pl.DataFrame({key: ids, name: [names.get(i) for i in ids], "date": dates},
+                        schema={key: cat, name: cat, "date": pl.Int32()})
+
+
+def _expand(parsed: EncodedColumns, days: pl.DataFrame, shapes: pl.DataFrame) -> pl.DataFrame:
+    """Rows from a parser's encoded columns: its days' and shapes' keys, then metric and value.
+
+    ``days`` has one row per parsed day (``date`` as days since the epoch), ``shapes`` one
+    row per shape; each segment takes its day's row and its shape's, and one ``explode``
+    of the shape's metric list makes the rows.
+    """
+    u32 = pl.UInt32()
+    names, codes, starts = parsed.metric_names, parsed.layout_codes, parsed.layout_start
+    lengths = parsed.layout_len
+    layouts = pl.Series(
+        [[names[c] for c in codes[start:start + n]] for start, n in zip(starts, lengths, strict=True)],
+        dtype=pl.List(pl.Categorical()),
+    )
+    shapes = shapes.with_columns(metric=layouts.gather(pl.Series(parsed.shape_layout, dtype=u32)))
+    days = days.with_columns(pl.col("date").cast(pl.Date()))
     # Segments per day, from the running totals the parser keeps. A day without rows
     # repeats its index 0 times; polars versions that explode [] to a null are covered.
     day_end = pl.Series(parsed.day_end, dtype=u32)

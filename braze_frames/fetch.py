@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
@@ -20,7 +20,6 @@ from ._errors import (
     BrazeError,
     DataRepairWarning,
     PermissionDeniedError,
-    UnexpectedResponseError,
     UnknownFieldWarning,
 )
 from ._runner import (
@@ -30,12 +29,14 @@ from ._runner import (
     check_on_error,
     client_scope,
     fetch_windows,
+    parse_each,
     run_parallel,
     utc_today,
 )
 from ._tidy import Backend, check_backend, frame_from_parsed, to_backend
 from ._validate import check_bool, check_choice
-from .endpoints.catalog import CAMPAIGN_SERIES
+from .endpoints._columns import EncodedColumns
+from .endpoints.catalog import CAMPAIGN_DETAILS, CAMPAIGN_SERIES, Endpoint
 from .endpoints.details import (
     active_days,
     campaign_name_of,
@@ -242,10 +243,7 @@ def fetch_data_series(
     if run.skipped:
         warn_skipped(run.skipped)
     if failures and on_error == "warn":
-        lines = "; ".join(str(f) for f in failures[:5])
-        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
-        warnings.warn(f"{len(failures)} request(s) failed, their days are missing: {lines}{more}",
-                      FetchFailedWarning, stacklevel=2)
+        warn_failures(failures)
     if not run.parsed.n_rows and not failures and not _called_from_inside():
         _warn(no_data_message(len(run.ranges), first, last), NoDataWarning)
     if on_error == "collect":
@@ -253,18 +251,31 @@ def fetch_data_series(
     return frame
 
 
-def no_data_message(n_campaigns: int, first: dt.date, last: dt.date) -> str:
+def warn_failures(failures: Sequence[FetchFailure]) -> None:
+    """One ``FetchFailedWarning`` naming the first failures (``on_error="warn"``)."""
+    lines = "; ".join(str(f) for f in failures[:5])
+    more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+    _warn(f"{len(failures)} request(s) failed, their days are missing: {lines}{more}",
+          FetchFailedWarning)
+
+
+def no_data_message(n_campaigns: int, first: dt.date, last: dt.date, *, what: str = "campaign") -> str:
     """What an empty fetch says: the days asked for, and what to check.
 
     Examples:
         >>> no_data_message(1, dt.date(2025, 1, 1), dt.date(2025, 1, 7))[:60]
         'no data for 1 campaign from 2025-01-01 to 2025-01-07 (7 days'
+        >>> no_data_message(2, dt.date(2025, 1, 1), dt.date(2025, 1, 7), what="Canvas")[:24]
+        'no data for 2 Canvases f'
     """
     days = (last - first).days + 1
-    what = f"{n_campaigns} campaign{'s' * (n_campaigns != 1)}" if n_campaigns else "any campaign"
+    plural = "es" if what.endswith("s") else "s"
+    which = f"{n_campaigns} {what}{plural * (n_campaigns != 1)}" if n_campaigns else f"any {what}"
+    when = ("they sent in this range (their first and last send dates)" if what == "campaign"
+            else "they ran in this range (their first and last entry dates)")
     return (
-        f"no data for {what} from {first} to {last} ({days} day{'s' * (days != 1)} asked for). "
-        "Check that the campaigns sent in this range (their first and last send dates), "
+        f"no data for {which} from {first} to {last} ({days} day{'s' * (days != 1)} asked for). "
+        f"Check that {when}, "
         "and that its days have begun: dates are days in the company's time zone, while "
         "the default end is today in UTC."
     )
@@ -387,29 +398,12 @@ def _parse_campaign(
     on_error: OnError,
     failures: list[FetchFailure],
 ) -> None:
-    """Parse one campaign's days; unless ``on_error="raise"``, a malformed day is a failure.
+    """Parse one campaign's days; unless ``on_error="raise"``, a malformed day is a failure."""
 
-    The parser stops at the first malformed day. The campaign is then rolled back and parsed
-    day by day, so only the malformed days are missing, each covered by a ``FetchFailure``,
-    and every other campaign and day is kept.
-    """
-    mark = parsed._mark()
-    try:
-        parse_days(cid, days, into=parsed, variation_names=names, campaign_name=campaign_name)
-    except UnexpectedResponseError:
-        if on_error == "raise":
-            raise
-        parsed._rollback(mark)
-    else:
-        return
-    for date in sorted(days):
-        mark = parsed._mark()
-        try:
-            parse_days(cid, {date: days[date]}, into=parsed, variation_names=names,
-                       campaign_name=campaign_name)
-        except UnexpectedResponseError as exc:
-            parsed._rollback(mark)
-            failures.append(FetchFailure(cid, date, date, exc))
+    def one(some: DayMap) -> None:
+        parse_days(cid, some, into=parsed, variation_names=names, campaign_name=campaign_name)
+
+    parse_each(parsed, cid, days, one, on_error=on_error, failures=failures)
 
 
 def _active_span(
@@ -503,9 +497,9 @@ def discover_campaigns(
 
 
 def _read_details(
-    client: BrazeClient, ids: Sequence[str]
+    client: BrazeClient, ids: Sequence[str], endpoint: Endpoint = CAMPAIGN_DETAILS
 ) -> tuple[dict[str, dict[str, Any]], dict[str, BrazeError]]:
-    """Each campaign's details (through the client's cache), and the errors of the others.
+    """Each object's details (through the client's cache), and the errors of the others.
 
     A 401 or 403 is the key's, not the campaign's: once one comes back, the campaigns not
     yet asked about get the same error without a request.
@@ -516,7 +510,7 @@ def _read_details(
         if refused:
             return refused[0]
         try:
-            return client.campaign_details(cid)
+            return client.details(endpoint, cid)
         except (PermissionDeniedError, AuthenticationError) as exc:
             refused.append(exc)
             return exc
@@ -535,7 +529,7 @@ def _read_details(
     return found, errors
 
 
-def _warn_parsed(parsed: ParsedColumns) -> None:
+def _warn_parsed(parsed: EncodedColumns) -> None:
     if parsed.unknown_channels or parsed.unknown_metrics:
         parts = []
         if parsed.unknown_channels:
@@ -589,23 +583,44 @@ def list_campaigns(
     since = _since_param(edited_since)
     if backend is not None:
         check_backend(backend)
-    campaigns: list[dict[str, Any]] = []
     with client_scope(client) as cl:
-        page = 0
-        while True:
-            body = cl.campaigns_list_page(page, include_archived=include_archived,
-                                          sort_direction=sort_direction, last_edit_gt=since)
-            batch = body.get("campaigns") or []
-            campaigns.extend(c for c in batch if isinstance(c, dict))
-            if len(batch) < 100:
-                break
-            page += 1
+        campaigns = list_pages(lambda page: cl.campaigns_list_page(
+            page, include_archived=include_archived, sort_direction=sort_direction,
+            last_edit_gt=since), "campaigns")
+    return as_listing(campaigns, backend)
+
+
+def as_listing(items: list[dict[str, Any]], backend: Backend | None) -> Any:
+    """A list's items as they are (``backend=None``), or as a polars or pandas frame."""
     if backend is None:
-        return campaigns
+        return items
     import polars as pl
 
-    frame = pl.DataFrame(campaigns, infer_schema_length=None) if campaigns else pl.DataFrame()
+    frame = pl.DataFrame(items, infer_schema_length=None) if items else pl.DataFrame()
     return to_backend(frame, backend)
+
+
+def list_pages(ask: Callable[[int], Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Every page of a Braze list (``/campaigns/list``, ``/canvas/list``...), in order.
+
+    Pages hold 100 items and carry no end marker, so paging stops on a short page.
+
+    Args:
+        ask: The body of page ``n`` (from 0).
+        key: The body's key holding the page's items (``"campaigns"``, ``"canvases"``).
+    """
+    items: list[dict[str, Any]] = []
+    page = 0
+    while True:
+        batch = ask(page).get(key) or []
+        items.extend(c for c in batch if isinstance(c, dict))
+        if len(batch) < _PAGE_SIZE:
+            return items
+        page += 1
+
+
+#: Items on a full page of Braze's lists.
+_PAGE_SIZE: Final = 100
 
 
 def _since_param(value: object) -> str | None:

@@ -29,7 +29,7 @@ import orjson
 import polars as pl
 import pytest
 from _support_http import RecordedRequest, Reply, ScriptedServer
-from _support_reference import id_text
+from _support_reference import date_of, id_text, leaves, number
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,50 +62,6 @@ class Expected:
 
     rows: list[tuple[dt.date, str, str, float]] = field(default_factory=list)
     repaired: bool = False
-
-
-def number(value: Any) -> tuple[float | None, bool]:
-    """A leaf's number under the policy, and whether reading it was a repair."""
-    if value is None:
-        return None, False
-    if type(value) is bool:
-        return None, True
-    if type(value) is int:
-        try:
-            return float(value), False
-        except OverflowError:  # beyond float range: skipped, noted
-            return None, True
-    if type(value) is float:
-        return (value, False) if math.isfinite(value) else (None, True)
-    if type(value) is str:
-        try:
-            converted = float(value)
-        except ValueError:
-            return None, True
-        return (converted, True) if math.isfinite(converted) else (None, True)
-    return None, True
-
-
-def leaves(obj: dict[str, Any], skip: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
-    """(dotted name, leaf) pairs of an object, nested objects and lists flattened."""
-    stack: list[tuple[str, Any]] = [(k, v) for k, v in obj.items() if k not in skip][::-1]
-    while stack:
-        name, val = stack.pop()
-        if isinstance(val, dict):
-            stack.extend((f"{name}.{k}", v) for k, v in reversed(list(val.items())))
-        elif isinstance(val, list):
-            stack.extend((f"{name}.{i}", v) for i, v in reversed(list(enumerate(val))))
-        else:
-            yield name, val
-
-
-def date_of(value: Any) -> dt.date | None:
-    if isinstance(value, str) and len(value) >= 10:
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
 
 
 def days_of(body: Any, keep: tuple[dt.date, dt.date]) -> tuple[dict[dt.date, dict[str, Any]], bool]:

@@ -44,18 +44,20 @@ def modules(*parts: str) -> list[pathlib.Path]:
     return found
 
 
-@pytest.mark.parametrize("path", modules("endpoints", "_schema.py", "_errors.py", "_validate.py"),
+@pytest.mark.parametrize("path",
+                         modules("endpoints", "_schema.py", "_tables.py", "_errors.py", "_validate.py"),
                          ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_parsing_and_the_ground_floor_import_no_dataframe_library(path: pathlib.Path) -> None:
     outside, _ = imports_of(path)
     assert not outside & DATAFRAME_LIBRARIES
 
 
-@pytest.mark.parametrize("path", modules("_schema.py", "_errors.py", "_validate.py"),
+@pytest.mark.parametrize("path", modules("_schema.py", "_tables.py", "_errors.py", "_validate.py"),
                          ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_the_ground_floor_imports_nothing_of_ours_above_it(path: pathlib.Path) -> None:
     _, inside = imports_of(path)
-    ground = ("braze_frames._schema", "braze_frames._errors", "braze_frames._validate")
+    ground = ("braze_frames._schema", "braze_frames._tables", "braze_frames._errors",
+              "braze_frames._validate")
     assert all(m.startswith(ground) for m in inside)
 
 

@@ -25,6 +25,7 @@ EXPECTED = (
     "02_rates_and_variations",
     "03_reconciling_conversions",
     "04_beyond_memory",
+    "06_canvas",
     "07_workspace",
 )
 #: Notebooks whose charts must reach the page (inline display works).

@@ -94,6 +94,9 @@ def cli(verbose: int) -> None:
 
 @cli.command(context_settings=_CONTEXT)
 @click.argument("campaign_ids", metavar="[CAMPAIGN_ID...]", nargs=-1)
+@click.option("--canvas", "canvas", is_flag=True,
+              help="The ids are Canvas ids: fetch /canvas/data_series (needs canvas.data_series; "
+                   "names from canvas.details).")
 @click.option("--all", "every", is_flag=True,
               help="Every campaign whose active days overlap the range, archived ones too "
                    "(needs campaigns.list and campaigns.details).")
@@ -127,16 +130,18 @@ def cli(verbose: int) -> None:
 @click.option("--unit", type=click.Choice(["day", "hour"]), default="day", show_default=True,
               help="With --series: days, or hours in UTC (sessions, events, purchases; "
                    "--length then counts hours).")
-def fetch(campaign_ids: tuple[str, ...], every: bool, include_archived: bool, length: int | None,
-          ending_at: str | None, start: str | None, end: str | None, rest_endpoint: str | None,
-          output: Path, backend: str, names: bool, series: str | None, keys: tuple[str, ...],
-          app_id: str | None, segment_id: str | None, unit: str) -> None:
-    """Fetch campaigns' daily analytics into one tidy Parquet or CSV file.
+def fetch(campaign_ids: tuple[str, ...], canvas: bool, every: bool, include_archived: bool,
+          length: int | None, ending_at: str | None, start: str | None, end: str | None,
+          rest_endpoint: str | None, output: Path, backend: str, names: bool, series: str | None,
+          keys: tuple[str, ...], app_id: str | None, segment_id: str | None, unit: str) -> None:
+    """Fetch campaigns' (or Canvases', or the workspace's) daily analytics into one file.
 
     One row per (campaign_id, date, channel, variation, metric), with the campaign's and
     the variation's names, whatever the number of days: ranges longer than Braze's 100
-    days are split into several requests. Dates are days in the company's time zone; the
-    default end is today in UTC, which can be a day off the company's today.
+    days are split into several requests. With --canvas the ids are Canvases': one row per
+    (canvas_id, date, variant, step, channel, metric), in windows of 14 days. Dates are
+    days in the company's time zone; the default end is today in UTC, which can be a day
+    off the company's today.
 
     \b
     Examples:
@@ -146,17 +151,19 @@ def fetch(campaign_ids: tuple[str, ...], every: bool, include_archived: bool, le
       braze-frames fetch --all --no-include-archived --length 7 -o week.parquet
       braze-frames fetch --series dau,mau --length 90 -o kpis.parquet
       braze-frames fetch --series events --series-key signup --length 30 -o ev.csv
+      braze-frames fetch --canvas CANVAS_ID --length 90 -o canvas.parquet
 
     With --all, campaigns that never sent or were active only outside the range are left
-    out and named on stderr. The key comes from $BRAZE_API_KEY (needs campaigns.data_series).
+    out and named on stderr. The key comes from $BRAZE_API_KEY (needs campaigns.data_series,
+    or canvas.data_series with --canvas).
     """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
     series_only = {"--series-key": keys, "--app-id": app_id, "--segment-id": segment_id,
                    "--unit": unit != "day"}
     if series is None and any(series_only.values()):
         used = ", ".join(k for k, v in series_only.items() if v)
         raise click.UsageError(f"{used} go(es) with --series")
-    if series is not None and (every or campaign_ids):
-        raise click.UsageError("give campaign ids (or --all), or --series, not both")
+    if series is not None and (every or campaign_ids or canvas):
+        raise click.UsageError("give campaign ids (or --all, or --canvas ids), or --series, not both")
     if series is not None:
         if (length is None) == (start is None):
             raise click.UsageError("give either --length N or --start DATE [--end DATE]")
@@ -169,7 +176,11 @@ def fetch(campaign_ids: tuple[str, ...], every: bool, include_archived: bool, le
                              rest_endpoint=rest_endpoint, output=output, backend=backend,
                              names=names)
         return
-    if every == bool(campaign_ids):
+    if canvas and (every or not include_archived):
+        raise click.UsageError("--canvas takes Canvas ids; --all and --no-include-archived are for campaigns")
+    if canvas and not campaign_ids:
+        raise click.UsageError("--canvas needs Canvas ids (bf.list_canvases() lists them)")
+    if every == bool(campaign_ids) and not canvas:
         msg = ("give campaign ids, or --all for every campaign, not both"
                if every else "give campaign ids, or --all for every campaign "
                "('braze-frames campaigns' lists them)")
@@ -194,37 +205,49 @@ def fetch(campaign_ids: tuple[str, ...], every: bool, include_archived: bool, le
     with _client(rest_endpoint) as client, warnings.catch_warnings():
         # Said below in this program's terms, with the range asked for.
         warnings.simplefilter("ignore", NoDataWarning)
-        frame = fetch_data_series(
-            None if every else list(campaign_ids), length=length, ending_at=ending_at,
-            start=start, end=end, client=client, backend=backend,  # type: ignore[arg-type]
-            names=names, include_archived=include_archived, progress=_stderr_is_terminal(),
-        )
+        if canvas:
+            from ..canvas import fetch_canvas_series
+
+            frame = fetch_canvas_series(
+                list(campaign_ids), length=length, ending_at=ending_at, start=start, end=end,
+                client=client, backend=backend, names=names,  # type: ignore[arg-type]
+                progress=_stderr_is_terminal(),
+            )
+        else:
+            frame = fetch_data_series(
+                None if every else list(campaign_ids), length=length, ending_at=ending_at,
+                start=start, end=end, client=client, backend=backend,  # type: ignore[arg-type]
+                names=names, include_archived=include_archived, progress=_stderr_is_terminal(),
+            )
     written = _write(frame, output)
     asked = (last - first).days + 1
     span = f"asked {first} .. {last} ({asked} day{'s' * (asked != 1)})"
     dates = _date_range(frame)
-    campaigns = _campaigns_with_data(frame)
+    kind, kinds = ("Canvas", "Canvases") if canvas else ("campaign", "campaigns")
+    found = _campaigns_with_data(frame, "canvas" if canvas else "campaign")
     if dates is None:
         click.echo(f"wrote 0 rows to {written}: {span}")
-        what = "the campaigns asked for" if not every else "any campaign"
-        _say(f"warning: no data for {what} from {first} to {last}: check that they sent in this "
-             "range ('braze-frames campaigns' shows first and last send dates), and that its "
-             "days have begun in the company's time zone (the default end is today in UTC)")
+        what = f"the {kinds} asked for" if not every else "any campaign"
+        when = ("ran in this range (their first and last entries)" if canvas else
+                "sent in this range ('braze-frames campaigns' shows first and last send dates)")
+        _say(f"warning: no data for {what} from {first} to {last}: check that they {when}, and "
+             "that its days have begun in the company's time zone (the default end is today in UTC)")
         return
     days_with_data = _n_dates(frame)
-    named = ", ".join(campaigns[:3]) + (f" and {len(campaigns) - 3} more" if len(campaigns) > 3 else "")
+    named = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
     of = f" of {len(set(campaign_ids))} asked for" if campaign_ids else ""
-    click.echo(f"wrote {_rows(frame):,} rows to {written}: {len(campaigns)} campaign"
-               f"{'s' * (len(campaigns) != 1)} with data{of} ({named}); {span}; data on "
+    click.echo(f"wrote {_rows(frame):,} rows to {written}: {len(found)} "
+               f"{kind if len(found) == 1 else kinds} with data{of} ({named}); {span}; data on "
                f"{days_with_data} day{'s' * (days_with_data != 1)}, {dates[0]} .. {dates[1]}")
 
 
-def _campaigns_with_data(frame: Any) -> list[str]:
-    """The campaigns in a tidy frame, by name where known (else id), in order of appearance."""
+def _campaigns_with_data(frame: Any, table: str = "campaign") -> list[str]:
+    """The campaigns (or Canvases) in a tidy frame, by name where known (else id), in order."""
     import narwhals.stable.v2 as nw
 
     df = nw.from_native(frame, eager_only=True)
-    pairs = df.select(nw.col("campaign_id").cast(nw.String), nw.col("campaign_name").cast(nw.String))
+    key, name = f"{table}_id", f"{table}_name"
+    pairs = df.select(nw.col(key).cast(nw.String), nw.col(name).cast(nw.String))
     seen: dict[str, str] = {}
     for cid, name in pairs.unique(maintain_order=True).iter_rows():
         seen.setdefault(cid, name or cid)
@@ -268,17 +291,23 @@ def _date_range(frame: Any) -> tuple[dt.date, dt.date] | None:
 @click.option("--storage-option", "storage_options", metavar="KEY=VALUE", multiple=True,
               help="Object-store setting in polars' and deltalake's names, e.g. "
               "aws_region=eu-west-1 (repeatable); credentials come from the environment.")
+@click.option("--canvases", "canvases", multiple=True, metavar="ID[,ID...]",
+              help="Canvases to sync into the store's Canvas table (comma-separated or repeated; "
+                   "needs canvas.data_series).")
 def sync(store: str, campaign_ids: tuple[str, ...], start: str | None, end: str | None,
          lookback_days: int, rest_endpoint: str | None, keep_going: bool,
-         include_archived: bool, store_format: str, storage_options: tuple[str, ...]) -> None:
+         include_archived: bool, store_format: str, storage_options: tuple[str, ...],
+         canvases: tuple[str, ...]) -> None:
     """Bring a store up to date, incrementally: a local folder or an s3://, gs://, az:// URI.
 
     Fetches only the days the STORE lacks, plus the last --lookback-days days again
     (conversions keep arriving for up to 30 days after a send, so Braze restates them).
     Without CAMPAIGN_IDs: every campaign active in the range, archived ones too (needs
-    campaigns.list and campaigns.details), and those already in the store. The store is
-    partitioned by month, readable by polars, DuckDB and Spark as it is; one sync at a time
-    holds its lock. The key comes from $BRAZE_API_KEY.
+    campaigns.list and campaigns.details), and those already in the store. --canvases keeps
+    Canvases in the same store, apart (STORE/_canvas/); a sync naming neither campaigns nor
+    Canvases brings every table the store holds up to date. The store is partitioned by
+    month, readable by polars, DuckDB and Spark as it is; one sync at a time holds its lock.
+    The key comes from $BRAZE_API_KEY.
 
     \b
     Examples (e.g. daily from cron):
@@ -286,19 +315,21 @@ def sync(store: str, campaign_ids: tuple[str, ...], start: str | None, end: str 
       braze-frames sync ./braze-store ID1 ID2 --start 2025-01-01 --keep-going
       braze-frames sync s3://bucket/braze --start 2024-01-01 --storage-option aws_region=eu-west-1
       braze-frames sync ./braze-delta --format delta --start 2024-01-01
+      braze-frames sync ./braze-store --canvases K1,K2 --start 2025-01-01
       braze-frames rates ./braze-store --period month
     """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
     from ..storage.store import sync as run_sync
 
     _check_days(start, end)
     options = _storage_options(storage_options)
+    canvas_ids = [c.strip() for value in canvases for c in value.split(",") if c.strip()]
     with _client(rest_endpoint) as client:
         report = run_sync(store, list(campaign_ids) or None, start=start, end=end,
                           lookback_days=lookback_days, client=client,
                           on_error="collect" if keep_going else "raise",
                           progress=_stderr_is_terminal(), include_archived=include_archived,
                           format=store_format,  # type: ignore[arg-type]  # click checked it
-                          storage_options=options)
+                          storage_options=options, canvases=canvas_ids or None)
     click.echo(_sync_line(report))
     skipped = list(report.skipped.items())
     for cid, why in skipped[:_TOP]:
@@ -336,9 +367,15 @@ def _sync_line(report: Any) -> str:
     changed = report.partitions_rewritten
     files = (f"{changed:,} partition{'s' * (changed != 1)} changed" if changed
              else "no partition changed (the store already held these numbers)")
+    what = f"{report.campaigns:,} campaign{'s' * (report.campaigns != 1)}"
+    unit = "campaign-days"
+    canvases = getattr(report, "canvases", 0)
+    if canvases:
+        what += f" and {canvases:,} Canvas{'es' * (canvases != 1)}"
+        unit = "campaign- and Canvas-days" if report.campaigns else "Canvas-days"
     return _one_line(
-        f"synced {report.campaigns:,} campaign{'s' * (report.campaigns != 1)} into {report.store}: "
-        f"{report.days_fetched:,} campaign-days fetched ({report.rows_written:,} rows) in "
+        f"synced {what} into {report.store}: "
+        f"{report.days_fetched:,} {unit} fetched ({report.rows_written:,} rows) in "
         f"{report.requests:,} request{'s' * (report.requests != 1)}; {files}; {report.seconds:.1f} s"
     )
 

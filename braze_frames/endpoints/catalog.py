@@ -24,6 +24,9 @@ __all__ = [
     "CAMPAIGN_DETAILS",
     "CAMPAIGN_LIST",
     "CAMPAIGN_SERIES",
+    "CANVAS_DETAILS",
+    "CANVAS_LIST",
+    "CANVAS_SERIES",
     "ENDPOINTS",
     "SEND_SERIES",
     "WORKSPACE_ENDPOINTS",
@@ -70,6 +73,13 @@ CAMPAIGN_LIST: Final = Endpoint("/campaigns/list", "campaigns.list", BUDGET_HOUR
 CAMPAIGN_DETAILS: Final = Endpoint(
     "/campaigns/details", "campaigns.details", BUDGET_HOURLY, id_param="campaign_id"
 )
+#: ``/canvas/data_series``: 14 days a request at most, conversions also by entry time.
+CANVAS_SERIES: Final = Endpoint(
+    "/canvas/data_series", "canvas.data_series", BUDGET_HOURLY,
+    id_param="canvas_id", max_length=14, conversion_suffix="_by_entry_time",
+)
+CANVAS_LIST: Final = Endpoint("/canvas/list", "canvas.list", BUDGET_HOURLY)
+CANVAS_DETAILS: Final = Endpoint("/canvas/details", "canvas.details", BUDGET_HOURLY, id_param="canvas_id")
 
 #: ``/sends/data_series``: one send of an API campaign, in the campaign's shape (SPEC 14).
 SEND_SERIES: Final = Endpoint(
@@ -104,7 +114,8 @@ WORKSPACE_ENDPOINTS: Final = (
 
 #: Every endpoint the library calls, by path.
 ENDPOINTS: Final[Mapping[str, Endpoint]] = MappingProxyType(
-    {e.path: e for e in (CAMPAIGN_SERIES, CAMPAIGN_LIST, CAMPAIGN_DETAILS, *WORKSPACE_ENDPOINTS)}
+    {e.path: e for e in (CAMPAIGN_SERIES, CAMPAIGN_LIST, CAMPAIGN_DETAILS,
+                         CANVAS_SERIES, CANVAS_LIST, CANVAS_DETAILS, *WORKSPACE_ENDPOINTS)}
 )
 
 

@@ -76,9 +76,7 @@ string in a body cannot make a 20 MB warning.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import reprlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -88,6 +86,15 @@ import orjson
 
 from .._errors import UnexpectedResponseError
 from .._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, is_known_metric, schema_for
+from ._columns import EPOCH_ORDINAL, EncodedColumns
+from ._repair import (
+    MAX_NESTING,
+    _finite_sum,
+    _id_text,
+    _short,
+    clean_metrics,
+    parse_date_key,
+)
 
 __all__ = ["MAX_NESTING", "DayMap", "ParsedColumns", "collect_days", "parse_date_key", "parse_days"]
 
@@ -97,20 +104,10 @@ _DAY_KEYS: Final = ("time", "messages")
 _CHANNELS: Final = frozenset(CHANNEL_SCHEMAS)
 _LIST_OR_NONE: Final = frozenset({list, type(None)})
 _SECOND: Final = itemgetter(1)
-_MAX_NOTES: Final = 20
-#: Longest repair note kept: notes quote hostile input, which may be megabytes.
-_NOTE_CHARS: Final = 300
-#: Deepest nesting of a value that is flattened; deeper is not Braze's data (see the table).
-MAX_NESTING: Final = 32
-#: ``date.toordinal()`` of 1970-01-01: dates travel as days since the epoch (polars' Date).
-EPOCH_ORDINAL: Final = 719_163
-_DATE_CACHE_MAX: Final = 4096
 
 #: Days of one campaign keyed by date; later responses overwrite earlier ones.
 DayMap = dict[dt.date, Mapping[str, Any]]
 
-# ``time`` strings repeat across campaigns and responses: parse each once.
-_date_cache: dict[str, dt.date] = {}
 
 
 class _Signature:
@@ -197,78 +194,28 @@ _NO_SIGNATURE: Final = _Signature(-1, (), (), (), (), -1)
 
 
 @dataclass(slots=True)
-class ParsedColumns:
+class ParsedColumns(EncodedColumns):
     """Plain columns of a tidy table, dictionary- and run-length encoded (module docstring).
 
     Attributes:
-        day_campaign_id, day_date, day_end: Per parsed day: campaign id, days since
-            1970-01-01, and the number of segments up to and including this day.
+        day_campaign_id: Per parsed day: campaign id (the rest of each day, the segments,
+            layouts, values and notes: see ``EncodedColumns``).
         campaign_names: Campaign id -> name, where known (``/campaigns/details``).
-        seg_shape: Per segment: its shape id.
-        shape_channel, shape_variation, shape_variation_name, shape_layout: Per shape.
-        layout_start, layout_len: Per layout: where its codes start in ``layout_codes``
-            and how many there are.
-        layout_codes: Metric codes, layout after layout.
-        metric_names: The metric of each code.
-        values: One number per row (int or float, finite, never None or bool).
-        unknown_channels: Channel keys the schema does not know.
-        unknown_metrics: ``channel.metric`` names the schema does not know.
-        repairs: Human-readable notes of repaired input (first few of each kind).
-        repair_count: How many repairs in all.
+        shape_channel, shape_variation, shape_variation_name: Per shape (with
+            ``shape_layout``).
     """
 
     day_campaign_id: list[str] = field(default_factory=list)
     campaign_names: dict[str, str] = field(default_factory=dict)
-    day_date: list[int] = field(default_factory=list)
-    day_end: list[int] = field(default_factory=list)
-    seg_shape: list[int] = field(default_factory=list)
     shape_channel: list[str] = field(default_factory=list)
     shape_variation: list[str | None] = field(default_factory=list)
     shape_variation_name: list[str | None] = field(default_factory=list)
-    shape_layout: list[int] = field(default_factory=list)
-    layout_start: list[int] = field(default_factory=list)
-    layout_len: list[int] = field(default_factory=list)
-    layout_codes: list[int] = field(default_factory=list)
-    metric_names: list[str] = field(default_factory=list)
-    values: list[int | float] = field(default_factory=list)
-    unknown_channels: set[str] = field(default_factory=set)
-    unknown_metrics: set[str] = field(default_factory=set)
-    repairs: list[str] = field(default_factory=list)
-    repair_count: int = 0
     # Caches of one fetch; they only make later lookups cheaper.
     _shapes: dict[tuple[str, str | None, str | None, int], int] = field(
         default_factory=dict, repr=False, compare=False)
-    _layouts: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False, compare=False)
-    _codes: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
-    _known: dict[str, set[str]] = field(default_factory=dict, repr=False, compare=False)
     _signatures: dict[tuple[Any, ...], _Signature] = field(default_factory=dict, repr=False, compare=False)
     _slots: dict[str, _ChannelSlots] = field(default_factory=dict, repr=False, compare=False)
     _day_slot: _Slot = field(default_factory=_Slot, repr=False, compare=False)
-
-    @property
-    def n_rows(self) -> int:
-        """Number of tidy rows."""
-        return len(self.values)
-
-    @property
-    def value(self) -> list[int | float]:
-        """One number per row (the ``values`` list itself)."""
-        return self.values
-
-    @property
-    def metric(self) -> list[str]:
-        """One metric name per row (built on each access)."""
-        names, codes, start, length = self.metric_names, self.layout_codes, self.layout_start, self.layout_len
-        out: list[str] = []
-        for layout in map(self.shape_layout.__getitem__, self.seg_shape):
-            first = start[layout]
-            out.extend(names[c] for c in codes[first:first + length[layout]])
-        return out
-
-    @property
-    def seg_count(self) -> list[int]:
-        """Rows in each segment."""
-        return [self.layout_len[self.shape_layout[s]] for s in self.seg_shape]
 
     @property
     def seg_channel(self) -> list[str]:
@@ -290,44 +237,7 @@ class ParsedColumns:
         """Campaign id of each segment."""
         return self._per_segment(self.day_campaign_id)
 
-    @property
-    def seg_date(self) -> list[dt.date]:
-        """Date of each segment."""
-        return [dt.date.fromordinal(d + EPOCH_ORDINAL) for d in self._per_segment(self.day_date)]
-
-    def _per_segment(self, per_day: list[Any]) -> list[Any]:
-        out: list[Any] = []
-        begin = 0
-        for item, end in zip(per_day, self.day_end, strict=True):
-            out.extend([item] * (end - begin))
-            begin = end
-        return out
-
-    def note(self, message: str) -> None:
-        """Record a repair; keep the first few messages so a warning stays readable."""
-        self.repair_count += 1
-        if len(self.repairs) < _MAX_NOTES:
-            if len(message) > _NOTE_CHARS:
-                message = message[: _NOTE_CHARS - 3] + "..."
-            self.repairs.append(message)
-
     # ---- dictionaries (slow path: each new key is seen once per fetch) ----------------
-
-    def _layout(self, names: Iterable[str]) -> int:
-        codes = self._codes
-        key = tuple(codes[n] if n in codes else self._new_code(n) for n in names)
-        layout = self._layouts.get(key)
-        if layout is None:
-            layout = self._layouts[key] = len(self.layout_start)
-            self.layout_start.append(len(self.layout_codes))
-            self.layout_len.append(len(key))
-            self.layout_codes.extend(key)
-        return layout
-
-    def _new_code(self, name: str) -> int:
-        code = self._codes[name] = len(self.metric_names)
-        self.metric_names.append(name)
-        return code
 
     def _shape(self, key: tuple[str, str | None, str | None, int]) -> int:
         shape = self._shapes.get(key)
@@ -339,17 +249,14 @@ class ParsedColumns:
             self.shape_layout.append(key[3])
         return shape
 
-    def _check_known(self, channel: str, keys: Iterable[str]) -> None:
-        known = self._known.get(channel)
-        if known is None:
-            known = self._known[channel] = set(_ID_KEYS).union(schema_for(channel))
-        if known.issuperset(keys):
-            return
-        for metric in set(keys) - known:
-            if not is_known_metric(channel, metric) and channel not in self.unknown_channels:
-                # Metrics of an unknown channel are not listed: the channel is named.
-                self.unknown_metrics.add(f"{channel}.{metric}")
-            known.add(metric)
+    def _expected(self, channel: str) -> set[str]:
+        return set(_ID_KEYS).union(schema_for(channel))
+
+    def _is_known(self, channel: str, metric: str) -> bool:
+        return is_known_metric(channel, metric)
+
+    def _day_ids(self) -> list[str]:
+        return self.day_campaign_id
 
     def _signature(self, channel: str, obj: Mapping[str, Any], specials: tuple[str, ...]) -> _Signature:
         keys = tuple(obj)
@@ -366,50 +273,6 @@ class ParsedColumns:
                              tuple(k for k in metrics if k in nulls), self._layout(nonnull))
             self._signatures[cache_key] = sig
         return sig
-
-    # ---- rollback, for the careful second pass -----------------------------------------
-
-    def _mark(self) -> tuple[int, int, int, int, int]:
-        return (len(self.day_end), len(self.seg_shape), len(self.values), self.repair_count,
-                len(self.repairs))
-
-    def _rollback(self, mark: tuple[int, int, int, int, int]) -> None:
-        days, segs, vals, self.repair_count, notes = mark
-        for column in (self.day_campaign_id, self.day_date, self.day_end):
-            del column[days:]
-        del self.seg_shape[segs:]
-        del self.values[vals:]
-        del self.repairs[notes:]
-
-
-def parse_date_key(value: object) -> dt.date:
-    """Read a day's ``time`` (``"2024-07-20"``, or a datetime string) as a date.
-
-    Raises:
-        UnexpectedResponseError: ``value`` is not an ISO date or datetime string.
-
-    Examples:
-        >>> parse_date_key("2024-07-20")
-        datetime.date(2024, 7, 20)
-        >>> parse_date_key("2024-07-20T00:00:00Z")
-        datetime.date(2024, 7, 20)
-    """
-    if type(value) is str:
-        date = _date_cache.get(value)
-        if date is not None:
-            return date
-    if isinstance(value, str) and len(value) >= 10:
-        try:
-            date = dt.date.fromisoformat(value[:10])
-        except ValueError:
-            pass
-        else:
-            if len(_date_cache) >= _DATE_CACHE_MAX:
-                _date_cache.clear()
-            _date_cache[str(value)] = date
-            return date
-    msg = f"a day in the response has time={_short(value)}, not an ISO date such as '2024-07-20'"
-    raise UnexpectedResponseError(msg, hint="the response is not shaped like Braze's data_series")
 
 
 def collect_days(
@@ -803,106 +666,13 @@ def _careful(
         layout = sig.layout
         kept: Iterable[int | float] = vals
     else:
-        metric_names: list[str] = []
-        numbers: list[int | float] = []
-        seen: set[str] = set()
-        for flat, val in _flatten({k: v for k, v in obj.items() if k not in specials}, where):
-            number = _number(out, val, f"{where} {flat}")
-            if number is None:
-                continue
-            key = flat
-            if key in seen:
-                # "a.b" sent as a key and also made by flattening {"a": {"b": ...}}: the
-                # tidy keys must stay unique, so the later one gets a suffix.
-                n = 2
-                while f"{flat}#{n}" in seen:
-                    n += 1
-                key = f"{flat}#{n}"
-                out.note(f"{where}: metric {_short(flat)} appears twice once nested values are "
-                         f"flattened; the later one is kept as {_short(key)}")
-            seen.add(key)
-            if key not in obj:
-                out._check_known(channel, (key,))
-            metric_names.append(key)
-            numbers.append(number)
+        metric_names, numbers = clean_metrics(out, obj, specials, where,
+                                              lambda key: out._check_known(channel, (key,)))
         layout = out._layout(metric_names)
         kept = numbers
     if out.layout_len[layout]:
         out.seg_shape.append(out._shape((channel, variation, name, layout)))
         out.values.extend(kept)
-
-
-def _finite_sum(vals: tuple[Any, ...]) -> bool:
-    try:
-        return math.isfinite(sum(vals, 0.0))
-    except OverflowError:
-        return False
-
-
-def _number(out: ParsedColumns, val: object, where: str) -> int | float | None:
-    if val is None:
-        return None
-    kind = type(val)
-    if kind is int:
-        try:
-            float(val)  # type: ignore[arg-type]
-        except OverflowError:
-            out.note(f"{where}: integer {_short(val)} is beyond the float range, skipped")
-            return None
-        return val  # type: ignore[return-value]
-    if kind is float:
-        if math.isfinite(val):  # type: ignore[arg-type]
-            return val  # type: ignore[return-value]
-        out.note(f"{where}: non-finite number {val!r} skipped")
-        return None
-    if kind is str:
-        try:
-            number = float(val)  # type: ignore[arg-type]
-        except ValueError:
-            out.note(f"{where}: string {_short(val)} is not a number, skipped")
-            return None
-        if not math.isfinite(number):
-            out.note(f"{where}: non-finite number {_short(val)} skipped")
-            return None
-        out.note(f"{where}: number sent as the string {_short(val)}, converted")
-        return number
-    out.note(f"{where}: {kind.__name__} {_short(val)} is not a number, skipped")
-    return None
-
-
-def _flatten(entry: Mapping[str, Any], where: str) -> Iterator[tuple[str, Any]]:
-    """Yield (key, leaf) pairs in order; nested objects and lists become dotted keys.
-
-    A stack, not recursion: no input can raise ``RecursionError``. Values nested deeper
-    than ``MAX_NESTING`` levels raise ``UnexpectedResponseError``.
-    """
-    stack: list[tuple[str, Iterator[tuple[Any, Any]]]] = [("", iter(entry.items()))]
-    while stack:
-        prefix, items = stack[-1]
-        for key, val in items:
-            name = f"{prefix}{key}"
-            if isinstance(val, (Mapping, list)):
-                if len(stack) > MAX_NESTING:
-                    msg = (f"{where}: {_short(name)} is nested more than {MAX_NESTING} levels deep; "
-                           "Braze sends numbers there")
-                    raise UnexpectedResponseError(msg, hint="the response is not Braze's data")
-                inner = val.items() if isinstance(val, Mapping) else enumerate(val)
-                stack.append((f"{name}.", iter(inner)))
-                break
-            yield name, val
-        else:
-            stack.pop()
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = 60
-_REPR.maxlong = 40
-_REPR.maxother = 60
-
-
-def _short(value: object) -> str:
-    """A ``repr`` cut to a readable length: notes and errors quote hostile input."""
-    return _REPR.repr(value)
 
 
 def _variation_ids(
@@ -921,11 +691,3 @@ def _variation_ids(
     if names and text_id is not None and text_id in names:
         text_name = names[text_id]
     return text_id, text_name
-
-
-def _id_text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value or None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None

@@ -45,8 +45,10 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from .._errors import UnexpectedResponseError
+from ._columns import EPOCH_ORDINAL
+from ._repair import _flatten, _number, _short, parse_date_key
 from .catalog import ENDPOINTS, Endpoint
-from .parse import EPOCH_ORDINAL, ParsedColumns, _flatten, _number, _short, parse_date_key
+from .parse import ParsedColumns
 from .windows import Unit
 
 __all__ = [

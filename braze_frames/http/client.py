@@ -53,6 +53,7 @@ from ..endpoints.catalog import (
     CAMPAIGN_DETAILS,
     CAMPAIGN_LIST,
     CAMPAIGN_SERIES,
+    Endpoint,
     budget_of,
     permission_of,
 )
@@ -235,10 +236,11 @@ class BrazeClient:
             "Accept": "application/json",
         }
         self._closed = False
-        # /campaigns/details bodies by campaign id, for the client's life (see
-        # campaign_details); one lock per id makes concurrent askers share one request.
-        self._details: dict[str, dict[str, Any]] = {}
-        self._details_locks: dict[str, threading.Lock] = {}
+        # Details bodies (/campaigns/details, /canvas/details) by (path, id), for the
+        # client's life (see details); one lock per key makes concurrent askers share one
+        # request.
+        self._details: dict[tuple[str, str], dict[str, Any]] = {}
+        self._details_locks: dict[tuple[str, str], threading.Lock] = {}
         self._details_lock = threading.Lock()
         #: How this server reads ``ending_at`` (inclusive or exclusive), per endpoint path,
         #: once a response has shown it: the fetch functions remember it here to plan exact
@@ -372,24 +374,47 @@ class BrazeClient:
             The decoded body (``name``, ``messages`` keyed by variation id, ...).
         """
         campaign_id = check_text("campaign_id", campaign_id, what=_CAMPAIGN_ID)
+        return self.details(CAMPAIGN_DETAILS, campaign_id, refresh=refresh)
+
+    def details(self, endpoint: Endpoint, object_id: str, *, refresh: bool = False) -> dict[str, Any]:
+        """A details endpoint's body for one object, cached for the client's life.
+
+        What :meth:`campaign_details` does for campaigns, for any endpoint that describes
+        one object by id (``/canvas/details`` too): threads asking for one object at once
+        share one request; failures are not cached; each call returns its own copy.
+
+        Args:
+            endpoint: The endpoint (its ``path`` and ``id_param``).
+            object_id: The object's API identifier.
+            refresh: Ask Braze again even when cached.
+
+        Returns:
+            The decoded body.
+        """
+        if endpoint.id_param is None:
+            msg = f"{endpoint.path} takes no id; it has no details to cache"
+            raise ValueError(msg)
+        object_id = check_text(endpoint.id_param, object_id, what="the object's API identifier")
         check_bool("refresh", refresh)
+        key = (endpoint.path, object_id)
         with self._details_lock:
-            cached = None if refresh else self._details.get(campaign_id)
-            one = self._details_locks.setdefault(campaign_id, threading.Lock())
+            cached = None if refresh else self._details.get(key)
+            one = self._details_locks.setdefault(key, threading.Lock())
         if cached is None:
             with one:
                 with self._details_lock:
-                    cached = None if refresh else self._details.get(campaign_id)
+                    cached = None if refresh else self._details.get(key)
                 if cached is None:
-                    cached = self.get(CAMPAIGN_DETAILS_PATH, {"campaign_id": campaign_id})
+                    cached = self.get(endpoint.path, {endpoint.id_param: object_id})
                     with self._details_lock:
-                        self._details[campaign_id] = cached
+                        self._details[key] = cached
         return _copy_json(cached)
 
     def cached_details(self) -> dict[str, dict[str, Any]]:
         """The ``/campaigns/details`` bodies this client holds, by campaign id (copies)."""
         with self._details_lock:
-            return {cid: _copy_json(body) for cid, body in self._details.items()}
+            return {oid: _copy_json(body) for (path, oid), body in self._details.items()
+                    if path == CAMPAIGN_DETAILS_PATH}
 
     # -- the request loop ------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ What it serves, with Braze's shapes, oddities, errors, permissions and rate limi
 The public surface, at a glance (each has its own docstring and example):
 
 - ``Sandbox(seed, today=..., catalogue="all"|"experiments", n_campaigns=..., n_events=...,
-  n_segments=..., rate_limit=..., hourly_limit=..., small_hourly_limit=..., clock=...)``;
+  n_segments=..., n_canvases=..., rate_limit=..., hourly_limit=..., small_hourly_limit=...,
+  clock=...)``;
 - ``sb.today`` (the simulated today), ``sb.url``, ``sb.api_key``, ``sb.key_with(*permissions)``;
 - campaigns: ``sb.catalogue``, ``sb.campaign_ids``, ``sb.campaign(id)``, ``sb.truth(id)``
   (a :class:`CampaignTruth`: days as served, cohorts, conversion batches and
@@ -149,6 +150,8 @@ class Sandbox:
             every campaign's and Canvas's conversion events among them).
         n_segments: How many segments ``/segments/list`` has (None: the curated eight, two of
             them without analytics tracking).
+        n_canvases: None serves the curated Canvases; fewer keeps the first ones; more
+            appends synthetic Canvases, live over the 400 days up to today (benchmarks).
         latency: Seconds added to every response.
         fault_rate: Probability that a request meets a fault, drawn from its own seeded RNG
             (the data never changes with it).
@@ -198,6 +201,7 @@ class Sandbox:
         catalogue: Subset = "all",
         n_events: int | None = None,
         n_segments: int | None = None,
+        n_canvases: int | None = None,
         latency: float = 0.0,
         fault_rate: float = 0.0,
         faults: Sequence[str] = ALL_FAULTS,
@@ -210,6 +214,8 @@ class Sandbox:
     ) -> None:
         if n_campaigns is not None and n_campaigns < 0:
             raise ValueError(f"n_campaigns must be None or >= 0, got {n_campaigns}")
+        if n_canvases is not None and n_canvases < 0:
+            raise ValueError(f"n_canvases must be None or >= 0, got {n_canvases}")
         for name, value in (("rate_limit", rate_limit), ("hourly_limit", hourly_limit),
                             ("small_hourly_limit", small_hourly_limit),
                             ("n_events", n_events), ("n_segments", n_segments)):
@@ -233,6 +239,7 @@ class Sandbox:
         self._canvases: list[Canvas] | None = None
         self._workspace: Workspace | None = None
         self._n_events = n_events
+        self._n_canvases = n_canvases
         self._n_segments = n_segments
         self.api_key = _key(seed, 0)
         self._keys: dict[str, frozenset[str]] = {self.api_key: frozenset(PERMISSIONS)}
@@ -337,7 +344,7 @@ class Sandbox:
         """The Canvases (:class:`Canvas` descriptors), in catalogue order."""
         with self._lazy_lock:
             if self._canvases is None:
-                self._canvases = list(build_canvases(self.seed, self.today))
+                self._canvases = list(build_canvases(self.seed, self.today, self._n_canvases))
             return list(self._canvases)
 
     @property

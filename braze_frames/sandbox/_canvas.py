@@ -51,7 +51,7 @@ import math
 import random
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from ._catalogue import ConversionBehavior, _at, _uuid
@@ -361,15 +361,31 @@ def _make_canvas(seed: int, index: int, plan: _CanvasPlan, today: dt.date) -> Ca
     )
 
 
-def build_canvases(seed: int, today: dt.date) -> tuple[Canvas, ...]:
+def _synthetic_plan(k: int) -> _CanvasPlan:
+    """A Canvas for benchmarks: the shape of "Cart Recovery Flow", no oddity, live 400 days."""
+    return replace(_PLANS[1], name=f"Synthetic Canvas {k + 1}", first=400, last=0, oddities=(),
+                   tags=("synthetic",), description="A synthetic Canvas (benchmarks).")
+
+
+def build_canvases(seed: int, today: dt.date, n_canvases: int | None = None) -> tuple[Canvas, ...]:
     """The sandbox's Canvases, in catalogue order.
+
+    Args:
+        seed: The sandbox's seed.
+        today: The sandbox's today.
+        n_canvases: None for the curated Canvases; fewer keeps the first ones; more appends
+            synthetic ones (live for the 400 days up to today, without oddities).
 
     Examples:
         >>> import datetime as dt
         >>> [c.name for c in build_canvases(0, dt.date(2025, 6, 30))][:2]
         ['Welcome Journey', 'Cart Recovery Flow']
+        >>> build_canvases(0, dt.date(2025, 6, 30), 9)[-1].name
+        'Synthetic Canvas 2'
     """
-    return tuple(_make_canvas(seed, i, plan, today) for i, plan in enumerate(_PLANS))
+    plans = list(_PLANS) if n_canvases is None else [
+        *_PLANS[:n_canvases], *(_synthetic_plan(k) for k in range(max(0, n_canvases - len(_PLANS))))]
+    return tuple(_make_canvas(seed, i, plan, today) for i, plan in enumerate(plans))
 
 
 # --------------------------------------------------------------------------- simulation

@@ -1,8 +1,9 @@
 """One Arrow schema per frame kind, whatever backend made the frame, and the metadata it carries.
 
-Tidy frames (exactly ``TIDY_COLUMNS``) are cast to :data:`TIDY_ARROW_SCHEMA`, so a pandas
-frame and a polars frame holding the same rows give the same bytes (only the write time
-in the metadata differs). Other frames (pivot, rates, reconcile output...) keep their own
+Tidy frames (exactly ``TIDY_COLUMNS``) are cast to :data:`TIDY_ARROW_SCHEMA`, and Canvas
+frames (exactly ``CANVAS_COLUMNS``, kind ``"canvas"``) to :data:`CANVAS_ARROW_SCHEMA`, so a
+pandas frame and a polars frame holding the same rows give the same bytes (only the write
+time in the metadata differs). Other frames (pivot, rates, reconcile output...) keep their own
 columns with the backends' differences ironed out: every string flavour becomes
 ``string``, binaries ``binary``, pandas' midnight timestamps in ``date`` become ``date32``,
 and a float NaN becomes null. The metadata (JSON under :data:`METADATA_KEY`) never holds
@@ -24,14 +25,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._schema import SERIES_COLUMNS, TIDY_COLUMNS
-from .._tidy import HOUR_DTYPE, POLARS_SCHEMA, SERIES_POLARS_SCHEMA
+from .._tables import CAMPAIGN_TABLE, CANVAS_COLUMNS, CANVAS_TABLE, Table
+from .._tidy import CANVAS_POLARS_SCHEMA, HOUR_DTYPE, POLARS_SCHEMA, SERIES_POLARS_SCHEMA
 from .._validate import check_choice
 
-__all__ = ["METADATA_KEY", "SCHEMA_VERSION", "TIDY_ARROW_SCHEMA", "Kind"]
+__all__ = ["CANVAS_ARROW_SCHEMA", "METADATA_KEY", "SCHEMA_VERSION", "TIDY_ARROW_SCHEMA", "Kind"]
 
-Kind = Literal["tidy", "pivot", "rates", "reconcile", "frame", "series"]
+Kind = Literal["tidy", "canvas", "pivot", "rates", "reconcile", "frame", "series"]
 
-_KINDS: Final = ("tidy", "pivot", "rates", "reconcile", "frame", "series")
+_KINDS: Final = ("tidy", "canvas", "pivot", "rates", "reconcile", "frame", "series")
 
 #: The key of the key-value metadata entry this library writes (JSON).
 METADATA_KEY: Final = "braze_frames"
@@ -55,7 +57,19 @@ TIDY_ARROW_SCHEMA: Final = pa.schema([
     pa.field("value", pa.float64(), nullable=True),
 ])
 
-_TIDY_STRINGS: Final = ("campaign_id", "campaign_name", "channel", "variation", "variation_name", "metric")
+#: The Canvas table on disk (SPEC section 12), as the campaign table: dictionary keys; the
+#: keys but ``variant``/``step`` and the names are never null.
+CANVAS_ARROW_SCHEMA: Final = pa.schema([
+    pa.field(name, pa.date32() if name == "date" else pa.float64() if name == "value" else _KEY_TYPE,
+             nullable=name in CANVAS_TABLE.may_be_null)
+    for name in CANVAS_COLUMNS
+])
+
+#: The tables with a fixed schema, by kind: their Arrow schema, their polars dtypes.
+_TABLES: Final[Mapping[str, tuple[Table, pa.Schema, Mapping[str, Any]]]] = {
+    "tidy": (CAMPAIGN_TABLE, TIDY_ARROW_SCHEMA, POLARS_SCHEMA),
+    "canvas": (CANVAS_TABLE, CANVAS_ARROW_SCHEMA, CANVAS_POLARS_SCHEMA),
+}
 
 _ACCEPTED: Final = (
     "a pandas or polars DataFrame, a polars LazyFrame, a pyarrow Table, or any frame "
@@ -76,11 +90,12 @@ def _prepare(df: Any, kind: Kind | None) -> tuple[pa.Table, Kind, list[str]]:
         kind = _detect_kind(names)
     else:
         check_choice("kind", kind, _KINDS)
-    if kind == "tidy" and tuple(names) != TIDY_COLUMNS:
-        msg = f"kind='tidy' needs exactly the columns {list(TIDY_COLUMNS)}, got {names}"
-        raise ValueError(msg)
-    if kind == "tidy":
-        return _cast_tidy(table), kind, list(_TIDY_STRINGS)
+    if kind in _TABLES:
+        tidy, schema, _ = _TABLES[kind]
+        if tuple(names) != tidy.columns:
+            msg = f"kind={kind!r} needs exactly the columns {list(tidy.columns)}, got {names}"
+            raise ValueError(msg)
+        return _cast_tidy(table, schema), kind, list(tidy.string_columns)
     if kind == "series":
         return _cast_series(table), kind, list(_SERIES_STRINGS)
     table, categorical = _normalise(table)
@@ -147,13 +162,16 @@ def _detect_kind(names: Sequence[str]) -> Kind:
         return "tidy"
     if tuple(names) == SERIES_COLUMNS:
         return "series"
+    if tuple(names) == CANVAS_COLUMNS:
+        return "canvas"
     if {"metric", "value", "numerator", "denominator"} <= cols:
         return "rates"
     if "event" in cols and (
         {"by_conversion_date", "by_send_date", "difference"} & cols or any("gap" in c for c in cols)
     ):
         return "reconcile"
-    if {"campaign_id", "channel", "variation"} <= cols and not {"metric", "value"} & cols:
+    if ({"campaign_id", "channel", "variation"} <= cols or {"canvas_id", "variant", "step"} <= cols) \
+            and not {"metric", "value"} & cols:
         return "pivot"
     return "frame"
 
@@ -179,10 +197,10 @@ def _is_variable_list(t: pa.DataType) -> bool:
     }
 
 
-def _cast_tidy(table: pa.Table) -> pa.Table:
-    """Cast a tidy table to ``TIDY_ARROW_SCHEMA`` with plain strings (encoded at write)."""
+def _cast_tidy(table: pa.Table, target: pa.Schema = TIDY_ARROW_SCHEMA) -> pa.Table:
+    """Cast a tidy table to its schema (``TIDY_ARROW_SCHEMA``...) with plain strings (encoded at write)."""
     arrays: list[pa.ChunkedArray] = []
-    for field in TIDY_ARROW_SCHEMA:
+    for field in target:
         col = table[field.name]
         if field.name == "date":
             col = _as_date(col)
@@ -199,14 +217,15 @@ def _cast_tidy(table: pa.Table) -> pa.Table:
                 raise TypeError(msg)
             col = pc.cast(col, pa.string())
         if not field.nullable and col.null_count:
+            never = ", ".join(f.name for f in target if not f.nullable)
             msg = (
                 f"tidy column {field.name!r} has {col.null_count} null value(s); "
-                "campaign_id, date, channel and metric must never be null"
+                f"{never} must never be null"
             )
             raise ValueError(msg)
         arrays.append(col)
     schema = pa.schema([
-        f.with_type(pa.string()) if pa.types.is_dictionary(f.type) else f for f in TIDY_ARROW_SCHEMA
+        f.with_type(pa.string()) if pa.types.is_dictionary(f.type) else f for f in target
     ])
     return pa.Table.from_arrays(arrays, schema=schema)
 
@@ -368,10 +387,14 @@ def _check_user_metadata(metadata: object) -> dict[str, Any] | None:
 
 
 def _stats(table: pa.Table) -> dict[str, Any]:
-    """Campaign ids, date range and row count of the rows about to be written."""
+    """Campaign (or Canvas) ids, date range and row count of the rows about to be written."""
     ids: list[str] | None = None
     if "campaign_id" in table.column_names and pa.types.is_string(table["campaign_id"].type):
         ids = sorted(v for v in pc.unique(table["campaign_id"]).to_pylist() if v is not None)
+    canvas_ids: dict[str, list[str]] = {}
+    if "canvas_id" in table.column_names and pa.types.is_string(table["canvas_id"].type):
+        found = pc.unique(table["canvas_id"]).to_pylist()
+        canvas_ids["canvas_ids"] = sorted(v for v in found if v is not None)
     date_range: dict[str, str] | None = None
     if "date" in table.column_names and (
         pa.types.is_date32(table["date"].type) or pa.types.is_timestamp(table["date"].type)
@@ -379,7 +402,7 @@ def _stats(table: pa.Table) -> dict[str, Any]:
         lo_hi = pc.min_max(table["date"]).as_py()
         if lo_hi["min"] is not None:
             date_range = {"min": lo_hi["min"].isoformat(), "max": lo_hi["max"].isoformat()}
-    return {"campaign_ids": ids, "date_range": date_range, "rows": table.num_rows}
+    return {"campaign_ids": ids, **canvas_ids, "date_range": date_range, "rows": table.num_rows}
 
 
 def _metadata_json(
@@ -428,6 +451,8 @@ def _to_polars(table: pa.Table, meta: Mapping[str, Any] | None, *, selected: boo
     written = list((meta or {}).get("columns") or [])
     if kind is None and tuple(names) == TIDY_COLUMNS:
         kind = "tidy"
+    if kind is None and tuple(names) == CANVAS_COLUMNS:
+        kind = "canvas"
     if not selected and written:
         # Hive readers append partition columns; derived ones (month) were not in the frame.
         derived = set(((meta or {}).get("partitioning") or {}).get("derived") or [])
@@ -435,12 +460,13 @@ def _to_polars(table: pa.Table, meta: Mapping[str, Any] | None, *, selected: boo
         order += [c for c in names if c not in order and c not in derived]
         table = table.select(order)
     frame = cast("pl.DataFrame", pl.from_arrow(table))
-    if kind == "tidy":
-        if not selected and "campaign_name" not in frame.columns:
-            # Written before names joined the tidy table (schema version 1): no names known.
-            frame = frame.with_columns(pl.lit(None, pl.String()).alias("campaign_name"))
-            frame = frame.select(TIDY_COLUMNS)
-        return frame.cast({c: POLARS_SCHEMA[c] for c in frame.columns if c in POLARS_SCHEMA})
+    if kind == "tidy" and not selected and "campaign_name" not in frame.columns:
+        # Written before names joined the tidy table (schema version 1): no names known.
+        frame = frame.with_columns(pl.lit(None, pl.String()).alias("campaign_name"))
+        frame = frame.select(TIDY_COLUMNS)
+    if kind in _TABLES:
+        dtypes = _TABLES[str(kind)][2]
+        return frame.cast({c: dtypes[c] for c in frame.columns if c in dtypes})
     if kind == "series":
         hourly = frame.schema.get("date") == HOUR_DTYPE
         schema = dict(SERIES_POLARS_SCHEMA, date=HOUR_DTYPE if hourly else pl.Date())

@@ -35,8 +35,8 @@ _EXISTING: Final = ("error", "overwrite_or_ignore", "delete_matching")
 _DEFAULT_PARTITIONS: Final = ("month",)
 
 #: Inside each file of a dataset, rows are sorted by these (the ones the frame has), so
-#: that row-group statistics let readers skip campaigns.
-_SORT_COLUMNS: Final = ("campaign_id", "date")
+#: that row-group statistics let readers skip campaigns (or Canvases).
+_SORT_COLUMNS: Final = ("campaign_id", "canvas_id", "date")
 
 _MONTH: Final = "month"
 
@@ -145,7 +145,7 @@ def _partition_keys(table: pa.Table, spec: Mapping[str, Any]) -> pl.DataFrame:
 
 
 def _sorted_for_files(table: pa.Table) -> pa.Table:
-    """Rows by campaign then date (a stable sort: rows of one day keep their order)."""
+    """Rows by campaign (or Canvas) then date (a stable sort: rows of one day keep their order)."""
     keys = [(c, "ascending") for c in _SORT_COLUMNS if c in table.column_names]
     if not keys or table.num_rows < 2:
         return table

@@ -1,7 +1,8 @@
 """The sync store as a Delta Lake table (``sync(..., format="delta")``; the ``delta`` extra).
 
 The table holds the tidy columns plus ``month`` (``YYYY-MM``), its partition column, with
-plain strings (Delta has no dictionary type). Each batch of a sync is one commit made with
+plain strings (Delta has no dictionary type); a store's Canvas table is another Delta table,
+in ``_canvas/``, laid out the same way (``storage.tables``). Each batch of a sync is one commit made with
 ``deltalake.write_deltalake(mode="overwrite", predicate=...)``: the commit deletes every
 row of the (campaign, day) sets the batch fetched, restated days included, and inserts the
 rows fetched for them, so a day Braze no longer reports loses its rows (a merge would keep
@@ -42,7 +43,7 @@ from typing import Any, Final, cast
 import polars as pl
 import pyarrow as pa
 
-from .._schema import TIDY_COLUMNS
+from .._tables import CAMPAIGN_TABLE, Table
 from .fs import ObjectPath, StorePath
 from .manifest import _Manifest
 
@@ -51,17 +52,13 @@ __all__ = ["MANIFEST_KEY"]
 #: The commit-metadata key under which a Delta store keeps its manifest.
 MANIFEST_KEY: Final = "braze_frames.sync"
 
-_DELTA_SCHEMA: Final = pa.schema([
-    pa.field("campaign_id", pa.string()),
-    pa.field("campaign_name", pa.string()),
-    pa.field("date", pa.date32()),
-    pa.field("channel", pa.string()),
-    pa.field("variation", pa.string()),
-    pa.field("variation_name", pa.string()),
-    pa.field("metric", pa.string()),
-    pa.field("value", pa.float64()),
-    pa.field("month", pa.string()),
-])
+
+
+def _delta_schema(table: Table) -> pa.Schema:
+    """A table's columns as the Delta table holds them: plain strings, then ``month``."""
+    types = {"date": pa.date32(), "value": pa.float64()}
+    return pa.schema([pa.field(c, types.get(c, pa.string())) for c in (*table.columns, "month")])
+
 
 #: How far back in the log to look for the latest commit with a manifest (optimize and
 #: vacuum add commits without one).
@@ -93,38 +90,37 @@ def is_delta(root: StorePath) -> bool:
     return log.is_dir() and any(log.glob("*.json"))
 
 
-def load_manifest(root: StorePath) -> _Manifest:
+def load_manifest(root: StorePath, section: str = "campaigns") -> _Manifest:
     """The manifest of the latest commit that carries one (an empty one for a new table)."""
     if not is_delta(root):
-        return _Manifest(None, {})
+        return _Manifest(None, {}, section=section)
     table = _deltalake().DeltaTable(_uri(root), storage_options=_options(root))
     for commit in table.history(_HISTORY):
         text = commit.get(MANIFEST_KEY)
         if isinstance(text, str):
-            return _Manifest.loads(text, f"{root} (commit {commit.get('version')})")
+            return _Manifest.loads(text, f"{root} (commit {commit.get('version')})", section=section)
     msg = (f"{root} is a Delta table without a braze_frames manifest in its last {_HISTORY} "
            "commits; sync into a new location, or read it with read_store")
     raise ValueError(msg)
 
 
-def to_delta_table(frame: pl.DataFrame) -> pa.Table:
+def to_delta_table(frame: pl.DataFrame, table: Table = CAMPAIGN_TABLE) -> pa.Table:
     """Tidy rows as the table's Arrow schema (strings, the month column)."""
-    strings = [c for c in TIDY_COLUMNS if c not in ("date", "value")]
-    out = frame.select(TIDY_COLUMNS).with_columns(
-        *(pl.col(c).cast(pl.String) for c in strings),
+    out = frame.select(table.columns).with_columns(
+        *(pl.col(c).cast(pl.String) for c in table.string_columns),
         month=pl.col("date").dt.strftime("%Y-%m"),
     )
-    return out.to_arrow().cast(_DELTA_SCHEMA)
+    return out.to_arrow().cast(_delta_schema(table))
 
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def predicate(days: Mapping[str, list[tuple[Any, Any]]]) -> str:
+def predicate(days: Mapping[str, list[tuple[Any, Any]]], id_column: str = "campaign_id") -> str:
     """The SQL predicate of the (campaign, day) sets replaced: runs of days per campaign."""
     terms = [
-        f"(campaign_id = {_literal(cid)} AND date >= '{a.isoformat()}' AND date <= '{b.isoformat()}')"
+        f"({id_column} = {_literal(cid)} AND date >= '{a.isoformat()}' AND date <= '{b.isoformat()}')"
         for cid, runs in sorted(days.items()) for a, b in runs
     ]
     return " OR ".join(terms)
@@ -155,6 +151,6 @@ def read(root: StorePath, *, lazy: bool) -> Any:
     return cast("pa.Table", table.to_pyarrow_table())
 
 
-def manifest_json(root: StorePath) -> dict[str, Any]:
+def manifest_json(root: StorePath, section: str = "campaigns") -> dict[str, Any]:
     """The latest manifest, decoded (for tests and tools)."""
-    return cast("dict[str, Any]", json.loads(load_manifest(root).dumps()))
+    return cast("dict[str, Any]", json.loads(load_manifest(root, section).dumps()))

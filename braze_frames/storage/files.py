@@ -19,7 +19,7 @@ from typing import IO, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .arrow import METADATA_KEY, TIDY_ARROW_SCHEMA, Kind, _encode
+from .arrow import CANVAS_ARROW_SCHEMA, METADATA_KEY, TIDY_ARROW_SCHEMA, Kind, _encode
 from .fs import ObjectPath, StorePath
 
 __all__: list[str] = []
@@ -126,6 +126,6 @@ def _write_table_file(
 
 
 def _file_schema(table: pa.Table, kind: Kind, meta: bytes, drop: Sequence[str] = ()) -> pa.Schema:
-    base = TIDY_ARROW_SCHEMA if kind == "tidy" else table.schema
+    base = {"tidy": TIDY_ARROW_SCHEMA, "canvas": CANVAS_ARROW_SCHEMA}.get(kind, table.schema)
     fields = [f for f in base if f.name not in drop]
     return pa.schema(fields, metadata={METADATA_KEY: meta})

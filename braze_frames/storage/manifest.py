@@ -1,9 +1,11 @@
-"""The store's manifest: per campaign, which days the store holds for certain, and its names.
+"""The store's manifest: per object, which days the store holds for certain, and its names.
 
 See :mod:`braze_frames.storage.store` for what the fields mean and how a sync uses them.
-A Parquet store keeps it in ``_braze_sync.json`` (written whole or not at all, locally or on
-an object store); a Delta store keeps it in the metadata of the commit that wrote the data
-it certifies. The manifest never holds the API key, nor anything else from the environment.
+Each table of a store (``storage.tables``) has its own manifest, in its folder, its records
+under the table's section (``"campaigns"``, ``"canvases"``). A Parquet store keeps it in
+``_braze_sync.json`` (written whole or not at all, locally or on an object store); a Delta
+store keeps it in the metadata of the commit that wrote the data it certifies. The manifest
+never holds the API key, nor anything else from the environment.
 """
 
 from __future__ import annotations
@@ -39,17 +41,28 @@ LAYOUT_CAMPAIGN_MONTH: Final = "campaign_id/month"
 _SAVE_EVERY: Final = 0.2
 
 
+#: The fields of a record that are not names of its parts.
+_FIELDS: Final = frozenset({"start", "first", "last", "synced_at", "name"})
+
+
 @dataclass(frozen=True)
 class _Record:
-    """One campaign's entry in the manifest."""
+    """One campaign's (or Canvas's) entry in the manifest."""
 
     start: dt.date | None = None
     first: dt.date | None = None
     last: dt.date | None = None
     synced_at: dt.datetime | None = None
-    #: The campaign's latest name, and its variations' (``variation`` -> name).
+    #: The object's latest name.
     name: str | None = None
-    variations: Mapping[str, str] = field(default_factory=dict)
+    #: Its parts' latest names, by key column: ``{"variation": {id: name}}`` for a campaign,
+    #: ``{"variant": ..., "step": ...}`` for a Canvas; in JSON under ``"variations"``...
+    parts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @property
+    def variations(self) -> Mapping[str, str]:
+        """A campaign's variation names (``variation`` -> name)."""
+        return self.parts.get("variation", {})
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -61,8 +74,9 @@ class _Record:
         }
         if self.name is not None:
             out["name"] = self.name
-        if self.variations:
-            out["variations"] = dict(sorted(self.variations.items()))
+        for column, names in sorted(self.parts.items()):
+            if names:
+                out[f"{column}s"] = dict(sorted(names.items()))
         return out
 
     @classmethod
@@ -72,8 +86,10 @@ class _Record:
             raise TypeError(msg)
         stamp = value.get("synced_at")
         name = value.get("name")
-        variations = value.get("variations") or {}
-        if not isinstance(variations, Mapping) or (name is not None and not isinstance(name, str)):
+        parts = {key[:-1]: names for key, names in value.items()
+                 if key not in _FIELDS and key.endswith("s")}
+        if not all(isinstance(v, Mapping) for v in parts.values()) or (
+                name is not None and not isinstance(name, str)):
             msg = f"{where} has names of the wrong type"
             raise TypeError(msg)
         return cls(
@@ -82,7 +98,7 @@ class _Record:
             last=_date_or_none(value.get("last"), where),
             synced_at=None if stamp is None else dt.datetime.fromisoformat(str(stamp)),
             name=name,
-            variations={str(k): str(v) for k, v in variations.items()},
+            parts={c: {str(k): str(v) for k, v in names.items()} for c, names in parts.items()},
         )
 
 
@@ -112,43 +128,49 @@ class _Manifest:
     """
 
     def __init__(
-        self, path: StorePath | None, records: dict[str, _Record], layout: str = LAYOUT_MONTH
+        self, path: StorePath | None, records: dict[str, _Record], layout: str = LAYOUT_MONTH,
+        section: str = "campaigns",
     ) -> None:
         self.path = path
         self.records = records
         self.layout = layout
+        self.section = section
         self.dirty = False
         self._saved_at = time.monotonic()
 
     @classmethod
-    def load(cls, root: StorePath) -> _Manifest:
+    def load(cls, root: StorePath, section: str = "campaigns") -> _Manifest:
         path = root / MANIFEST_NAME
         if not path.is_file():
-            return cls(path, {})
-        return cls.loads(path.read_text(encoding="utf-8"), str(path), path)
+            return cls(path, {}, section=section)
+        return cls.loads(path.read_text(encoding="utf-8"), str(path), path, section=section)
 
     @classmethod
-    def loads(cls, text: str, where: str, path: StorePath | None = None) -> _Manifest:
+    def loads(
+        cls, text: str, where: str, path: StorePath | None = None, *, section: str = "campaigns"
+    ) -> _Manifest:
         try:
-            records, layout = _parse_manifest(json.loads(text))
+            records, layout = _parse_manifest(json.loads(text), section)
         except (ValueError, TypeError) as exc:
             msg = (
                 f"{where} is not a manifest this library can read ({exc}); delete it to "
-                "have the next sync fetch every campaign again from start="
+                f"have the next sync fetch every one of its {section} again from start="
             )
             raise ValueError(msg) from exc
-        return cls(path, records, layout)
+        return cls(path, records, layout, section)
 
     def earliest_start(self) -> dt.date | None:
         starts = [r.start for r in self.records.values() if r.start is not None]
         return min(starts) if starts else None
 
-    def names(self) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
-        """The latest names: campaign -> name, and (campaign, variation) -> name."""
-        campaigns = {cid: r.name for cid, r in self.records.items() if r.name is not None}
-        variations = {(cid, vid): name for cid, r in self.records.items()
-                      for vid, name in r.variations.items()}
-        return campaigns, variations
+    def names(self) -> tuple[dict[str, str], dict[str, dict[tuple[str, str], str]]]:
+        """The latest names: id -> name, and per key column, (id, part) -> name."""
+        own = {oid: r.name for oid, r in self.records.items() if r.name is not None}
+        parts: dict[str, dict[tuple[str, str], str]] = {}
+        for oid, record in self.records.items():
+            for column, names in record.parts.items():
+                parts.setdefault(column, {}).update(((oid, k), v) for k, v in names.items())
+        return own, parts
 
     def dumps(self) -> str:
         data = {
@@ -156,7 +178,7 @@ class _Manifest:
             "version": _VERSION,
             "layout": self.layout,
             "updated_at": utc_now().isoformat(timespec="seconds"),
-            "campaigns": {cid: rec.to_json() for cid, rec in sorted(self.records.items())},
+            self.section: {oid: rec.to_json() for oid, rec in sorted(self.records.items())},
         }
         return json.dumps(data, indent=1, ensure_ascii=False)
 
@@ -175,7 +197,7 @@ class _Manifest:
         self._saved_at = time.monotonic()
 
 
-def _parse_manifest(data: object) -> tuple[dict[str, _Record], str]:
+def _parse_manifest(data: object, section: str = "campaigns") -> tuple[dict[str, _Record], str]:
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         msg = f"not a {_FORMAT} manifest"
         raise TypeError(msg)
@@ -183,13 +205,13 @@ def _parse_manifest(data: object) -> tuple[dict[str, _Record], str]:
     if version not in (1, _VERSION):
         msg = f"manifest version {version!r}; this library reads 1 and {_VERSION}"
         raise TypeError(msg)
-    campaigns = data.get("campaigns")
+    campaigns = data.get(section)
     if not isinstance(campaigns, dict):
-        msg = "no campaigns object"
+        msg = f"no {section} object"
         raise TypeError(msg)
     layout = LAYOUT_CAMPAIGN_MONTH if version == 1 else data.get("layout", LAYOUT_MONTH)
     if layout not in (LAYOUT_MONTH, LAYOUT_CAMPAIGN_MONTH):
         msg = f"unknown layout {layout!r}"
         raise TypeError(msg)
-    records = {str(cid): _Record.from_json(value, f"campaign {cid!r}") for cid, value in campaigns.items()}
+    records = {str(cid): _Record.from_json(value, f"{section} {cid!r}") for cid, value in campaigns.items()}
     return records, str(layout)

@@ -196,9 +196,10 @@ def write_parquet(
             integers, booleans or dates.
         metadata: Extra JSON-serialisable entries, stored under ``"user"`` in the
             ``braze_frames`` metadata.
-        kind: What the frame is: ``"tidy"``, ``"pivot"``, ``"rates"``, ``"reconcile"`` or
-            ``"frame"``. Detected from the columns when omitted; ``"tidy"`` requires
-            exactly the tidy columns.
+        kind: What the frame is: ``"tidy"``, ``"canvas"``, ``"pivot"``, ``"rates"``,
+            ``"reconcile"`` or ``"frame"``. Detected from the columns when omitted;
+            ``"tidy"`` requires exactly the tidy columns, ``"canvas"`` exactly
+            ``CANVAS_COLUMNS``.
         compression: Parquet codec (``"zstd"``, ``"snappy"``, ``"gzip"``, ``"none"``...).
         compression_level: Codec level; zstd defaults to 3.
         existing: What to do with data already at ``path``, named as in
@@ -297,7 +298,8 @@ def parquet_metadata(
 ) -> dict[str, Any]:
     """Return the ``braze_frames`` metadata of a file, or of a whole dataset.
 
-    For a dataset, the per-file entries are combined: ``campaign_ids`` is their union,
+    For a dataset, the per-file entries are combined: ``campaign_ids`` (``canvas_ids`` for
+    Canvas frames) is their union,
     ``date_range`` spans them all, ``rows`` is the total, ``written_at`` the latest, and
     ``files`` counts the data files.
 
@@ -329,9 +331,11 @@ def parquet_metadata(
         raise FileNotFoundError(msg)
     metas = [_require_metadata(_schema_of(f), f) for f in files]
     combined = dict(metas[0])
-    ids = {cid for m in metas for cid in (m.get("campaign_ids") or [])}
+    for key in ("campaign_ids", "canvas_ids"):
+        ids = {cid for m in metas for cid in (m.get(key) or [])}
+        if key in combined or any(m.get(key) is not None for m in metas):
+            combined[key] = sorted(ids) if any(m.get(key) is not None for m in metas) else None
     ranges = [m["date_range"] for m in metas if m.get("date_range")]
-    combined["campaign_ids"] = sorted(ids) if any(m.get("campaign_ids") is not None for m in metas) else None
     combined["date_range"] = (
         {"min": min(r["min"] for r in ranges), "max": max(r["max"] for r in ranges)} if ranges else None
     )

@@ -18,6 +18,13 @@ which days the store holds for certain, and the campaign's latest names::
 and a ``month`` partition column; the manifest rides in each commit's metadata (see
 :mod:`braze_frames.storage.delta`).
 
+**Tables.** A store keeps one table per endpoint, each apart: the campaigns at the root (as
+above), the Canvases (``sync(..., canvases=...)``) in ``_canvas/`` with their own manifest
+(records under ``"canvases"``: per Canvas the certified days, its name and its variants'
+and steps' names) and month partitions, read with ``read_store(store, table="canvas")``.
+What differs between tables is data (:mod:`braze_frames.storage.tables`); everything below
+holds for each of them. One lock covers the whole store.
+
 ``first``..``last`` is the *certified* range: every day in it was fetched and written (a day
 without rows is a day Braze had no data for). ``start`` is the first day asked for, kept so
 that a later sync without ``start=`` still fills what an earlier one could not fetch.
@@ -92,17 +99,13 @@ import polars as pl
 
 from .._progress import progress_bar
 from .._runner import FetchFailure, OnError, check_ids, check_on_error, client_scope
-from .._schema import TIDY_COLUMNS
-from .._tidy import POLARS_SCHEMA, Backend, check_backend, empty_tidy, to_backend
+from .._tables import Table
+from .._tidy import Backend, check_backend, to_backend
 from .._validate import check_choice, check_int
-from ..endpoints.windows import MAX_LENGTH, parse_day
-from ..fetch import (
-    FetchFailedWarning,
-    FetchResult,
-    fetch_data_series,
-)
+from ..endpoints.windows import parse_day
+from ..fetch import FetchFailedWarning, FetchResult
 from . import delta as _delta
-from .arrow import _prepare, _to_polars
+from .arrow import Kind, _prepare, _to_polars
 from .dataset import _COMMON_METADATA, _data_files, _write_dataset
 from .discover import _details, _discover, _Discovered
 from .files import _fsync_dir, _WriteOptions
@@ -110,6 +113,7 @@ from .fs import ObjectPath, StorePath, as_path
 from .lock import _Lease, _remove_temporary_files, _store_lock
 from .manifest import LAYOUT_CAMPAIGN_MONTH, LAYOUT_MONTH, MANIFEST_NAME, _Manifest, _Record, utc_now
 from .parquet import _read_files, read_parquet, write_parquet
+from .tables import CAMPAIGNS, CANVASES, STORE_TABLES, StoreTable
 
 if TYPE_CHECKING:
     from ..http.client import BrazeClient
@@ -131,8 +135,6 @@ _BATCH_PER_THREAD = 8
 
 _MIN_BATCH = 64
 
-_STRING_COLUMNS: Final = tuple(c for c in TIDY_COLUMNS if c not in ("date", "value"))
-
 
 class SyncWarning(UserWarning):
     """A sync left campaigns out, or could not read their details (named, with the reason)."""
@@ -145,7 +147,8 @@ class SyncReport:
     Attributes:
         store: The store: its directory, or its URI.
         campaigns: Campaigns that had days to fetch.
-        days_fetched: Campaign-days fetched successfully (days without data included).
+        days_fetched: Campaign-days (and Canvas-days) fetched successfully (days without
+            data included).
         rows_written: Rows fetched and written to the store.
         partitions_rewritten: Month files created, replaced or removed (a Parquet store; a
             month whose rows did not change is left alone and not counted), or commits made
@@ -156,6 +159,7 @@ class SyncReport:
         seconds: Wall time.
         skipped: Campaigns left out, each with the reason (archived with
             ``include_archived=False``, or active only outside the range).
+        canvases: Canvases that had days to fetch.
     """
 
     store: Path | str
@@ -167,6 +171,7 @@ class SyncReport:
     requests: int = 0
     seconds: float = 0.0
     skipped: dict[str, str] = field(default_factory=dict)
+    canvases: int = 0
 
     @property
     def ok(self) -> bool:
@@ -174,9 +179,13 @@ class SyncReport:
         return not self.failures
 
     def __str__(self) -> str:
+        what, unit = f"{self.campaigns} campaign(s)", "campaign-days"
+        if self.canvases:
+            what += f" and {self.canvases} Canvas(es)"
+            unit = "campaign- and Canvas-days" if self.campaigns else "Canvas-days"
         text = (
-            f"synced {self.campaigns} campaign(s) into {self.store}: {self.days_fetched} "
-            f"campaign-days fetched in {self.requests} request(s), {self.rows_written} rows "
+            f"synced {what} into {self.store}: {self.days_fetched} "
+            f"{unit} fetched in {self.requests} request(s), {self.rows_written} rows "
             f"written, {self.partitions_rewritten} partition(s) rewritten, {self.seconds:.1f} s"
         )
         if self.failures:
@@ -190,6 +199,7 @@ def sync(
     store: str | os.PathLike[str],
     campaign_ids: str | Iterable[str] | None = None,
     *,
+    canvases: str | Iterable[str] | None = None,
     start: str | dt.date | dt.datetime | None = None,
     end: str | dt.date | dt.datetime | None = None,
     lookback_days: int = 30,
@@ -210,14 +220,25 @@ def sync(
     crash or Ctrl-C the store stays readable and the next sync picks up where the manifest
     says (see the module docstring for the guarantees).
 
+    Canvases (``/canvas/data_series``) are kept in the same store, apart from the
+    campaigns: their own folder (``_canvas/``), manifest and month partitions (see
+    :mod:`braze_frames.storage.tables`); read them with ``read_store(store,
+    table="canvas")``. A sync touches what it names: ``campaign_ids``, ``canvases``, or
+    both; with neither, every table the store holds (a new store: the campaigns).
+
     Args:
         store: The store: a local directory (created when missing) or an ``s3://``,
             ``gs://``, ``az://`` or ``file://`` URI.
         campaign_ids: One campaign id or several; ``None`` for the campaigns already in
             the store plus every campaign ``/campaigns/list`` gives whose active days
             (``/campaigns/details``: first send to last send plus its conversion window)
-            overlap the range. Campaigns new to the store then start at ``start``, or
-            without it where the store starts (its earliest ``start``).
+            overlap the range (unless only ``canvases`` are named). Campaigns new to the
+            store then start at ``start``, or without it where the store starts (its
+            earliest ``start``).
+        canvases: One Canvas id or several, synced into the store's Canvas table the same
+            way (windows of 14 days; the days the store lacks plus the last
+            ``lookback_days``). ``None`` syncs no Canvas, except in a sync that names
+            nothing, which brings the Canvases the store holds up to date.
         start: First day wanted, inclusive. Needed for a campaign's first sync; later syncs
             remember it (an earlier ``start`` extends the store backwards).
         end: Last day wanted, inclusive; default today (UTC).
@@ -243,9 +264,8 @@ def sync(
         A :class:`SyncReport`.
 
     Raises:
-        ValueError: Bad arguments, a campaign new to the store without ``start`` (checked
-            before any ``/campaigns/data_series`` request), or a ``format`` other than the
-            store's.
+        ValueError: Bad arguments, a campaign or Canvas new to the store without ``start``
+            (checked before any data request), or a ``format`` other than the store's.
         TypeError: Arguments of the wrong type.
         StoreLockedError: Another sync holds the store's lock (also a ``RuntimeError``
             and a ``BrazeError``); the message says who, and until when.
@@ -257,6 +277,7 @@ def sync(
 
     Examples:
         >>> import tempfile
+        >>> import braze_frames as bf
         >>> from braze_frames import BrazeClient
         >>> from braze_frames.sandbox import Sandbox
         >>> sb = Sandbox(seed=0).start()
@@ -268,13 +289,19 @@ def sync(
         >>> again = sync(tmp, sb.campaign_ids[:2], end=day + dt.timedelta(days=10), client=client)
         >>> first.days_fetched, again.days_fetched  # again: 30 days looked back, 10 new ones
         (120, 80)
-        >>> read_store(tmp).columns == list(TIDY_COLUMNS)
+        >>> read_store(tmp).columns == list(bf.TIDY_COLUMNS)
         True
+        >>> canvas = sync(tmp, canvases=sb.canvas_ids[1], start=day - dt.timedelta(days=27), end=day,
+        ...               client=client)
+        >>> canvas.canvases, canvas.days_fetched, read_store(tmp, table="canvas").columns[:2]
+        (1, 28, ['canvas_id', 'canvas_name'])
         >>> client.close(); sb.stop()
     """
     started = time.perf_counter()
     root = as_path(store, storage_options)
     ids = None if campaign_ids is None else check_ids(campaign_ids)
+    canvas_ids = None if canvases is None else check_ids(
+        canvases, name="canvases", what="Canvas", lister="bf.list_canvases()")
     first_day = None if start is None else parse_day(start, "start")
     now = utc_now()
     last_day = now.date() if end is None else parse_day(end, "end")
@@ -294,63 +321,33 @@ def sync(
 
     with _store_lock(root) as lease:
         _remove_temporary_files(root)
-        target: _Target = _DeltaTarget(root, lease) if format == "delta" else _ParquetTarget(root, lease)
-        target.check_format()
-        manifest = target.load()
-        if ids is None and not manifest.records and first_day is None:
-            msg = _needs_start_message(["every campaign"])
-            raise ValueError(msg)
+        # Each table's ids (None: not named); a new table adds its keyword here.
+        named = {CAMPAIGNS.name: ids, CANVASES.name: canvas_ids}
+        jobs = _open_tables(root, lease, format, named, first_day)
         with client_scope(client) as cl:
             before = cl.stats.requests
-            found: _Discovered | None = None
-            if ids is None:
-                # A campaign created since the last sync starts where the store does.
-                first_day = first_day if first_day is not None else manifest.earliest_start()
-                assert first_day is not None
-                found = _discover(cl, first_day, last_day, include_archived=include_archived)
-                ids = list(dict.fromkeys([*manifest.records, *found.ids]))
-            plans = _plan_all(ids, manifest, first_day, last_day, lookback_days)
-            skipped: dict[str, str] = {}
-            if found is not None:
-                plans, skipped = _clip(plans, found, manifest)
-                skipped = {**found.skipped, **skipped}
-            else:
-                # Names, once, for the manifest. A campaign whose details fail for its own
-                # reason (an unknown id) fails its data request too, which reports it.
-                found = _details(cl, list(plans))
-                found = replace(found, no_details={
-                    cid: why for cid, why in found.no_details.items() if why.startswith(_DENIED)})
-            _warn_discovery(found, skipped)
-            # Record the start asked for, and the names the details gave, before fetching:
-            # it certifies nothing, and lets a rerun after a crash go on without start=.
-            for cid, plan in plans.items():
-                record = manifest.records.get(cid, _Record())
-                name, variations = found.names.get(cid, (None, {}))
-                new = replace(record, start=plan.start, name=name or record.name,
-                              variations={**record.variations, **variations})
-                if new != record:
-                    manifest.records[cid] = new
-                    manifest.dirty = True
-            target.begin(manifest)
-            writer = _Writer(target, manifest, now)
-            try:
-                # Each fetch fills names from the client's cache of the details read above;
-                # when they could not be read, the sync has said so once, and fetches skip them.
-                denied = any(why.startswith(_DENIED) for why in found.no_details.values())
-                _run(cl, plans, writer, on_error=on_error, progress=progress, names=not denied)
-            finally:
-                target.finish(manifest)
+            # Every table is planned before any is fetched: a missing start= is refused
+            # before the first data request.
+            for job in jobs:
+                _plan_job(cl, job, first_day, last_day, lookback_days, include_archived=include_archived)
+            for job in jobs:
+                _run_job(cl, job, now, on_error=on_error, progress=progress)
             requests = cl.stats.requests - before
+    counts = {spec.name: 0 for spec in STORE_TABLES.values()}
+    for job in jobs:
+        counts[job.spec.name] = sum(1 for p in job.plans.values() if p.intervals)
+    writers = [job.writer for job in jobs if job.writer is not None]
     report = SyncReport(
         store=root if isinstance(root, Path) else str(root),
-        campaigns=sum(1 for p in plans.values() if p.intervals),
-        days_fetched=writer.days_fetched,
-        rows_written=writer.rows_written,
-        partitions_rewritten=writer.partitions_rewritten,
-        failures=writer.failures,
+        campaigns=counts[CAMPAIGNS.name],
+        days_fetched=sum(w.days_fetched for w in writers),
+        rows_written=sum(w.rows_written for w in writers),
+        partitions_rewritten=sum(w.partitions_rewritten for w in writers),
+        failures=[f for w in writers for f in w.failures],
         requests=requests,
         seconds=time.perf_counter() - started,
-        skipped=skipped,
+        skipped={cid: why for job in jobs for cid, why in job.skipped.items()},
+        canvases=counts[CANVASES.name],
     )
     if report.failures and on_error == "warn":
         shown = "; ".join(str(f) for f in report.failures[:5])
@@ -362,6 +359,125 @@ def sync(
             stacklevel=2,
         )
     return report
+
+
+@dataclass
+class _Job:
+    """One table's part of a sync: where it goes, what it asks for, how it went."""
+
+    spec: StoreTable
+    target: _Target
+    manifest: _Manifest
+    #: The ids named; None: the campaigns are discovered (``_discover``).
+    ids: list[str] | None
+    plans: dict[str, _Plan] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: With campaigns: whether their details may be read (else fetches ask for no names).
+    names: bool = True
+    writer: _Writer | None = None
+
+
+def _open_tables(
+    root: StorePath,
+    lease: _Lease,
+    format: StoreFormat,
+    named: Mapping[str, list[str] | None],
+    first_day: dt.date | None,
+) -> list[_Job]:
+    """The tables a sync touches, each loaded: those named, or every table the store holds.
+
+    ``named`` gives each table's ids, by table name (None: not named).
+    """
+    everything = all(v is None for v in named.values())
+    jobs: list[_Job] = []
+    for spec in STORE_TABLES.values():
+        wanted = named.get(spec.name)
+        if wanted is None and not everything:
+            continue
+        where = root / spec.folder if spec.folder else root
+        if everything and spec is not CAMPAIGNS and not (where / MANIFEST_NAME).is_file() \
+                and not _delta.is_delta(where):
+            continue  # a table this store does not hold
+        target: _Target = (_DeltaTarget if format == "delta" else _ParquetTarget)(where, lease, spec)
+        target.check_format()
+        manifest = target.load()
+        if everything and spec is not CAMPAIGNS:
+            wanted = list(manifest.records)
+        jobs.append(_Job(spec, target, manifest, wanted))
+    if everything:
+        held = [job for job in jobs if job.manifest.records]
+        # A sync that names nothing brings the store's tables up to date; a new store
+        # starts with every campaign.
+        jobs = held or jobs[:1]
+        if not held and first_day is None:
+            raise ValueError(_needs_start_message(["every campaign"]))
+    return jobs
+
+
+def _plan_job(
+    client: BrazeClient,
+    job: _Job,
+    first_day: dt.date | None,
+    last_day: dt.date,
+    lookback_days: int,
+    *,
+    include_archived: bool,
+) -> None:
+    """Which days each object of a table needs (campaigns: chosen and named through details)."""
+    manifest = job.manifest
+    ids = job.ids
+    names: dict[str, tuple[str | None, dict[str, str]]] = {}
+    if job.spec is CAMPAIGNS:
+        found: _Discovered | None = None
+        if ids is None:
+            # A campaign created since the last sync starts where the store does.
+            first_day = first_day if first_day is not None else manifest.earliest_start()
+            assert first_day is not None
+            found = _discover(client, first_day, last_day, include_archived=include_archived)
+            ids = list(dict.fromkeys([*manifest.records, *found.ids]))
+        plans = _plan_all(ids, manifest, first_day, last_day, lookback_days)
+        if found is not None:
+            plans, skipped = _clip(plans, found, manifest)
+            job.skipped = {**found.skipped, **skipped}
+        else:
+            # Names, once, for the manifest. A campaign whose details fail for its own
+            # reason (an unknown id) fails its data request too, which reports it.
+            found = _details(client, list(plans))
+            found = replace(found, no_details={
+                cid: why for cid, why in found.no_details.items() if why.startswith(_DENIED)})
+        _warn_discovery(found, job.skipped)
+        names = found.names
+        # When the key may not read details, the sync has said so once, and fetches skip them.
+        job.names = not any(why.startswith(_DENIED) for why in found.no_details.values())
+    else:
+        # A Canvas's names come with its data: the rows carry them, the manifest keeps them.
+        plans = _plan_all(ids or [], manifest, first_day, last_day, lookback_days, what=job.spec.what)
+    job.plans = plans
+    # Record the start asked for, and the names the details gave, before fetching: it
+    # certifies nothing, and lets a rerun after a crash go on without start=.
+    for oid, plan in plans.items():
+        record = manifest.records.get(oid, _Record())
+        name, variations = names.get(oid, (None, {}))
+        parts = {**record.parts, "variation": {**record.variations, **variations}} if variations \
+            else record.parts
+        new = replace(record, start=plan.start, name=name or record.name, parts=parts)
+        if new != record:
+            manifest.records[oid] = new
+            manifest.dirty = True
+
+
+def _run_job(
+    client: BrazeClient, job: _Job, now: dt.datetime, *, on_error: OnError, progress: bool | None
+) -> None:
+    """Fetch and write one table's plans, batch by batch."""
+    if job.spec.folder:
+        job.target.root.mkdir(parents=True, exist_ok=True)
+    job.target.begin(job.manifest)
+    job.writer = _Writer(job.target, job.manifest, now)
+    try:
+        _run(client, job.plans, job.writer, on_error=on_error, progress=progress, names=job.names)
+    finally:
+        job.target.finish(job.manifest)
 
 
 #: The errors that say the key may not read details at all (then no fetch asks again).
@@ -408,83 +524,99 @@ def _warn_discovery(found: _Discovered, skipped: Mapping[str, str]) -> None:
 def read_store(
     store: str | os.PathLike[str],
     *,
+    table: str = "campaign",
     backend: Backend = "polars",
     lazy: bool = False,
     storage_options: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Read a store written by :func:`sync` as one tidy frame, with the latest names.
+    """Read a table of a store written by :func:`sync` as one tidy frame, with the latest names.
 
-    ``campaign_name`` and ``variation_name`` come from the store's manifest (the latest
-    names a sync saw) where it has them, else from the rows. The store is an ordinary
-    dataset, so other readers work on it as it is (without that join):
-    ``pl.scan_parquet(f"{store}/**/*.parquet", hive_partitioning=True)``, DuckDB's
-    ``read_parquet('<store>/**/*.parquet', hive_partitioning=true)``, Spark, pyarrow; a
-    Delta store with ``pl.scan_delta``, deltalake, Spark (see :mod:`braze_frames.storage.delta`).
+    ``campaign_name`` and ``variation_name`` (a Canvas table: ``canvas_name``,
+    ``variant_name``, ``step_name``) come from the table's manifest (the latest names a
+    sync saw) where it has them, else from the rows. The store is an ordinary dataset, so
+    other readers work on it as it is (without that join), one table per folder:
+    ``pl.scan_parquet(f"{store}/month=*/*.parquet", hive_partitioning=True)`` (Canvases:
+    ``f"{store}/_canvas/month=*/*.parquet"``), DuckDB's
+    ``read_parquet('<store>/month=*/*.parquet', hive_partitioning=true)``, Spark, pyarrow
+    (both skip ``_canvas/`` when reading the root); a Delta store with ``pl.scan_delta``,
+    deltalake, Spark (see :mod:`braze_frames.storage.delta`).
 
     Args:
         store: The store: a local directory or an object-store URI.
+        table: ``"campaign"`` (the default) or ``"canvas"`` (``sync(..., canvases=...)``).
         backend: ``"polars"`` or ``"pandas"`` (eager only).
         lazy: Return a polars ``LazyFrame`` over the files instead of reading them. Its
             key columns are ``String`` (the others have the tidy dtypes), so that a filter
-            on ``campaign_id`` or ``date`` skips row groups by their statistics, and a
+            on the id column or ``date`` skips row groups by their statistics, and a
             filter on ``date`` skips whole months in a Parquet store.
         storage_options: Object-store settings (see :func:`sync`).
 
     Returns:
-        The tidy frame (tidy columns and dtypes; rows by month, then campaign and date),
+        The tidy frame (the table's columns and dtypes; rows by month, then id and date),
         or a ``LazyFrame`` with the same columns.
 
     Raises:
-        FileNotFoundError: No store at ``store``.
-        ValueError: ``lazy=True`` with a backend other than polars, or an unknown backend.
+        FileNotFoundError: No store at ``store``, or no such table in it.
+        ValueError: ``lazy=True`` with a backend other than polars, an unknown backend or
+            table.
     """
     backend = check_backend(backend)
-    root = as_path(store, storage_options)
+    check_choice("table", table, tuple(STORE_TABLES))
+    spec = STORE_TABLES[table]
+    base = as_path(store, storage_options)
+    root = base / spec.folder if spec.folder else base
     if lazy and backend != "polars":
         msg = "lazy=True gives a polars LazyFrame; use backend='polars' (or lazy=False for pandas)"
         raise ValueError(msg)
-    if not root.is_dir():
-        msg = f"no store at {root}: run sync() first"
+    if not base.is_dir():
+        msg = f"no store at {base}: run sync() first"
         raise FileNotFoundError(msg)
+    if not root.is_dir():
+        msg = f"the store at {base} holds no {spec.name} table: sync(store, {spec.section}=[...]) writes it"
+        raise FileNotFoundError(msg)
+    columns = spec.table.columns
     if _delta.is_delta(root):
-        manifest = _delta.load_manifest(root)
+        manifest = _delta.load_manifest(root, spec.section)
         data = _delta.read(root, lazy=lazy)
         if lazy:
-            frame = data.select(TIDY_COLUMNS).cast(_lazy_schema())
-            return _lazy_dtypes(_join_names(frame, manifest))
-        tidy = _to_polars(data.drop_columns(["month"]), {"kind": "tidy"}, selected=False)
-        return to_backend(_named(tidy, manifest), backend)
-    manifest = _Manifest.load(root)
+            frame = data.select(columns).cast(_lazy_schema(spec))
+            return _lazy_dtypes(_join_names(frame, manifest, spec.table), spec)
+        tidy = _to_polars(data.drop_columns(["month"]), {"kind": spec.kind}, selected=False)
+        return to_backend(_named(tidy, manifest, spec), backend)
+    manifest = _Manifest.load(root, spec.section)
     layout = _layout(root, manifest)
     if not lazy:
         files = _layout_files(root, layout)
         if not files:
-            tidy = read_parquet(root) if (root / _COMMON_METADATA).is_file() else empty_tidy()
+            tidy = read_parquet(root) if (root / _COMMON_METADATA).is_file() else spec.empty()
         else:
-            table, meta = _read_files(root, files, None, None)
-            tidy = _to_polars(table, meta, selected=False)
-        return to_backend(_named(tidy, manifest), backend)
-    return _scan_parquet_store(root, layout, manifest)
+            found, meta = _read_files(root, files, None, None)
+            tidy = _to_polars(found, meta, selected=False)
+        return to_backend(_named(tidy, manifest, spec), backend)
+    return _scan_parquet_store(root, layout, manifest, spec)
 
 
-def _lazy_schema() -> pl.Schema:
-    """The tidy columns with every key as a plain string: what a scan reads and joins on."""
-    return pl.Schema({c: (pl.String() if c in _STRING_COLUMNS else t) for c, t in POLARS_SCHEMA.items()})
+def _lazy_schema(spec: StoreTable) -> pl.Schema:
+    """The table's columns with every key as a plain string: what a scan reads and joins on."""
+    strings = spec.table.string_columns
+    return pl.Schema({c: (pl.String() if c in strings else t) for c, t in spec.dtypes.items()})
 
 
-def _lazy_dtypes(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """The tidy dtypes, except ``campaign_id``: a String, so that filters on it reach the scan."""
-    return frame.cast({c: POLARS_SCHEMA[c] for c in _STRING_COLUMNS if c != "campaign_id"})
+def _lazy_dtypes(frame: pl.LazyFrame, spec: StoreTable) -> pl.LazyFrame:
+    """The table's dtypes, except its id: a String, so that filters on it reach the scan."""
+    return frame.cast({c: spec.dtypes[c] for c in spec.table.string_columns if c != spec.table.id_column})
 
 
-def _scan_parquet_store(root: StorePath, layout: str, manifest: _Manifest) -> pl.LazyFrame:
+def _scan_parquet_store(
+    root: StorePath, layout: str, manifest: _Manifest, spec: StoreTable
+) -> pl.LazyFrame:
     if not _layout_files(root, layout):
-        return _lazy_dtypes(empty_tidy().lazy().cast(_lazy_schema()))
+        return _lazy_dtypes(spec.empty().lazy().cast(_lazy_schema(spec)), spec)
     pattern = "month=*/*.parquet" if layout == LAYOUT_MONTH else "campaign_id=*/month=*/*.parquet"
     hive = {"month": pl.String()}
     if layout != LAYOUT_MONTH:
         hive = {"campaign_id": pl.String(), "month": pl.String()}
-    file_schema = {c: t for c, t in _lazy_schema().items() if c not in hive}
+    file_schema = {c: t for c, t in _lazy_schema(spec).items() if c not in hive}
     scan = pl.scan_parquet(
         f"{root}/{pattern}",
         hive_partitioning=True,
@@ -495,59 +627,53 @@ def _scan_parquet_store(root: StorePath, layout: str, manifest: _Manifest) -> pl
         cast_options=pl.ScanCastOptions(categorical_to_string="allow"),
         storage_options=dict(root.options) if isinstance(root, ObjectPath) else None,
     )
-    return _lazy_dtypes(_join_names(scan.select(TIDY_COLUMNS), manifest))
+    return _lazy_dtypes(_join_names(scan.select(spec.table.columns), manifest, spec.table), spec)
 
 
-def _names_frames(manifest: _Manifest) -> tuple[pl.DataFrame, pl.DataFrame]:
-    campaigns, variations = manifest.names()
-    by_campaign = pl.DataFrame(
-        {"campaign_id": list(campaigns), "__name__": list(campaigns.values())},
-        schema={"campaign_id": pl.String(), "__name__": pl.String()},
-    )
-    by_variation = pl.DataFrame(
-        {"campaign_id": [k[0] for k in variations], "variation": [k[1] for k in variations],
-         "__vname__": list(variations.values())},
-        schema={"campaign_id": pl.String(), "variation": pl.String(), "__vname__": pl.String()},
-    )
-    return by_campaign, by_variation
-
-
-def _join_names(frame: pl.LazyFrame, manifest: _Manifest) -> pl.LazyFrame:
+def _join_names(frame: pl.LazyFrame, manifest: _Manifest, table: Table) -> pl.LazyFrame:
     """The manifest's latest names over the rows' own (a lazy plan; key columns String)."""
-    by_campaign, by_variation = _names_frames(manifest)
-    if not by_campaign.height and not by_variation.height:
+    own, parts = manifest.names()
+    if not own and not any(parts.values()):
         return frame
-    return (
-        frame.join(by_campaign.lazy(), on="campaign_id", how="left", maintain_order="left")
-        .join(by_variation.lazy(), on=["campaign_id", "variation"], how="left", maintain_order="left")
-        .with_columns(
-            campaign_name=pl.coalesce("__name__", "campaign_name"),
-            variation_name=pl.coalesce("__vname__", "variation_name"),
-        )
-        .select(TIDY_COLUMNS)
-    )
+    key = table.id_column
+    for column, name_column in table.names.items():
+        if column == key:
+            names = pl.DataFrame({key: list(own), "__name__": list(own.values())},
+                                 schema={key: pl.String(), "__name__": pl.String()})
+            on = [key]
+        else:
+            pairs = parts.get(column, {})
+            names = pl.DataFrame(
+                {key: [k[0] for k in pairs], column: [k[1] for k in pairs], "__name__": list(pairs.values())},
+                schema={key: pl.String(), column: pl.String(), "__name__": pl.String()},
+            )
+            on = [key, column]
+        if not names.height:
+            continue
+        frame = frame.join(names.lazy(), on=on, how="left", maintain_order="left").with_columns(
+            pl.coalesce("__name__", name_column).alias(name_column)).drop("__name__")
+    return frame.select(table.columns)
 
 
-def _named(frame: pl.DataFrame, manifest: _Manifest) -> pl.DataFrame:
-    """The eager tidy frame with the manifest's latest names, in the tidy dtypes."""
-    campaigns, variations = manifest.names()
-    if not campaigns and not variations:
+def _named(frame: pl.DataFrame, manifest: _Manifest, spec: StoreTable) -> pl.DataFrame:
+    """The eager frame with the manifest's latest names, in the table's dtypes."""
+    own, parts = manifest.names()
+    if not own and not any(parts.values()):
         return frame
-    strings = frame.with_columns(pl.col(c).cast(pl.String) for c in _STRING_COLUMNS)
-    return _join_names(strings.lazy(), manifest).collect().cast(POLARS_SCHEMA)  # type: ignore[arg-type]
+    strings = frame.with_columns(pl.col(c).cast(pl.String) for c in spec.table.string_columns)
+    return _join_names(strings.lazy(), manifest, spec.table).collect().cast(dict(spec.dtypes))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """The days one campaign needs: disjoint, sorted, inclusive intervals."""
+    """The days one campaign (or Canvas) needs: disjoint, sorted, inclusive intervals."""
 
     start: dt.date | None
     intervals: tuple[tuple[dt.date, dt.date], ...]
 
-    @property
-    def requests(self) -> int:
-        """An estimate: each request covers up to a hundred days."""
-        return sum(-(-((b - a).days + 1) // (MAX_LENGTH - 1)) for a, b in self.intervals)
+    def requests(self, max_length: int) -> int:
+        """An estimate: each request covers up to ``max_length`` days (100 for campaigns)."""
+        return sum(-(-((b - a).days + 1) // (max_length - 1)) for a, b in self.intervals)
 
 
 def _plan(
@@ -579,8 +705,9 @@ def _plan(
     return _Plan(want, tuple(intervals))
 
 
-def _needs_start_message(names: Sequence[str]) -> str:
+def _needs_start_message(names: Sequence[str], what: str = "") -> str:
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    shown = f"{what} {shown}" if what else shown
     return (
         f"the first sync of {shown} needs start=: the first day to fetch, e.g. "
         "start='2025-01-01' (later syncs continue from what the store holds)"
@@ -593,6 +720,8 @@ def _plan_all(
     start: dt.date | None,
     end: dt.date,
     lookback_days: int,
+    *,
+    what: str = "",
 ) -> dict[str, _Plan]:
     plans: dict[str, _Plan] = {}
     missing: list[str] = []
@@ -603,12 +732,12 @@ def _plan_all(
         else:
             plans[cid] = plan
     if missing:
-        raise ValueError(_needs_start_message(missing))
+        raise ValueError(_needs_start_message(missing, what))
     return plans
 
 
-def _batches(plans: Mapping[str, _Plan], size: int) -> Iterator[list[str]]:
-    """Campaigns in groups of about ``size`` requests.
+def _batches(plans: Mapping[str, _Plan], size: int, max_length: int) -> Iterator[list[str]]:
+    """Campaigns (or Canvases) in groups of about ``size`` requests.
 
     Enough requests to keep every thread busy, few enough rows to hold in memory.
     """
@@ -618,7 +747,7 @@ def _batches(plans: Mapping[str, _Plan], size: int) -> Iterator[list[str]]:
         if not plan.intervals:
             continue
         batch.append(cid)
-        weight += plan.requests
+        weight += plan.requests(max_length)
         if weight >= size:
             yield batch
             batch, weight = [], 0
@@ -641,19 +770,21 @@ def _run(
     overlapping them, and writing several months at once, hides most of the writing. At
     most two batches are held in memory.
     """
+    spec = writer.target.spec
     size = max(_MIN_BATCH, _BATCH_PER_THREAD * client.max_concurrency)
-    batches = list(_batches(plans, size))
+    batches = list(_batches(plans, size, spec.max_length))
     bar = None
     if len(batches) > 1:
-        bar = progress_bar(sum(len(b) for b in batches), progress, "braze sync", "campaign")
+        bar = progress_bar(sum(len(b) for b in batches), progress, f"braze sync ({spec.section})",
+                           spec.what)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="braze-sync-write")
     pending: tuple[Future[None], int] | None = None
     try:
         for batch in batches:
-            frames, failures = _fetch_batch(client, plans, batch, on_error=on_error, names=names,
+            frames, failures = _fetch_batch(client, plans, batch, spec, on_error=on_error, names=names,
                                             progress=progress if bar is None else False)
             _finish(pending, bar)
-            rows = _split_by_campaign(frames)
+            rows = _split_by_id(frames, spec.table)
             job = pool.submit(writer.write_batch, {cid: plans[cid].intervals for cid in batch},
                               rows, failures)
             pending = (job, len(batch))
@@ -684,6 +815,7 @@ def _fetch_batch(
     client: BrazeClient,
     plans: Mapping[str, _Plan],
     batch: Sequence[str],
+    spec: StoreTable,
     *,
     on_error: OnError,
     progress: bool | None,
@@ -696,7 +828,7 @@ def _fetch_batch(
     frames: list[pl.DataFrame] = []
     failures: list[FetchFailure] = []
     for (a, b), ids in by_interval.items():
-        result = fetch_data_series(
+        result = spec.fetch(
             ids, start=a, end=b, client=client, names=names,
             on_error="raise" if on_error == "raise" else "collect", progress=progress,
         )
@@ -708,20 +840,20 @@ def _fetch_batch(
     return frames, failures
 
 
-def _split_by_campaign(frames: Sequence[pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    frames = [_strings(f) for f in frames if f.height]
+def _split_by_id(frames: Sequence[pl.DataFrame], table: Table) -> dict[str, pl.DataFrame]:
+    frames = [_strings(f, table) for f in frames if f.height]
     if not frames:
         return {}
     rows = pl.concat(frames, how="vertical")
     return {
         str(key[0]): part
-        for key, part in rows.partition_by("campaign_id", as_dict=True, maintain_order=True).items()
+        for key, part in rows.partition_by(table.id_column, as_dict=True, maintain_order=True).items()
     }
 
 
-def _strings(frame: pl.DataFrame) -> pl.DataFrame:
+def _strings(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
     """Key columns as plain strings: frames from different fetches and files concatenate."""
-    return frame.select(TIDY_COLUMNS).with_columns(pl.col(c).cast(pl.String) for c in _STRING_COLUMNS)
+    return frame.select(table.columns).with_columns(pl.col(c).cast(pl.String) for c in table.string_columns)
 
 
 def _days(a: dt.date, b: dt.date) -> Iterator[dt.date]:
@@ -761,14 +893,19 @@ def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
     return runs
 
 
-def _latest_names(rows: pl.DataFrame) -> tuple[str | None, dict[str, str]]:
-    """The campaign's and its variations' names on the latest day that has them."""
+def _latest_names(rows: pl.DataFrame, table: Table) -> tuple[str | None, dict[str, dict[str, str]]]:
+    """The object's name and its parts' (variations; variants, steps) on the latest day that has them."""
     latest = rows.sort("date", maintain_order=True)
-    names = latest.drop_nulls("campaign_name")["campaign_name"]
-    name = names[-1] if len(names) else None
-    pairs = latest.drop_nulls(["variation", "variation_name"]).unique(
-        "variation", keep="last", maintain_order=True)
-    return name, dict(zip(pairs["variation"].to_list(), pairs["variation_name"].to_list(), strict=True))
+    name: str | None = None
+    parts: dict[str, dict[str, str]] = {}
+    for column, name_column in table.names.items():
+        if column == table.id_column:
+            names = latest.drop_nulls(name_column)[name_column]
+            name = names[-1] if len(names) else None
+            continue
+        pairs = latest.drop_nulls([column, name_column]).unique(column, keep="last", maintain_order=True)
+        parts[column] = dict(zip(pairs[column].to_list(), pairs[name_column].to_list(), strict=True))
+    return name, parts
 
 
 class _Writer:
@@ -802,7 +939,8 @@ class _Writer:
                 part = part.filter(pl.col("date").is_in(sorted(ok[cid])))
                 if part.height:
                     kept.append(part)
-        new = pl.concat(kept, how="vertical") if kept else _strings(empty_tidy())
+        table = self.target.spec.table
+        new = pl.concat(kept, how="vertical") if kept else _strings(self.target.spec.empty(), table)
         certify = self._certified(ok, failed, rows)
         self.partitions_rewritten += self.target.replace(ok, new, certify)
         self.failures.extend(f for f in failures if f.campaign_id in intervals)
@@ -823,18 +961,19 @@ class _Writer:
             if record.first is not None and record.last is not None:
                 held = set(_days(record.first, record.last)) - failed[cid]
             run = _longest_run(held | ok[cid])
-            name, variations = record.name, dict(record.variations)
+            name, parts = record.name, {c: dict(n) for c, n in record.parts.items()}
             if cid in rows:
-                seen, seen_variations = _latest_names(rows[cid])
+                seen, seen_parts = _latest_names(rows[cid], self.target.spec.table)
                 name = seen or name
-                variations.update(seen_variations)
+                for column, names in seen_parts.items():
+                    parts.setdefault(column, {}).update(names)
             out[cid] = replace(
                 record,
                 first=None if run is None else run[0],
                 last=None if run is None else run[1],
                 synced_at=self.now,
                 name=name,
-                variations=variations,
+                parts={c: n for c, n in parts.items() if n},
             )
         return out
 
@@ -843,11 +982,12 @@ class _Writer:
 
 
 class _Target:
-    """Where a batch goes: a Parquet store's month files, or a Delta table's commits."""
+    """Where a batch goes: a Parquet table's month files, or a Delta table's commits."""
 
-    def __init__(self, root: StorePath, lease: _Lease) -> None:
+    def __init__(self, root: StorePath, lease: _Lease, spec: StoreTable = CAMPAIGNS) -> None:
         self.root = root
         self.lease = lease
+        self.spec = spec
         self.manifest: _Manifest | None = None
 
     def check_format(self) -> None:
@@ -874,8 +1014,8 @@ class _Target:
 class _ParquetTarget(_Target):
     """Month files rewritten whole; the manifest in ``_braze_sync.json``."""
 
-    def __init__(self, root: StorePath, lease: _Lease) -> None:
-        super().__init__(root, lease)
+    def __init__(self, root: StorePath, lease: _Lease, spec: StoreTable = CAMPAIGNS) -> None:
+        super().__init__(root, lease, spec)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -885,11 +1025,12 @@ class _ParquetTarget(_Target):
             raise ValueError(msg)
 
     def load(self) -> _Manifest:
-        manifest = _Manifest.load(self.root)
-        if not (self.root / MANIFEST_NAME).is_file() and _old_layout_dirs(self.root):
-            manifest.layout = LAYOUT_CAMPAIGN_MONTH  # a dataset of version 1 without a manifest
+        manifest = _Manifest.load(self.root, self.spec.section)
+        if self.spec is CAMPAIGNS:
+            if not (self.root / MANIFEST_NAME).is_file() and _old_layout_dirs(self.root):
+                manifest.layout = LAYOUT_CAMPAIGN_MONTH  # a dataset of version 1 without a manifest
+            _migrate(self.root, manifest, self.lease)
         self.manifest = manifest
-        _migrate(self.root, manifest, self.lease)
         return manifest
 
     def begin(self, manifest: _Manifest) -> None:
@@ -897,7 +1038,7 @@ class _ParquetTarget(_Target):
         manifest.save()
         if not (self.root / _COMMON_METADATA).is_file():
             # Lets an empty store read back as an empty tidy frame.
-            write_parquet(empty_tidy(), self.root, partition_by=True, kind="tidy")
+            write_parquet(self.spec.empty(), self.root, partition_by=True, kind=self.spec.kind)
 
     def replace(
         self, ok: Mapping[str, set[dt.date]], rows: pl.DataFrame, certify: Mapping[str, _Record]
@@ -926,22 +1067,23 @@ class _ParquetTarget(_Target):
     def _month(self, month: str, pairs: list[tuple[str, dt.date]], new: pl.DataFrame | None) -> int:
         """Replace the (campaign, day) ``pairs`` in one month file; 1 when the file changed."""
         directory = self.root / f"month={month}"
-        old = _read_month(directory)
+        key = self.spec.table.id_column
+        old = _read_month(directory, self.spec.table)
         parts = []
         if old is not None:
-            gone = pl.DataFrame({"campaign_id": [p[0] for p in pairs], "date": [p[1] for p in pairs]},
-                                schema={"campaign_id": pl.String(), "date": pl.Date()})
-            parts.append(old.join(gone, on=["campaign_id", "date"], how="anti", maintain_order="left"))
+            gone = pl.DataFrame({key: [p[0] for p in pairs], "date": [p[1] for p in pairs]},
+                                schema={key: pl.String(), "date": pl.Date()})
+            parts.append(old.join(gone, on=[key, "date"], how="anti", maintain_order="left"))
         if new is not None:
             parts.append(new)
         if not parts:
             return 0  # no data that month, before or now
-        merged = pl.concat(parts, how="vertical").sort(["campaign_id", "date"], maintain_order=True)
+        merged = pl.concat(parts, how="vertical").sort([key, "date"], maintain_order=True)
         if old is not None and merged.equals(old):
             return 0  # nothing restated: leave the file alone
         self.lease.check()
         if merged.height:
-            _write_months(self.root, merged)
+            _write_months(self.root, merged, self.spec.kind)
         else:
             for file in directory.glob("*.parquet"):
                 file.unlink()
@@ -969,14 +1111,15 @@ class _DeltaTarget(_Target):
             raise ValueError(msg)
 
     def load(self) -> _Manifest:
-        self.manifest = _delta.load_manifest(self.root)
+        self.manifest = _delta.load_manifest(self.root, self.spec.section)
         return self.manifest
 
     def begin(self, manifest: _Manifest) -> None:
         if manifest.dirty or not _delta.is_delta(self.root):
             # The starts (and names) before any fetch, as a commit without rows.
             self.lease.check()
-            _delta.commit(self.root, _delta.to_delta_table(empty_tidy()), None, manifest)
+            _delta.commit(self.root, _delta.to_delta_table(self.spec.empty(), self.spec.table), None,
+                          manifest)
             manifest.dirty = False
 
     def replace(
@@ -985,10 +1128,10 @@ class _DeltaTarget(_Target):
         assert self.manifest is not None
         runs = {cid: _runs(days) for cid, days in ok.items() if days}
         records = {**self.manifest.records, **certify}
-        staged = _Manifest(None, records, self.manifest.layout)
+        staged = _Manifest(None, records, self.manifest.layout, self.manifest.section)
         self.lease.check()
-        where = _delta.predicate(runs) if runs else None
-        _delta.commit(self.root, _delta.to_delta_table(rows), where, staged)
+        where = _delta.predicate(runs, self.spec.table.id_column) if runs else None
+        _delta.commit(self.root, _delta.to_delta_table(rows, self.spec.table), where, staged)
         # The commit carried the new manifest: only now does this process believe it.
         self.manifest.records.update(certify)
         return 1
@@ -997,16 +1140,16 @@ class _DeltaTarget(_Target):
         """Nothing: every commit carried its manifest."""
 
 
-def _read_month(directory: StorePath) -> pl.DataFrame | None:
+def _read_month(directory: StorePath, table: Table) -> pl.DataFrame | None:
     if not any(directory.glob("*.parquet")):
         return None
     frame = read_parquet(directory)
-    return _strings(frame) if isinstance(frame, pl.DataFrame) else None
+    return _strings(frame, table) if isinstance(frame, pl.DataFrame) else None
 
 
-def _write_months(root: StorePath, frame: pl.DataFrame) -> None:
+def _write_months(root: StorePath, frame: pl.DataFrame, kind: Kind = "tidy") -> None:
     """Write rows as their month files (one per month), whole, without ``_common_metadata``."""
-    table, kind, categorical = _prepare(frame, "tidy")
+    table, kind, categorical = _prepare(frame, kind)
     _write_dataset(table, root, ["month"], kind, categorical, None, _WriteOptions("zstd", None),
                    "delete_matching", check_layout=False, common=False)
 
@@ -1038,11 +1181,11 @@ def _migrate(root: StorePath, manifest: _Manifest, lease: _Lease) -> None:
         files = _layout_files(root, LAYOUT_CAMPAIGN_MONTH)
         if files:
             table, meta = _read_files(root, files, None, None)
-            _write_months(root, _strings(_to_polars(table, meta, selected=False)))
+            _write_months(root, _strings(_to_polars(table, meta, selected=False), CAMPAIGNS.table))
         # The schema and layout for later writes and for an empty store.
         common = root / _COMMON_METADATA
         common.unlink(missing_ok=True)
-        write_parquet(empty_tidy(), root, partition_by=True, kind="tidy")
+        write_parquet(CAMPAIGNS.empty(), root, partition_by=True, kind="tidy")
         manifest.layout = LAYOUT_MONTH
         manifest.dirty = True
         manifest.save()  # from here on, readers read the month files only

@@ -15,7 +15,8 @@ from typing import Any, Final
 import narwhals.stable.v2 as nw
 
 from .._errors import TidyFrameError
-from .._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, TIDY_COLUMNS, metric_order
+from .._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, metric_order
+from .._tables import CAMPAIGN_TABLE, Table, base_channel, table_of
 from ._fast import category_codes
 
 __all__ = [
@@ -31,15 +32,14 @@ __all__ = [
     "sort_keys",
     "sorted_strings",
     "string_keys",
+    "table_of_frame",
     "tidy_lazy",
     "wide_columns",
     "widen",
     "wrap",
 ]
 
-STRING_COLUMNS: Final = ("campaign_id", "campaign_name", "channel", "variation", "variation_name", "metric")
-
-_NULLABLE: Final = frozenset({"campaign_name", "variation", "variation_name"})
+STRING_COLUMNS: Final = CAMPAIGN_TABLE.string_columns
 
 # Joins never match null keys (polars, pandas through narwhals, SQL), so nullable join keys
 # are filled with this value and restored afterwards. No Braze id contains a NUL.
@@ -47,45 +47,53 @@ _NULL_KEY: Final = "\x00null\x00"
 
 
 def schema_problems(
-    schema: Mapping[str, Any], *, exact: bool, required: Sequence[str] = TIDY_COLUMNS
+    schema: Mapping[str, Any], *, exact: bool, required: Sequence[str] | None = None,
+    table: Table = CAMPAIGN_TABLE,
 ) -> list[str]:
     """List what is wrong with a frame's columns and dtypes (empty when nothing is).
 
     Args:
         schema: Column name -> narwhals dtype.
-        exact: Also require no other columns, in ``TIDY_COLUMNS`` order (``validate``);
-            the verbs only need ``required`` and ignore the rest.
-        required: The columns needed.
+        exact: Also require no other columns, in the table's order (``validate``); the
+            verbs only need ``required`` and ignore the rest.
+        required: The columns needed; default every column of ``table``.
+        table: The table the frame should be (campaigns unless said otherwise).
     """
+    columns = table.columns
+    required = columns if required is None else required
     problems: list[str] = []
     names = list(schema)
     missing = [c for c in required if c not in schema]
     if missing:
         problems.append(f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+        other = table_of(names)
+        if other is not table and other.id_column in schema:
+            problems.append(f"this is a {other.name} frame ({other.id_column}...), not a {table.name} frame")
     if exact:
-        extra = [c for c in names if c not in TIDY_COLUMNS]
+        extra = [c for c in names if c not in columns]
         if extra:
             problems.append(
                 f"unexpected column{'s' if len(extra) > 1 else ''}: {', '.join(extra)}"
             )
-        if not missing and not extra and names != list(TIDY_COLUMNS):
-            problems.append(f"columns out of order: {names}, expected {list(TIDY_COLUMNS)}")
+        if not missing and not extra and names != list(columns):
+            problems.append(f"columns out of order: {names}, expected {list(columns)}")
     problems.extend(
-        f"{name} has dtype {schema[name]}, expected {_EXPECTED[name]}"
+        f"{name} has dtype {schema[name]}, expected {_expected(name)}"
         for name in required
-        if name in schema and not _dtype_ok(name, schema[name])
+        if name in schema and not _dtype_ok(name, schema[name], table)
     )
     return problems
 
 
-_EXPECTED: Final = {
-    **dict.fromkeys(STRING_COLUMNS, "String or Categorical (pandas: str or category)"),
-    "date": "Date or Datetime (pandas: datetime64)",
-    "value": "Float64 (pandas: float64)",
-}
+def _expected(name: str) -> str:
+    if name == "date":
+        return "Date or Datetime (pandas: datetime64)"
+    if name == "value":
+        return "Float64 (pandas: float64)"
+    return "String or Categorical (pandas: str or category)"
 
 
-def _dtype_ok(name: str, dtype: Any) -> bool:
+def _dtype_ok(name: str, dtype: Any, table: Table) -> bool:
     if name == "value":
         return bool(dtype == nw.Float64)
     if name == "date":
@@ -93,26 +101,43 @@ def _dtype_ok(name: str, dtype: Any) -> bool:
     if any(dtype == kind for kind in (nw.String, nw.Categorical, nw.Enum)):
         return True
     # An all-null column has no dtype of its own (polars Null); fine where nulls are.
-    return name in _NULLABLE and bool(dtype == nw.Unknown)
+    return name in table.may_be_null and bool(dtype == nw.Unknown)
 
 
-def schema_error(problems: Sequence[str]) -> TidyFrameError:
+#: What fetches each table, for the hint of a frame that is not one.
+_MADE_BY: Final = {"campaign": "braze_frames.fetch_data_series", "canvas": "braze_frames.fetch_canvas_series"}
+
+
+def schema_error(problems: Sequence[str], table: Table = CAMPAIGN_TABLE) -> TidyFrameError:
+    made_by = _MADE_BY.get(table.name, "braze_frames")
     return TidyFrameError(
         "not a tidy braze frame: " + "; ".join(problems),
         problems=problems,
         hint=(
-            f"a tidy frame has exactly the columns {list(TIDY_COLUMNS)}, as "
-            "braze_frames.fetch_data_series returns it; rename, cast or select columns to "
+            f"a tidy {table.name} frame has exactly the columns {list(table.columns)}, as "
+            f"{made_by} returns it; rename, cast or select columns to "
             "match (e.g. value to Float64, date to Date)."
         ),
     )
 
 
-def tidy_lazy(df: Any, required: Sequence[str] = TIDY_COLUMNS) -> tuple[nw.LazyFrame[Any], bool]:
+def table_of_frame(df: Any) -> Table:
+    """The table a frame (any backend, eager or lazy) belongs to, told by its id column."""
+    return table_of(wrap(df).collect_schema().names())
+
+
+def tidy_lazy(
+    df: Any, required: Sequence[str] | None = None, *, table: Table = CAMPAIGN_TABLE
+) -> tuple[nw.LazyFrame[Any], bool]:
     """Wrap a tidy frame for the verbs: check the columns they need, go lazy.
 
     Eager frames are made lazy so that one code path serves every backend (polars gets
     its query optimiser; pandas stays eager underneath). ``finish`` undoes it.
+
+    Args:
+        df: The frame.
+        required: The columns needed; default every column of ``table``.
+        table: The table the frame should be (campaigns unless said otherwise).
 
     Returns:
         The narwhals LazyFrame with only the ``required`` columns, and whether the caller
@@ -121,17 +146,18 @@ def tidy_lazy(df: Any, required: Sequence[str] = TIDY_COLUMNS) -> tuple[nw.LazyF
     Raises:
         TidyFrameError: A needed column is missing or has the wrong dtype.
     """
+    required = table.columns if required is None else required
     frame = wrap(df)
     eager = isinstance(frame, nw.DataFrame)
     lazy = frame.lazy()
     schema = lazy.collect_schema()
-    if "campaign_name" in required and "campaign_name" not in schema:
+    if "campaign_name" in required and "campaign_name" not in schema and "campaign_id" in schema:
         # A frame from before names joined the tidy table: every name unknown.
         lazy = lazy.with_columns(nw.lit(None, nw.String()).alias("campaign_name"))
         schema = lazy.collect_schema()
-    problems = schema_problems(schema, exact=False, required=required)
+    problems = schema_problems(schema, exact=False, required=required, table=table)
     if problems:
-        raise schema_error(problems)
+        raise schema_error(problems, table)
     if list(schema) == list(required):
         return lazy, eager  # pandas copies every column on a select, even of all of them
     return lazy.select(*required), eager
@@ -167,21 +193,25 @@ def present_metrics(pairs: Mapping[str, Iterable[str]]) -> frozenset[str]:
 
 
 def order_channels(channels: Iterable[str]) -> list[str]:
-    """``"all"``, then documented channels in ``CHANNEL_SCHEMAS`` order, then others by name."""
+    """``"all"``, then documented channels in ``CHANNEL_SCHEMAS`` order, then others by name.
+
+    A Canvas step's later entry of a channel (``email#2``) follows its channel.
+    """
     known = {ch: i for i, ch in enumerate(CHANNEL_SCHEMAS)}
 
-    def key(ch: str) -> tuple[int, int, str]:
+    def key(ch: str) -> tuple[int, int, str, int]:
         if ch == ALL_CHANNEL:
-            return (0, 0, "")
-        if ch in known:
-            return (1, known[ch], "")
-        return (2, 0, ch)
+            return (0, 0, "", 0)
+        base = base_channel(ch)
+        if base in known:
+            return (1, known[base], "", int(ch[len(base) + 1:] or 0))
+        return (2, 0, ch, 0)
 
     return sorted(set(channels), key=key)
 
 
 def with_schema(channel: str, metrics: Iterable[str]) -> set[str]:
-    return set(metrics) | set(CHANNEL_SCHEMAS.get(channel, ()))
+    return set(metrics) | set(CHANNEL_SCHEMAS.get(base_channel(channel), ()))
 
 
 def distinct(frame: nw.LazyFrame[Any], column: str, *, eager: bool = False) -> list[str]:
@@ -218,7 +248,7 @@ def wide_columns(channels: Iterable[str], metrics: Iterable[str]) -> list[str]:
     """
     columns: dict[str, None] = {}
     for ch in order_channels(channels):
-        columns.update(dict.fromkeys(CHANNEL_SCHEMAS.get(ch, ())))
+        columns.update(dict.fromkeys(CHANNEL_SCHEMAS.get(base_channel(ch), ())))
     rest = set(metrics) - columns.keys()
     return [*columns, *metric_order(ALL_CHANNEL, rest)]
 

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
-from .._schema import KEY_COLUMNS, SEND_COLUMNS, TIDY_COLUMNS, metric_order
+from .._schema import ALL_CHANNEL, metric_order
+from .._tables import CAMPAIGN_TABLE, CANVAS_TABLE, table_of
 from .._validate import check_choice
 from ._common import (
-    STRING_COLUMNS,
     channel_metrics,
     distinct,
     finish,
     order_channels,
     sorted_strings,
+    table_of_frame,
     tidy_lazy,
     wide_columns,
     widen,
@@ -23,7 +24,7 @@ from ._common import (
     wrap,
 )
 from ._fast import polars_wide_sorted
-from .series import SERIES_INDEX, has_sends, is_series, pivot_series
+from .series import SERIES_INDEX, is_series, pivot_series
 
 __all__ = ["CHANNEL_SEPARATOR", "WIDE_INDEX", "Layout", "pivot", "unpivot"]
 
@@ -31,8 +32,10 @@ Layout = Literal["metrics", "channels"]
 
 _LAYOUTS: Final = ("metrics", "channels")
 
-#: The row key of ``pivot(layout="metrics")``; every other column is a metric.
-WIDE_INDEX: Final = ("campaign_id", "campaign_name", "date", "channel", "variation", "variation_name")
+#: The row key of ``pivot(layout="metrics")`` on a campaign frame; every other column is a
+#: metric. A Canvas frame's is ``CANVAS_TABLE.wide_index`` (canvas_id, canvas_name, date,
+#: variant, variant_name, step, step_name, channel).
+WIDE_INDEX: Final = CAMPAIGN_TABLE.wide_index
 
 #: ``layout="channels"`` names its columns ``<channel>__<metric>``.
 CHANNEL_SEPARATOR: Final = "__"
@@ -55,6 +58,14 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
     variations; null where no variation had the metric that day. Channels come in the
     order ``all``, the documented ones, then unknown ones by name. This is the
     "one line per day" table notebooks like to plot.
+
+    Canvas frames (``CANVAS_COLUMNS``) pivot the same way with their own keys:
+    ``layout="metrics"`` gives one row per (canvas_id, date, variant, step, channel), with
+    ``canvas_name``, ``variant_name`` and ``step_name``; ``layout="channels"`` one row per
+    (canvas_id, date): ``all__<metric>`` from the Canvas's totals, and each channel's
+    message metrics summed over steps (``email#2`` counted as ``email``). The variants'
+    and steps' own totals are left out there: they count the same entries and conversions
+    again.
 
     Keys must be unique (see ``validate``). Rows are sorted by their key, nulls first.
     Works on lazy frames too: the metric names are read with one small query first.
@@ -92,11 +103,10 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
             msg = "a series frame has no channels: pivot it with layout='metrics'"
             raise ValueError(msg)
         return pivot_series(df)
-    sends = has_sends(wrap(df).collect_schema())
-    frame, eager = tidy_lazy(df, SEND_COLUMNS if sends else TIDY_COLUMNS)
-    per_send = ["send_id"] if sends else []
+    table = table_of_frame(df)
+    frame, eager = tidy_lazy(df, table=table)
     if layout == "metrics":
-        index = [*WIDE_INDEX[:2], *per_send, *WIDE_INDEX[2:]]
+        index = list(table.wide_index)
         names = wide_columns(
             distinct(frame, "channel", eager=eager), distinct(frame, "metric", eager=eager)
         )
@@ -107,7 +117,9 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
             return result_fast
         wide = widen(frame, index, names)
     else:
-        index = ["campaign_id", "campaign_name", *per_send, "date"]
+        index = [table.id_column, table.names[table.id_column], "date"]
+        if table is CANVAS_TABLE:
+            frame = _canvas_channels(frame)
         summed = (
             frame.group_by(*index, "channel", "metric")
             .agg(nw.col("value").sum(), nw.col("value").count().alias("_n"))
@@ -132,12 +144,22 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
     return result
 
 
+def _canvas_channels(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """A Canvas frame's totals and step messages, each message on its channel's base name."""
+    channel = nw.col("channel").cast(nw.String())
+    totals = nw.col("variant").is_null() & nw.col("step").is_null() & (channel == ALL_CHANNEL)
+    return frame.filter(totals | (channel != ALL_CHANNEL)).with_columns(
+        channel.str.replace(r"#\d+$", "").alias("channel")
+    )
+
+
 def unpivot(wide: IntoFrameT) -> IntoFrameT:
     """Turn a ``pivot(layout="metrics")`` frame back into the tidy table.
 
     Every column other than ``WIDE_INDEX`` (campaign_id, campaign_name, date, channel,
     variation, variation_name) is a metric; null cells give no row. ``unpivot(pivot(df))``
-    equals ``df`` after sorting (key columns come back as strings).
+    equals ``df`` after sorting (key columns come back as strings). A pivoted Canvas frame
+    (told by its ``canvas_id``) comes back as a Canvas frame (``CANVAS_COLUMNS``).
 
     Args:
         wide: A wide frame as ``pivot`` returns it (any backend, eager or lazy).
@@ -160,35 +182,37 @@ def unpivot(wide: IntoFrameT) -> IntoFrameT:
     eager = isinstance(frame, nw.DataFrame)
     lazy = frame.lazy()
     schema = lazy.collect_schema()
+    table = table_of(schema.names())
+    index = table.wide_index
     if "campaign_name" not in schema and "campaign_id" in schema:  # pivoted before names
         lazy = lazy.with_columns(nw.lit(None, nw.String()).alias("campaign_name"))
         schema = lazy.collect_schema()
-    missing = [c for c in WIDE_INDEX if c not in schema]
+    missing = [c for c in index if c not in schema]
     if missing and "campaign_id" not in schema and set(SERIES_INDEX) <= set(schema):
         msg = ("this is a pivoted series frame: its columns name each series by metric and key "
                "and drop key_name, so it cannot be turned back; keep fetch_series' long frame")
         raise ValueError(msg)
     if missing:
         msg = (
-            f"unpivot needs the columns {list(WIDE_INDEX)} of pivot(layout='metrics'); "
+            f"unpivot needs the columns {list(index)} of pivot(layout='metrics'); "
             f"missing: {missing}. A layout='channels' frame sums over variations and "
             "cannot be turned back into the tidy table."
         )
         raise ValueError(msg)
-    metrics = [c for c in schema if c not in WIDE_INDEX]
+    metrics = [c for c in schema if c not in index]
     bad = [c for c, dtype in schema.items() if c in metrics and not dtype.is_numeric()]
     if bad:
         msg = f"metric columns must be numeric; not numeric: {bad}"
         raise ValueError(msg)
     if metrics:
         long = lazy.unpivot(
-            on=metrics, index=list(WIDE_INDEX), variable_name="metric", value_name="value"
+            on=metrics, index=list(index), variable_name="metric", value_name="value"
         ).filter(~nw.col("value").is_null())
     else:
         long = lazy.with_columns(
             nw.lit(None, nw.String()).alias("metric"), nw.lit(None, nw.Float64()).alias("value")
         ).head(0)
-    long = long.with_columns(nw.col("value").cast(nw.Float64())).select(*TIDY_COLUMNS)
-    long = sorted_strings(long, STRING_COLUMNS, KEY_COLUMNS)
+    long = long.with_columns(nw.col("value").cast(nw.Float64())).select(*table.columns)
+    long = sorted_strings(long, table.string_columns, table.key_columns)
     result: IntoFrameT = finish(long, eager)
     return result

@@ -52,9 +52,10 @@ log = logging.getLogger(f"mkdocs.hooks.{PACKAGE}")
 #: exceptions and warnings go to "errors" wherever they are defined.
 GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("fetching", "Fetching", "Reading Braze's endpoints into tidy frames, and the client.",
-     ("braze_frames.fetch", "braze_frames.series", "braze_frames.http", "braze_frames.endpoints")),
+     ("braze_frames.fetch", "braze_frames.canvas", "braze_frames.series", "braze_frames.http",
+      "braze_frames.endpoints")),
     ("tidy", "The tidy table", "The table's columns, the channel schemas, building a frame.",
-     ("braze_frames._schema", "braze_frames._tidy")),
+     ("braze_frames._schema", "braze_frames._tables", "braze_frames._tidy")),
     ("verbs", "Verbs", "pivot, rates, reconcile, experiment, validate: any frame in, the same type out.",
      ("braze_frames.verbs", "braze_frames.accessor")),
     ("charts", "Charts", "matplotlib figures (the plot extra).",
