@@ -337,7 +337,8 @@ class Demo:
 
         first = (today.replace(day=1) - dt.timedelta(days=62)).replace(day=1)
         with BrazeClient(self.sb.api_key, self.sb.url) as client:
-            kpis = fetch_series(["dau", "mau"], start=first, end=today, client=client)
+            kpis = fetch_series(["dau", "mau"], start=first, end=today, client=client,
+                                progress=_stderr_is_terminal())
         self.written.append((write_parquet(kpis, self.out / "workspace.parquet"),
                              "daily and monthly active users (the workspace series)"))
         monthly = series_rates(kpis, period="month", rates=["stickiness"]).select(

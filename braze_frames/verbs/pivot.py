@@ -117,7 +117,8 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
             return result_fast
         wide = widen(frame, index, names)
     else:
-        index = [table.id_column, table.names[table.id_column], "date"]
+        # The row key up to the date: the object's id and name (and a send's id).
+        index = [*table.wide_index[: table.wide_index.index("date")], "date"]
         if table is CANVAS_TABLE:
             frame = _canvas_channels(frame)
         summed = (
