@@ -74,7 +74,10 @@ def make_tidy(n_rows: int, seed: int = 0, days: int = 365) -> pl.DataFrame:
     )
     n_campaigns = -(-n_rows // (len(tpl) * days))
     start = dt.date(2024, 1, 1)
-    grid = pl.DataFrame({"campaign_id": [f"cmp-{i:05d}" for i in range(n_campaigns)]}).join(
+    grid = pl.DataFrame({
+        "campaign_id": [f"cmp-{i:05d}" for i in range(n_campaigns)],
+        "campaign_name": [f"Campaign {i}" for i in range(n_campaigns)],
+    }).join(
         pl.DataFrame({"date": pl.date_range(start, start + dt.timedelta(days=days - 1), eager=True)}),
         how="cross",
     )
