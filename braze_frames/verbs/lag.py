@@ -114,6 +114,9 @@ def mean_lag(
     """Estimate the mean days from send to conversion; None when the data cannot tell.
 
     The same as ``fit_lag(...).mean``: see :func:`fit_lag` for the arguments and method.
+    Faster when the answer is None: the profile interval's search stops as soon as one of
+    its ends is known to lie too far from the estimate (the other end cannot narrow it),
+    where ``fit_lag`` goes on to report the whole interval.
 
     Examples:
         Every conversion comes one day after its send, and the sends vary:
@@ -128,8 +131,9 @@ def mean_lag(
         >>> print(mean_lag([100] * 20, [100] * 20, 3))
         None
     """
-    return fit_lag(
-        by_conversion, by_send, window_days, exclude_tail=exclude_tail, level=level, max_width=max_width
+    return _fit_lag(
+        by_conversion, by_send, window_days, exclude_tail=exclude_tail, level=level, max_width=max_width,
+        whole_interval=False,
     ).mean
 
 
@@ -200,6 +204,22 @@ def fit_lag(
         >>> round(fit.mean, 6), [round(p, 6) for p in fit.distribution], fit.days_used
         (1.333333, [0.333333, 0.0, 0.666667, 0.0], 9)
     """
+    return _fit_lag(
+        by_conversion, by_send, window_days, exclude_tail=exclude_tail, level=level, max_width=max_width,
+        whole_interval=True,
+    )
+
+
+def _fit_lag(
+    by_conversion: DailyCounts,
+    by_send: DailyCounts,
+    window_days: int,
+    *,
+    exclude_tail: int,
+    level: float,
+    max_width: float,
+    whole_interval: bool,
+) -> LagFit:
     c_all = _series(by_conversion, "by_conversion")
     b_all = _series(by_send, "by_send")
     if c_all.shape != b_all.shape:
@@ -240,7 +260,8 @@ def fit_lag(
     y = target[usable]
     if not (y.any() and x.any()):
         return LagFit(None, "no_conversions", days_used=n, tail_excluded=tail_excluded)
-    return _fit(x, y, level=level, max_width=max_width, tail_excluded=tail_excluded)
+    return _fit(x, y, level=level, max_width=max_width, tail_excluded=tail_excluded,
+                whole_interval=whole_interval)
 
 
 def nnls(a: ArrayLike, b: ArrayLike, *, max_iter: int | None = None) -> tuple[FloatArray, float]:
@@ -316,7 +337,9 @@ def _days(value: int, name: str) -> int:
     return int(value)
 
 
-def _fit(x: FloatArray, y: FloatArray, *, level: float, max_width: float, tail_excluded: int) -> LagFit:
+def _fit(
+    x: FloatArray, y: FloatArray, *, level: float, max_width: float, tail_excluded: int, whole_interval: bool
+) -> LagFit:
     n, k = x.shape
     # One common unit keeps the normal equations near 1 whatever the campaign's size.
     unit = max(float(y.max()), float(x.max()))
@@ -341,11 +364,12 @@ def _fit(x: FloatArray, y: FloatArray, *, level: float, max_width: float, tail_e
     rss_min = _rss(q, c, yy, p)
     df = n - int(np.count_nonzero(p))
     allowed = _t_quantile((1.0 + level) / 2.0, df) ** 2 * rss_min / df + _ROUNDING * yy
-    interval = _profile_interval(q, c, yy, estimate, rss_min, allowed)
+    limit = min(max_width, (k - 1) / 2.0)
+    interval = _profile_interval(q, c, yy, estimate, rss_min, allowed, None if whole_interval else limit)
     if interval is None:
         status: LagStatus = "no_convergence"
     else:
-        narrow = interval[1] - interval[0] <= min(max_width, (k - 1) / 2.0)
+        narrow = interval[1] - interval[0] <= limit
         status = "ok" if narrow else "not_identifiable"
     return LagFit(
         estimate if status == "ok" else None,
@@ -365,9 +389,20 @@ def _rss(q: FloatArray, c: FloatArray, yy: float, p: FloatArray) -> float:
 
 
 def _profile_interval(
-    q: FloatArray, c: FloatArray, yy: float, m_hat: float, rss_min: float, allowed: float
+    q: FloatArray,
+    c: FloatArray,
+    yy: float,
+    m_hat: float,
+    rss_min: float,
+    allowed: float,
+    stop_beyond: float | None = None,
 ) -> tuple[float, float] | None:
     """The means m in [0, W] with ``RSS(m) <= rss_min + allowed``; None if a solve failed.
+
+    With ``stop_beyond``, the search stops once a point of the interval lies more than
+    that far from m_hat: the interval is then wider than ``stop_beyond`` whatever its
+    other end (both ends bracket m_hat), and the part found so far is returned. The
+    verdict (wider or not) is the same as from the whole search.
 
     Each end is a root of ``g(m) = sqrt(RSS(m) - rss_min) - sqrt(allowed)`` between
     m_hat and 0 (or W). Near its minimum the profile is about quadratic, so g is about
@@ -384,6 +419,8 @@ def _profile_interval(
         inside, outside, g_in = m_hat, edge, -root
         kept = 0  # which end the last step kept: -1 inside, +1 outside
         while g_out > 0.0 and abs(outside - inside) > _END_TOL:
+            if stop_beyond is not None and abs(inside - m_hat) > stop_beyond:
+                break
             mid = outside - g_out * (outside - inside) / (g_out - g_in)
             rss = _profile_rss(q, c, yy, mid)
             if rss is None:
@@ -402,6 +439,8 @@ def _profile_interval(
                     g_in /= 2.0
                 kept = -1
         ends.append(edge if g_out <= 0.0 else inside)
+        if stop_beyond is not None and abs(ends[-1] - m_hat) > stop_beyond:
+            return (ends[0], m_hat) if len(ends) == 1 else (ends[0], ends[1])
     return ends[0], ends[1]
 
 
@@ -420,14 +459,27 @@ def _profile_rss(q: FloatArray, c: FloatArray, yy: float, m: float) -> float | N
     a = np.repeat(below, above.size)
     b = np.tile(above, below.size)
     on_lag = below.size + above.size < k
-    rays = np.zeros((k, a.size + on_lag))
-    cols = np.arange(a.size)
-    rays[a, cols] = (b - m) / (b - a)
-    rays[b, cols] = (m - a) / (b - a)
+    # Each ray has two non-zero weights (wa at lag a, wb at lag b; the pure lag: 1 and 0),
+    # so rays' @ q @ rays is four gathers of q: no matrix product, which BLAS would farm
+    # out to threads at a loss for matrices this small on a busy machine.
+    wa = np.append((b - m) / (b - a), 1.0) if on_lag else (b - m) / (b - a)
+    wb = np.append((m - a) / (b - a), 0.0) if on_lag else (m - a) / (b - a)
     if on_lag:
-        rays[below.size, -1] = 1.0
-    weights, converged = _nnls_gram(rays.T @ q @ rays, rays.T @ c, math.sqrt(yy))
-    return _rss(q, c, yy, rays @ weights) if converged else None
+        a = np.append(a, below.size)
+        b = np.append(b, below.size)
+    gram = (
+        np.outer(wa, wa) * q[np.ix_(a, a)]
+        + np.outer(wa, wb) * q[np.ix_(a, b)]
+        + np.outer(wb, wa) * q[np.ix_(b, a)]
+        + np.outer(wb, wb) * q[np.ix_(b, b)]
+    )
+    weights, converged = _nnls_gram(gram, wa * c[a] + wb * c[b], math.sqrt(yy))
+    if not converged:
+        return None
+    p = np.zeros(k)
+    np.add.at(p, a, wa * weights)
+    np.add.at(p, b, wb * weights)
+    return _rss(q, c, yy, p)
 
 
 # -- non-negative least squares -----------------------------------------------------------

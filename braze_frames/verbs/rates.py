@@ -41,6 +41,7 @@ from ._common import (
     sort_keys,
     string_keys,
 )
+from ._fast import rates_long_sorted
 from ._rate_table import (
     RATES,
     Rate,
@@ -203,7 +204,7 @@ def rates(
     frame, source = plan_input(df)
     pairs = channel_metrics(frame)
     definitions = _select(rates, pairs)
-    plan = _Plan(frame, pairs, definitions, period, kept, first, last)
+    plan = _Plan(frame, pairs, definitions, period, kept, first, last, in_memory=not source.lazy)
     table: IntoFrameT = give_back(plan.result(), source)
     return table
 
@@ -279,8 +280,11 @@ class _Plan:
         kept: Sequence[str],
         first: dt.date | None,
         last: dt.date | None,
+        *,
+        in_memory: bool = False,
     ) -> None:
         self.frame = frame
+        self.in_memory = in_memory
         self.pairs = pairs
         self.names = rates_by_name(definitions)
         self.period = period
@@ -324,6 +328,11 @@ class _Plan:
             daily = daily.with_columns(nw.lit(False).alias("_ctl"))
         wide = self._pooled(daily) if len(self.kept) < len(BY_KEYS) else self._per_unit(daily)
         wide = self._complete(wide.with_columns(nw.lit(1).alias("_one")))
+        if self.in_memory:
+            fast = rates_long_sorted(wide, self.keys, self.name_columns, list(self.names), _HAS,
+                                     self._columns())
+            if fast is not None:
+                return fast
         return self._long(wide)
 
     def _per_day(self) -> nw.LazyFrame[Any]:
