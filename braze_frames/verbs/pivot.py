@@ -15,6 +15,7 @@ from ._common import (
     distinct,
     finish,
     order_channels,
+    present_metrics,
     sorted_strings,
     tidy_lazy,
     wide_columns,
@@ -56,7 +57,9 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
     "one line per day" table notebooks like to plot.
 
     Keys must be unique (see ``validate``). Rows are sorted by their key, nulls first.
-    Works on lazy frames too: the metric names are read with one small query first.
+    Works on lazy frames too (polars ``LazyFrame``, DuckDB relations, PySpark DataFrames):
+    one small query reads the (channel, metric) pairs that name the columns, and the
+    result is a plan that runs when the caller collects it.
 
     Args:
         df: A tidy frame (pandas, polars, polars lazy, or another narwhals backend).
@@ -84,9 +87,13 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
     frame, eager = tidy_lazy(df)
     if layout == "metrics":
         index = list(WIDE_INDEX)
-        names = wide_columns(
-            distinct(frame, "channel", eager=eager), distinct(frame, "metric", eager=eager)
-        )
+        if eager:
+            channels, metrics = distinct(frame, "channel", eager=True), distinct(frame, "metric", eager=True)
+        else:
+            # One small query on a lazy frame: the (channel, metric) pairs give both.
+            pairs = channel_metrics(frame)
+            channels, metrics = list(pairs), sorted(present_metrics(pairs))
+        names = wide_columns(channels, metrics)
         polars = eager and frame.implementation.is_polars()
         fast = polars_wide_sorted(frame, index, names) if polars else None
         if fast is not None:
@@ -103,7 +110,9 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
         )
         if eager:
             summed = summed.collect().lazy()
-        pairs = channel_metrics(summed)
+        # On a lazy frame the pairs come from the source (one small query), not from the
+        # sums, which would run the whole aggregation just to name the columns.
+        pairs = channel_metrics(summed if eager else frame)
         per_channel = {ch: metric_order(ch, with_schema(ch, ms)) for ch, ms in pairs.items()}
         names = [
             f"{ch}{CHANNEL_SEPARATOR}{m}" for ch in order_channels(pairs) for m in per_channel[ch]

@@ -181,13 +181,14 @@ def reconcile(
             )
             raise ValueError(msg)
         detail = reconcile_detail_sorted(frame, names, RECONCILE_KEYS) if names else None
-    if detail is None:
-        detail = _sorted_detail(_detail(frame))
-    if not summary:
-        table: IntoFrameT = give_back(detail, source)
-        return table
-    summary_table: IntoFrameT = give_back(_summary(detail, windows, behaviours, today, source), source)
-    return summary_table
+    if summary:
+        # The summary sorts its own rows: the detail goes unsorted (a sort costs SQL engines
+        # a pass of its own).
+        rows = detail if detail is not None else _detail(frame)
+        summary_table: IntoFrameT = give_back(_summary(rows, windows, behaviours, today, source), source)
+        return summary_table
+    table: IntoFrameT = give_back(detail if detail is not None else _sorted_detail(_detail(frame)), source)
+    return table
 
 
 # -- the detail -----------------------------------------------------------------------------------
@@ -252,7 +253,8 @@ def _summary(
     else:
         rows = pl.from_arrow(collected.to_arrow())
     assert isinstance(rows, pl.DataFrame)
-    rows = rows.with_columns(pl.col("date").cast(pl.Date))
+    text = ["campaign_id", "campaign_name", "channel", "variation", "variation_name", "event"]
+    rows = rows.with_columns(pl.col(text).cast(pl.String), pl.col("date").cast(pl.Date))
     campaigns = rows.get_column("campaign_id").unique().to_list()
     if behaviours is not None and None in behaviours and len(campaigns) > 1:
         msg = (
