@@ -184,7 +184,7 @@ def reconcile(
     if summary:
         # The summary sorts its own rows: the detail goes unsorted (a sort costs SQL engines
         # a pass of its own).
-        rows = detail if detail is not None else _detail(frame)
+        rows = detail if detail is not None else _detail(frame, running=False)
         summary_table: IntoFrameT = give_back(_summary(rows, windows, behaviours, today, source), source)
         return summary_table
     table: IntoFrameT = give_back(detail if detail is not None else _sorted_detail(_detail(frame)), source)
@@ -194,8 +194,11 @@ def reconcile(
 # -- the detail -----------------------------------------------------------------------------------
 
 
-def _detail(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """One row per (series, day): both sides, their difference, the running total. A plan."""
+def _detail(frame: nw.LazyFrame[Any], *, running: bool = True) -> nw.LazyFrame[Any]:
+    """One row per (series, day): both sides, their difference, the running total. A plan.
+
+    ``running=False`` leaves out the running total (a window the summary does not need).
+    """
     metric = nw.col("metric").cast(nw.String())
     # The prefix test first: engines run the regular expression only on the rows it keeps.
     rows = frame.filter(metric.str.starts_with("conversions") & metric.str.contains(_CONVERSION_REGEX))
@@ -220,8 +223,10 @@ def _detail(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
         conversion.cast(nw.Float64()).alias("by_conversion_date"),
         by_send.cast(nw.Float64()).alias("by_send_date"),
     ).with_columns((nw.col("by_conversion_date") - nw.col("by_send_date")).alias("difference"))
-    running = nw.col("difference").fill_null(0).cum_sum().over(*RECONCILE_KEYS, order_by="date")
-    return day.with_columns(running.alias("cumulative_difference")).select(*DETAIL_COLUMNS)
+    if not running:
+        return day.select(*DETAIL_COLUMNS[:-1])
+    total = nw.col("difference").fill_null(0).cum_sum().over(*RECONCILE_KEYS, order_by="date")
+    return day.with_columns(total.alias("cumulative_difference")).select(*DETAIL_COLUMNS)
 
 
 def _sorted_detail(detail: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
@@ -337,28 +342,38 @@ def _mean_lags(rows: Any, today: dt.date) -> Any:
     import polars as pl
 
     keys = list(RECONCILE_KEYS)
-    found = []
     ordered = rows.sort([*keys, "_day"], nulls_last=False)
+    # One pass over plain arrays: each series is a run of equal keys in the sorted rows.
+    run = ordered.select(pl.struct(keys).rle_id()).to_series().to_numpy()
+    starts = np.flatnonzero(np.diff(run, prepend=-1)) if len(run) else np.zeros(0, dtype=np.int64)
+    ends = np.append(starts[1:], len(run)) if len(run) else starts
+    days = ordered.get_column("_day").to_numpy()
+    conversions = ordered.get_column("by_conversion_date").cast(pl.Float64).fill_null(np.nan).to_numpy()
+    sends = ordered.get_column("by_send_date").cast(pl.Float64).fill_null(np.nan).to_numpy()
+    windows = ordered.get_column("window_days").to_numpy()
     today_number = (today - dt.date(1970, 1, 1)).days
-    for key, group in ordered.group_by(keys, maintain_order=True):
-        window = group.get_column("window_days")[0]
-        days = group.get_column("_day").to_numpy()
-        first, last = int(days.min()), int(days.max())
+    lags: list[float | None] = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        here = days[start:end]
+        first, last = int(here[0]), int(here[-1])
         size = last - first + 1
         # Days without any row count as zeros on both sides (lag.fit_lag's convention).
         conversion = np.zeros(size)
         by_send = np.zeros(size)
-        position = days - first
-        conversion[position] = group.get_column("by_conversion_date").fill_null(np.nan).to_numpy()
-        by_send[position] = group.get_column("by_send_date").fill_null(np.nan).to_numpy()
+        conversion[here - first] = conversions[start:end]
+        by_send[here - first] = sends[start:end]
+        window = int(windows[start])
         gap = today_number - last
         tail = max(0, window + 1 - gap) if gap >= 1 else window + 1
-        lag = None
-        if window is not None and window <= MAX_WINDOW_DAYS:
-            lag = mean_lag(conversion, by_send, int(window), exclude_tail=min(tail, size))
-        found.append((*key, lag))
-    schema = dict.fromkeys(keys, pl.String) | {"mean_lag_days": pl.Float64}
-    return pl.DataFrame(found, schema=schema, orient="row")
+        usable = np.concatenate([conversion, by_send])
+        # Negative or infinite counts are not conversions: no lag rather than an error.
+        if window > MAX_WINDOW_DAYS or bool(np.any(usable < 0)) or bool(np.any(np.isinf(usable))):
+            lags.append(None)
+            continue
+        lags.append(mean_lag(conversion, by_send, window, exclude_tail=min(tail, size)))
+    return ordered.select(keys)[pl.Series(starts, dtype=pl.Int64)].with_columns(
+        pl.Series("mean_lag_days", lags, dtype=pl.Float64)
+    )
 
 
 def _as_plan(out: Any, detail: nw.LazyFrame[Any], source: Source) -> nw.LazyFrame[Any]:
