@@ -24,14 +24,16 @@ __all__ = [
     "STRING_COLUMNS",
     "Source",
     "channel_metrics",
+    "computed_once",
     "day_number",
     "days_from_civil",
     "distinct",
     "fill_null_key",
     "finish",
     "give_back",
-    "long_form",
+    "long_rows",
     "order_channels",
+    "pairs_and_dates",
     "plan_input",
     "present_metrics",
     "python_day_number",
@@ -43,6 +45,7 @@ __all__ = [
     "tidy_lazy",
     "wide_columns",
     "widen",
+    "with_lookups",
     "wrap",
 ]
 
@@ -168,6 +171,28 @@ def channel_metrics(frame: nw.LazyFrame[Any]) -> dict[str, frozenset[str]]:
         if channel is not None and metric is not None:
             found.setdefault(str(channel), set()).add(str(metric))
     return {ch: frozenset(ms) for ch, ms in found.items()}
+
+
+def pairs_and_dates(
+    frame: nw.LazyFrame[Any],
+) -> tuple[dict[str, frozenset[str]], dt.date | None, dt.date | None]:
+    """``channel_metrics`` and the frame's first and last dates, in the same small query."""
+    rows = (
+        frame.group_by("channel", "metric")
+        .agg(nw.col("date").min().alias("_first"), nw.col("date").max().alias("_last"))
+        .collect()
+    )
+    found: dict[str, set[str]] = {}
+    firsts, lasts = [], []
+    for channel, metric, first, last in rows.iter_rows():
+        if channel is not None and metric is not None:
+            found.setdefault(str(channel), set()).add(str(metric))
+        if first is not None:
+            firsts.append(first.date() if isinstance(first, dt.datetime) else first)
+        if last is not None:
+            lasts.append(last.date() if isinstance(last, dt.datetime) else last)
+    pairs = {ch: frozenset(ms) for ch, ms in found.items()}
+    return pairs, min(firsts, default=None), max(lasts, default=None)
 
 
 def present_metrics(pairs: Mapping[str, Iterable[str]]) -> frozenset[str]:
@@ -409,30 +434,133 @@ def give_back(result: nw.LazyFrame[Any], source: Source) -> Any:
     return nw.from_arrow(collected.to_arrow(), backend=source.implementation).to_native()
 
 
-def long_form(
-    frame: nw.LazyFrame[Any], index: Sequence[str], on: Sequence[str], variable: str, value: str
+def long_rows(
+    frame: nw.LazyFrame[Any],
+    index: Sequence[str],
+    groups: Sequence[tuple[str, Sequence[str]]],
+    fields: Sequence[str],
+    *,
+    label: str,
+    present: str,
 ) -> nw.LazyFrame[Any]:
-    """Unpivot ``on`` into (``variable``, ``value``) rows; rows whose value is null are dropped.
+    """Wide to long, several columns at a time, in one pass over ``frame``.
 
-    One pass over ``frame`` in every engine: narwhals' unpivot, except on DuckDB, where
-    narwhals reads the relation through the default connection (a relation of another
-    connection is refused there), so the same UNPIVOT runs on the relation's own one.
+    Each group ``(name, columns)`` becomes one row per row of ``frame``: the ``index``
+    columns, ``label`` = name, and the group's columns side by side under ``fields``;
+    rows whose ``present`` field is null are dropped. DuckDB unpivots several value
+    columns natively, PySpark's ``stack`` does the same, polars concatenates one select
+    per group (its optimiser computes the shared input once); other engines unpivot
+    each column, then gather a row's fields back with a group-by.
+    """
+    impl = frame.implementation
+    aliases = {f"r{i}": name for i, (name, _) in enumerate(groups)}
+    if impl.is_duckdb():
+        value_names = ", ".join(_sql_name(f) for f in fields)
+        ins = ", ".join(
+            "(" + ", ".join(_sql_name(c) for c in columns) + f") AS {_sql_name(alias)}"
+            for alias, (_, columns) in zip(aliases, groups, strict=True)
+        )
+        keep = ", ".join([*(_sql_name(c) for c in index), _sql_name(label), value_names])
+        # Every name is quoted as an identifier (our own columns and aliases).
+        sql = (
+            f"SELECT {keep} FROM _braze_wide UNPIVOT INCLUDE NULLS "  # noqa: S608
+            f"(({value_names}) FOR {_sql_name(label)} IN ({ins})) WHERE {_sql_name(present)} IS NOT NULL"
+        )
+        unpivoted: nw.LazyFrame[Any] = nw.from_native(frame.to_native().query("_braze_wide", sql))
+        return _relabel(unpivoted, label, aliases)
+    if impl.is_pyspark() or impl.is_pyspark_connect():
+        def tick(name: str) -> str:
+            return "`" + name.replace("`", "``") + "`"
+
+        pieces = ", ".join(
+            f"'{alias}', " + ", ".join(tick(c) for c in columns)
+            for alias, (_, columns) in zip(aliases, groups, strict=True)
+        )
+        stacked = frame.to_native().selectExpr(
+            *(tick(c) for c in index),
+            f"stack({len(groups)}, {pieces}) AS ({', '.join(tick(c) for c in (label, *fields))})",
+        )
+        spark: nw.LazyFrame[Any] = nw.from_native(stacked)
+        return _relabel(spark, label, aliases).filter(~nw.col(present).is_null())
+    if impl.is_polars():
+        selects = [
+            frame.select(
+                *index,
+                nw.lit(name, nw.String()).alias(label),
+                *(nw.col(c).alias(f) for c, f in zip(columns, fields, strict=True)),
+            )
+            for name, columns in groups
+        ]
+        return nw.concat(selects, how="vertical").filter(~nw.col(present).is_null())
+    columns = [c for _, cs in groups for c in cs]
+    which = {c: (name, f) for name, cs in groups for c, f in zip(cs, fields, strict=True)}
+    long = frame.unpivot(on=columns, index=list(index), variable_name="_var", value_name="_val")
+    long = long.filter(~nw.col("_val").is_null()).with_columns(
+        nw.col("_var").replace_strict(columns, [which[c][0] for c in columns], default=None,
+                                      return_dtype=nw.String()).alias(label),
+        nw.col("_var").replace_strict(columns, [which[c][1] for c in columns], default=None,
+                                      return_dtype=nw.String()).alias("_field"),
+    )
+    gathered = long.group_by(*index, label).agg(
+        nw.when(nw.col("_field") == f).then(nw.col("_val")).max().alias(f) for f in fields
+    )
+    return gathered.filter(~nw.col(present).is_null())
+
+
+def _relabel(frame: nw.LazyFrame[Any], label: str, aliases: Mapping[str, str]) -> nw.LazyFrame[Any]:
+    keys = list(aliases)
+    return frame.with_columns(
+        nw.col(label).replace_strict(keys, [aliases[k] for k in keys], default=None,
+                                     return_dtype=nw.String()).alias(label)
+    )
+
+
+def computed_once(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """The same plan, marked to be computed once however often the engine reads it.
+
+    DuckDB rewrites a window over groups (``max(x) OVER (PARTITION BY ...)``) into an
+    aggregate joined back, and narwhals' CTEs are inlined (``NOT MATERIALIZED``), so the
+    rows under the window, and the scan under them, would be computed twice. A
+    ``MATERIALIZED`` CTE keeps them once. Other engines keep the plan as it is.
+    """
+    if not frame.implementation.is_duckdb():
+        return frame
+    sql = "WITH _braze_once AS MATERIALIZED (SELECT * FROM _braze_rows) SELECT * FROM _braze_once"
+    once: nw.LazyFrame[Any] = nw.from_native(frame.to_native().query("_braze_rows", sql))
+    return once
+
+
+def with_lookups(
+    frame: nw.LazyFrame[Any], column: str, tables: Mapping[str, tuple[Sequence[str], Sequence[int]]]
+) -> nw.LazyFrame[Any]:
+    """Add one Int64 column per table: the number its ``column`` value maps to, else null.
+
+    narwhals' ``replace_strict`` everywhere, except on DuckDB, where it tests membership
+    in the list before reading the map (a hash join per table over every row):
+    ``list_position`` into a list literal does both at once, 40% of the pass's time.
     """
     if frame.implementation.is_duckdb():
         native = frame.to_native()
-        quoted = ", ".join(_sql_name(c) for c in on)
-        keep = ", ".join([*(_sql_name(c) for c in index), _sql_name(variable), _sql_name(value)])
-        # Every name is quoted as an identifier (our own column names, never user text).
-        sql = (
-            f"SELECT {keep} FROM (UNPIVOT _braze_wide ON {quoted} "  # noqa: S608
-            f"INTO NAME {_sql_name(variable)} VALUE {_sql_name(value)})"
-        )
-        relation = native.query("_braze_wide", sql)
-        unpivoted: nw.LazyFrame[Any] = nw.from_native(relation)
-        return unpivoted.filter(~nw.col(value).is_null())
-    return frame.unpivot(on=list(on), index=list(index), variable_name=variable, value_name=value).filter(
-        ~nw.col(value).is_null()
+        looked = []
+        for name, (keys, values) in tables.items():
+            keys_sql = "[" + ", ".join(_sql_text(k) for k in keys) + "]"
+            values_sql = "([" + ", ".join(str(int(v)) for v in values) + "]::BIGINT[])"
+            position = f"list_position({keys_sql}, {_sql_name(column)})"
+            looked.append(f"{values_sql}[{position}] AS {_sql_name(name)}")
+        # Every value is a literal we wrote (metric names, numbers), quoted as SQL text.
+        sql = f"SELECT *, {', '.join(looked)} FROM _braze_lookup"  # noqa: S608
+        marked: nw.LazyFrame[Any] = nw.from_native(native.query("_braze_lookup", sql))
+        return marked
+    return frame.with_columns(
+        nw.col(column)
+        .replace_strict(list(keys), list(values), default=None, return_dtype=nw.Int64())
+        .alias(name)
+        for name, (keys, values) in tables.items()
     )
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _sql_name(name: str) -> str:

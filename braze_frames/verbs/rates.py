@@ -33,13 +33,15 @@ from narwhals.typing import IntoFrameT
 from .._schema import ALL_CHANNEL, conversion_event, schema_for
 from .._validate import check_choice
 from ._common import (
-    channel_metrics,
+    computed_once,
     give_back,
-    long_form,
+    long_rows,
+    pairs_and_dates,
     plan_input,
     present_metrics,
     sort_keys,
     string_keys,
+    with_lookups,
 )
 from ._fast import rates_long_sorted
 from ._rate_table import (
@@ -202,9 +204,11 @@ def rates(
         msg = f"start ({first}) is after end ({last})"
         raise ValueError(msg)
     frame, source = plan_input(df)
-    pairs = channel_metrics(frame)
+    # The one small query: which metrics each channel has, and the frame's date range.
+    pairs, frame_first, frame_last = pairs_and_dates(frame)
     definitions = _select(rates, pairs)
-    plan = _Plan(frame, pairs, definitions, period, kept, first, last, in_memory=not source.lazy)
+    plan = _Plan(frame, pairs, definitions, period, kept, first or frame_first, last or frame_last,
+                 in_memory=not source.lazy)
     table: IntoFrameT = give_back(plan.result(), source)
     return table
 
@@ -322,12 +326,11 @@ class _Plan:
         if not self.names:
             return self._empty()
         daily = self._per_day()
-        if self.control_possible:
-            daily = daily.with_columns(self._control().alias("_ctl"))
+        if len(self.kept) < len(BY_KEYS):
+            wide = self._pooled(self._with_control(self._with_bits(daily)))
         else:
-            daily = daily.with_columns(nw.lit(False).alias("_ctl"))
-        wide = self._pooled(daily) if len(self.kept) < len(BY_KEYS) else self._per_unit(daily)
-        wide = self._complete(wide.with_columns(nw.lit(1).alias("_one")))
+            wide = self._per_unit(daily)
+        wide = self._complete(wide)
         if self.in_memory:
             fast = rates_long_sorted(wide, self.keys, self.name_columns, list(self.names), _HAS,
                                      self._columns())
@@ -338,18 +341,11 @@ class _Plan:
     def _per_day(self) -> nw.LazyFrame[Any]:
         """Stage 1, the one pass: per (campaign, channel, variation, day) slot sums and presence."""
         slots = self.slots
-        metric = nw.col("metric")
         order = sorted(slots.slot, key=lambda m: slots.slot[m])
-        marks = [
-            metric.replace_strict(order, [slots.slot[m] for m in order], default=None,
-                                  return_dtype=nw.Int64()).alias("_slot")
-        ]
+        tables: dict[str, tuple[list[str], list[int]]] = {"_slot": (order, [slots.slot[m] for m in order])}
         for w in range(slots.words):
             inside = [m for m in order if slots.slot[m] // _PER_WORD == w]
-            weights = [_BASE ** (slots.slot[m] % _PER_WORD) for m in inside]
-            marks.append(
-                metric.replace_strict(inside, weights, default=None, return_dtype=nw.Int64()).alias(f"_w{w}")
-            )
+            tables[f"_w{w}"] = (inside, [_BASE ** (slots.slot[m] % _PER_WORD) for m in inside])
         aggs: list[nw.Expr] = [
             *(nw.when(nw.col("_slot") == k).then(nw.col("value")).sum().alias(f"_s{k}")
               for k in sorted(slots.values)),
@@ -360,14 +356,25 @@ class _Plan:
             aggs.append(nw.col("campaign_name").max().alias("_cn"))
         if self.with_variation:
             aggs.append(nw.col("variation_name").max().alias("_vn"))
-        daily = self.frame.with_columns(*marks).group_by(*_UNIT, "date").agg(*aggs)
-        # The digits: one presence flag per slot (the words are cast back to Int64, which
-        # DuckDB widens to HUGEINT in a sum, where division is slow).
+        marked = with_lookups(self.frame, "metric", tables)
+        daily = marked.group_by(*_UNIT, "date").agg(*aggs)
+        # DuckDB sums integers into HUGEINT, where division is slow: back to Int64.
+        return daily.with_columns(*(nw.col(f"_m{w}").cast(nw.Int64()) for w in range(slots.words)))
+
+    def _with_bits(self, rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Add ``_b{k}``: whether slot k's metric is present (its digit in the words)."""
         bits = []
-        for k in range(slots.count):
-            word = nw.col(f"_m{k // _PER_WORD}").cast(nw.Int64())
+        for k in range(self.slots.count):
+            word = nw.col(f"_m{k // _PER_WORD}")
             bits.append((((word // (_BASE ** (k % _PER_WORD))) % _BASE) > 0).alias(f"_b{k}"))
-        return daily.with_columns(*bits)
+        return rows.with_columns(*bits)
+
+    def _with_control(self, rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Add ``_ctl``: whether each row's variation is a control group (see ``_control``)."""
+        if not self.control_possible:
+            return rows.with_columns(nw.lit(False).alias("_ctl"))
+        # The window reads the rows below it once more on some engines: compute them once.
+        return computed_once(rows).with_columns(self._control().alias("_ctl"))
 
     def _control(self) -> nw.Expr:
         """Stage 2: whether each per-day row's variation is a control group (a window)."""
@@ -378,16 +385,20 @@ class _Plan:
         for ch in self.channels:
             if schema_for(ch):
                 by_schema.setdefault(schema_for(ch), []).append(ch)
-        schema_here: nw.Expr = nw.lit(False)
+        schema_here: nw.Expr | None = None
         for schema, chs in by_schema.items():
             found = sorted({m for ch in chs for m in schema if m in self.pairs[ch]})
             if found:
                 anyone = _any(slots.present(m, chs) for m in found)
-                schema_here = nw.when(channel.is_in(chs)).then(anyone).otherwise(schema_here)
-        as_int = {True: 1, False: 0}
-        has_enrolled = nw.when(enrolled).then(as_int[True]).otherwise(as_int[False]).max().over(*_UNIT)
-        has_schema = nw.when(schema_here).then(as_int[True]).otherwise(as_int[False]).max().over(*_UNIT)
-        return (channel != ALL_CHANNEL) & (has_enrolled > 0) & (has_schema == 0)
+                schema_here = nw.when(channel.is_in(chs)).then(anyone).otherwise(
+                    nw.lit(False) if schema_here is None else schema_here
+                )
+        has_enrolled = nw.when(enrolled).then(1).otherwise(0).max().over(*_UNIT)
+        control = (channel != ALL_CHANNEL) & (has_enrolled > 0)
+        if schema_here is None:  # no channel of the frame reports a schema metric
+            return control
+        has_schema = nw.when(schema_here).then(1).otherwise(0).max().over(*_UNIT)
+        return control & (has_schema == 0)
 
     def _rate_parts(self, name: str, count: nw.Expr) -> tuple[nw.Expr, nw.Expr, nw.Expr]:
         """A rate name's (numerator, denominator, yh) on per-day (or per-pattern) rows.
@@ -442,30 +453,29 @@ class _Plan:
         return ~nw.col("_ctl")
 
     def _per_unit(self, daily: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-        """Stage 3 keeping every key: group the days of a period by their presence pattern."""
+        """Stage 3 keeping every key: group the days of a period by their presence pattern.
+
+        Control groups are found on the grouped rows (a window over a few rows per
+        variation rather than over every day).
+        """
         slots = self.slots
         words = [f"_m{w}" for w in range(slots.words)]
         dated = self._dated(daily)
         if self.period == "day":
-            rows = dated.with_columns(
-                nw.lit(1).alias("_n"), nw.col("date").alias("_first"), nw.col("date").alias("_last")
-            )
+            rows = dated.with_columns(nw.lit(1).alias("_n"))
         else:
-            group = [*_UNIT, *(["_period"] if self.period != "total" else []), "_ctl", *words]
+            group = [*_UNIT, *(["_period"] if self.period != "total" else []), *words]
             rows = dated.group_by(*group).agg(
                 *(nw.col(f"_s{k}").sum() for k in sorted(slots.values)),
                 *(nw.col(c).max() for c in self.name_columns),
                 nw.len().alias("_n"),
-                nw.col("date").min().alias("_first"),
-                nw.col("date").max().alias("_last"),
-                # The bits follow from the words, the same on every row of a pattern.
-                *(nw.col(f"_b{k}").max() for k in range(slots.count)),
             )
+        rows = self._with_control(self._with_bits(rows))
         parts = []
         for i, name in enumerate(self.names):
             numerator, denominator, yh = self._rate_parts(name, nw.col("_n"))
             parts += [numerator.alias(f"_rn{i}"), denominator.alias(f"_rd{i}"), yh.alias(f"_ry{i}")]
-        return rows.select(*self.keys, *self.name_columns, "_first", "_last", *parts)
+        return rows.select(*self.keys, *self.name_columns, *parts)
 
     def _pooled(self, daily: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
         """Stage 3 pooling over keys: per-day rates first, so that ``days`` counts distinct days."""
@@ -486,15 +496,13 @@ class _Plan:
         )
         dated = self._dated(day_rows)
         if self.period == "day":
-            return dated.with_columns(nw.col("date").alias("_first"), nw.col("date").alias("_last")).select(
-                *self.keys, *names, "_first", "_last",
+            return dated.select(
+                *self.keys, *names,
                 *(c for i in range(len(self.names)) for c in (f"_rn{i}", f"_rd{i}", f"_ry{i}")),
             )
         group = [*out, *(["_period"] if self.period != "total" else [])]
         return dated.group_by(*group).agg(
             *(nw.col(c).max() for c in names),
-            nw.col("date").min().alias("_first"),
-            nw.col("date").max().alias("_last"),
             *(nw.col(f"_rn{i}").sum() for i in range(len(self.names))),
             *(nw.col(f"_rd{i}").sum() for i in range(len(self.names))),
             *(nw.col(f"_ry{i}").sum() for i in range(len(self.names))),
@@ -509,73 +517,50 @@ class _Plan:
     def _complete(self, wide: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
         """Add ``_complete``: whether each period lies wholly inside the range.
 
-        The range is ``start``/``end``, else the frame's first and last dates (a window
-        over every row). A period starting on s lies inside when s >= first and the
-        period of the day after the last starts later than s. Step by step, in columns:
-        one nested expression would repeat its parts in the SQL engines' plans.
+        The range is ``start``/``end``, else the frame's first and last dates (read with
+        the metric names). A period starting on s lies inside when s >= first and the
+        period of the day after the last starts later than s.
         """
-        if self.period in ("day", "total"):
+        if self.period in ("day", "total") or self.first is None or self.last is None:
             return wide.with_columns(nw.lit(True).alias("_complete"))
         dtype = wide.collect_schema()["_period"]
-        first = (
-            nw.lit(self.first).cast(dtype) if self.first is not None
-            else nw.col("_first").min().over("_one").cast(dtype)
-        )
-        last = (
-            nw.lit(self.last).cast(dtype) if self.last is not None
-            else nw.col("_last").max().over("_one").cast(dtype)
-        )
-        wide = wide.with_columns(first.alias("_range_first"), last.alias("_range_last"))
-        wide = wide.with_columns(nw.col("_range_last").dt.offset_by("1d").alias("_after"))
-        wide = wide.with_columns(
-            period_start(self.period, dtype, wide.implementation, column="_after").alias("_after")
-        )
-        inside = (nw.col("_period") >= nw.col("_range_first")) & (nw.col("_after") > nw.col("_period"))
-        return wide.with_columns(inside.alias("_complete")).drop("_range_first", "_range_last", "_after")
+        after = self.last + dt.timedelta(days=1)
+        if self.period == "week":
+            after -= dt.timedelta(days=after.weekday())
+        else:
+            after = after.replace(day=1)
+        first = nw.lit(self.first).cast(dtype)
+        inside = (nw.col("_period") >= first) & (nw.lit(after).cast(dtype) > nw.col("_period"))
+        return wide.with_columns(inside.alias("_complete"))
 
     def _long(self, wide: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-        """Stage 4: one row per (group, rate): unpivot, then gather each rate's three parts."""
+        """Stage 4: one row per (group, rate), in one pass (see ``long_rows``)."""
         n = len(self.names)
+        parts = [c for i in range(n) for c in (f"_rn{i}", f"_rd{i}", f"_ry{i}")]
         index = [*self.keys, *self.name_columns, "_complete"]
-        fields = {}
-        parts = []
-        for i, name in enumerate(self.names):
+        if len(self.kept) == len(BY_KEYS) and self.period != "day":
+            # Keeping every key, a period's days may come as several presence patterns:
+            # one row per group first (days and both sides add up; the greatest names).
+            wide = wide.group_by(*self.keys, "_complete").agg(
+                *(nw.col(c).max() for c in self.name_columns),
+                *(nw.col(c).sum() for c in parts),
+            )
+        present = []
+        for i in range(n):
             yh = nw.col(f"_ry{i}")
-            days = (yh // _HAS).cast(nw.Float64())
-            has = (yh % _HAS) > 0
-            parts += [
-                nw.when(has).then(yh).cast(nw.Float64()).alias(f"_ry{i}"),
-                nw.when(has & (days > 0)).then(nw.col(f"_rn{i}")).cast(nw.Float64()).alias(f"_rn{i}"),
-                nw.when(has & (days > 0)).then(nw.col(f"_rd{i}")).cast(nw.Float64()).alias(f"_rd{i}"),
-            ]
-            fields.update({f"_ry{i}": (name, "y"), f"_rn{i}": (name, "n"), f"_rd{i}": (name, "d")})
-        columns = [c for i in range(n) for c in (f"_ry{i}", f"_rn{i}", f"_rd{i}")]
-        prepared = wide.with_columns(*parts).select(*index, *columns)
-        long = long_form(prepared, index, columns, "_var", "_val")
-        variables = list(fields)
-        long = long.with_columns(
-            nw.col("_var").replace_strict(variables, [fields[v][0] for v in variables], default=None,
-                                          return_dtype=nw.String()).alias("metric"),
-            nw.col("_var").replace_strict(variables, [fields[v][1] for v in variables], default=None,
-                                          return_dtype=nw.String()).alias("_f"),
+            present.append(nw.when((yh % _HAS) > 0).then(yh).cast(nw.Float64()).alias(f"_ry{i}"))
+        prepared = wide.with_columns(*present).select(
+            *index, *(nw.col(c).cast(nw.Float64()) for c in parts)
         )
-        field = nw.col("_f")
-        value = nw.col("_val")
-        # Keys with nulls (the "all" rows' variation) group as one value in every engine.
-        # Sums: keeping every key, a period's days may come as several presence patterns.
-        gathered = long.group_by(*self.keys, "metric").agg(
-            *(nw.col(c).max() for c in self.name_columns),
-            nw.col("_complete").max(),
-            nw.when(field == "n").then(value).sum().alias("numerator"),
-            nw.when(field == "d").then(value).sum().alias("denominator"),
-            nw.when(field == "y").then(value).sum().alias("_yh"),
-        )
+        groups = [(name, [f"_rn{i}", f"_rd{i}", f"_ry{i}"]) for i, name in enumerate(self.names)]
+        long = long_rows(prepared, index, groups, ["numerator", "denominator", "_yh"],
+                         label="metric", present="_yh")
         days = (nw.col("_yh") // _HAS).cast(nw.Int64())
         entered = days > 0
-        numerator = nw.when(entered).then(nw.col("numerator"))
-        denominator = nw.when(entered).then(nw.col("denominator"))
-        out = gathered.with_columns(
-            numerator.alias("numerator"), denominator.alias("denominator"), days.alias("days")
+        out = long.with_columns(
+            nw.when(entered).then(nw.col("numerator")).alias("numerator"),
+            nw.when(entered).then(nw.col("denominator")).alias("denominator"),
+            days.alias("days"),
         )
         ratio = nw.when(nw.col("denominator") != 0).then(nw.col("numerator") / nw.col("denominator"))
         out = out.with_columns(ratio.alias("value"))
