@@ -8,7 +8,7 @@ import narwhals.stable.v2 as nw
 import polars as pl
 import pytest
 from _support_frames import assert_same, one, records, tidy, tidy_rows
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from braze_frames import TidyFrameError
@@ -398,3 +398,27 @@ def test_lazy_detail_and_summary_equal_eager(backend: str) -> None:
             assert_same(relation, expected)
         finally:
             con.close()
+
+
+@settings(max_examples=15)
+@given(rows=tidy_rows(null_values=True), summary=st.booleans(), window=st.integers(1, 5))
+def test_pandas_polars_lazy_and_duckdb_agree(
+    rows: list[tuple[object, ...]], summary: bool, window: int
+) -> None:
+    import duckdb
+
+    try:
+        expected = reconcile(tidy(rows), summary=summary, window_days=window, as_of="2024-07-20")
+    except ValueError:
+        return
+    assert_same(reconcile(tidy(rows, "pandas"), summary=summary, window_days=window, as_of="2024-07-20"),
+                expected)
+    plain = tidy(rows).with_columns(pl.col(pl.Categorical).cast(pl.String))
+    assert_same(reconcile(plain.lazy(), summary=summary, window_days=window, as_of="2024-07-20"), expected)
+    con = duckdb.connect()
+    try:
+        got = reconcile(con.from_arrow(plain.to_arrow()), summary=summary, window_days=window,
+                        as_of="2024-07-20")
+        assert_same(got, expected)
+    finally:
+        con.close()
