@@ -91,15 +91,20 @@ def make_history(n_rows: int, seed: int = 0, days: int = DAYS) -> pl.DataFrame:
     return frame.select(list(POLARS_SCHEMA)).cast(POLARS_SCHEMA)
 
 
-def build_store(root: Path, n_rows: int) -> dict[str, Any]:
-    """Write (or reuse) the store; describe its files."""
+def build_store(root: Path, n_rows: int, layout: str = "default") -> dict[str, Any]:
+    """Write (or reuse) the store; describe its files.
+
+    ``layout="default"`` is ``partition_by=True``, the library's layout on this branch;
+    ``"month"`` is ``partition_by=["month"]``, the month-alone layout of SPEC 7 (version 2)
+    as this branch's writer makes it (without the sorting and row-group sizing SPEC 7 adds).
+    """
     from braze_frames.storage.parquet import write_parquet
 
     marker = root / "_bench_rows"
     if not (marker.exists() and marker.read_text() == str(n_rows)):
         frame = make_history(n_rows)
         started = time.perf_counter()
-        write_parquet(frame, root, partition_by=True)
+        write_parquet(frame, root, partition_by=True if layout == "default" else ["month"])
         written = time.perf_counter() - started
         marker.write_text(str(n_rows))
         (root / "_bench_write_seconds").write_text(f"{written:.1f}")
@@ -123,12 +128,19 @@ def build_store(root: Path, n_rows: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- engines
 
 
+def _partitions(root: Path) -> list[str]:
+    """The hive partition columns of the store, from its first data file's path."""
+    first = next(p for p in root.rglob("*.parquet") if not p.name.startswith((".", "_")))
+    return [part.split("=")[0] for part in first.parent.relative_to(root).parts]
+
+
 def _polars(root: Path) -> dict[str, Any]:
     import braze_frames as bf
 
+    schema = dict.fromkeys(_partitions(root), pl.String)
+
     def source() -> pl.LazyFrame:
-        return pl.scan_parquet(root / "**" / "*.parquet", hive_partitioning=True,
-                               hive_schema={"campaign_id": pl.String, "month": pl.String})
+        return pl.scan_parquet(root / "**" / "*.parquet", hive_partitioning=True, hive_schema=schema)
 
     keys = ["campaign_id", "channel", "variation", "month", "metric"]
     return {
@@ -145,8 +157,8 @@ def _duckdb(root: Path) -> dict[str, Any]:
 
     con = duckdb.connect()
     glob = f"{root}/**/*.parquet"
-    read = (f"read_parquet('{glob}', hive_partitioning=true, "
-            "hive_types={'campaign_id': VARCHAR, 'month': VARCHAR})")
+    types = ", ".join(f"'{c}': VARCHAR" for c in _partitions(root))
+    read = f"read_parquet('{glob}', hive_partitioning=true, hive_types={{{types}}})"
 
     def source() -> Any:
         return con.sql(f"SELECT * FROM {read}")
@@ -240,13 +252,14 @@ def _child(engine: str, root: str, repeat: int) -> dict[str, Any]:
 
 
 def run(n_rows: int = 20_000_000, engines: tuple[str, ...] = ENGINES, repeat: int = 3,
-        store: Path | None = None) -> dict[str, Any]:
+        store: Path | None = None, layout: str = "default") -> dict[str, Any]:
     """Build or reuse the store, then measure every engine in a process of its own."""
     import polars as pl_
 
-    root = store or Path(os.environ.get("TMPDIR", "/tmp")) / f"braze-bench-store-{n_rows}"
+    root = store or Path(os.environ.get("TMPDIR", "/tmp")) / f"braze-bench-store-{n_rows}-{layout}"
     root.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"store": build_store(root, n_rows), "engines": {}, "polars": pl_.__version__,
+    report: dict[str, Any] = {"store": build_store(root, n_rows, layout), "engines": {},
+                              "polars": pl_.__version__,
                               "cpus": os.cpu_count(), "load_average_start": os.getloadavg()[0]}
     for engine in engines:
         out = subprocess.run(
@@ -294,8 +307,10 @@ if __name__ == "__main__":
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--store", type=Path, default=None)
+    parser.add_argument("--layout", choices=("default", "month"), default="default",
+                        help="partition_by=True (default) or ['month'] (SPEC 7, version 2)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.rows, tuple(args.engines.split(",")), args.repeat, args.store)
+    result = run(args.rows, tuple(args.engines.split(",")), args.repeat, args.store, args.layout)
     print(json.dumps(result, indent=2) if args.json else "", end="")
     _print(result)
