@@ -352,12 +352,22 @@ class _Plan:
             *(nw.when(~nw.col("value").is_null()).then(nw.col(f"_w{w}")).sum().alias(f"_m{w}")
               for w in range(slots.words)),
         ]
-        if self.with_campaign:
-            aggs.append(nw.col("campaign_name").max().alias("_cn"))
+        names = {"_cn": "campaign_name"} if self.with_campaign else {}
         if self.with_variation:
-            aggs.append(nw.col("variation_name").max().alias("_vn"))
+            names["_vn"] = "variation_name"
         marked = with_lookups(self.frame, "metric", tables)
-        daily = marked.group_by(*_UNIT, "date").agg(*aggs)
+        if names and _sorts_to_max_strings(marked):
+            # PySpark takes the max of a string by sorting every row (SortAggregate): group
+            # by the names first (a hash aggregate), then add the rows of a day that had two
+            # names, where the sums and the digit counts of the words add up, on the result.
+            split = marked.group_by(*_UNIT, "date", *names.values()).agg(*aggs)
+            daily = split.group_by(*_UNIT, "date").agg(
+                *(nw.col(c).sum() for c in split.collect_schema() if c.startswith(("_s", "_m"))),
+                *(nw.col(column).max().alias(name) for name, column in names.items()),
+            )
+        else:
+            aggs.extend(nw.col(column).max().alias(name) for name, column in names.items())
+            daily = marked.group_by(*_UNIT, "date").agg(*aggs)
         # DuckDB sums integers into HUGEINT, where division is slow: back to Int64.
         return daily.with_columns(*(nw.col(f"_m{w}").cast(nw.Int64()) for w in range(slots.words)))
 
@@ -613,6 +623,12 @@ class _Plan:
                 exprs.append(nw.col(c).cast(nw.String()))
         # With only literals to select, some engines make one row: keep none.
         return frame.select(*exprs).head(0)
+
+
+def _sorts_to_max_strings(frame: nw.LazyFrame[Any]) -> bool:
+    """Whether the engine sorts every row to take the max of a string column (PySpark)."""
+    impl = frame.implementation
+    return bool(impl.is_pyspark() or impl.is_pyspark_connect())
 
 
 def _terms(terms: Sequence[Term], slots: _Slots) -> nw.Expr:

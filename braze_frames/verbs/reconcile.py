@@ -209,14 +209,24 @@ def _detail(frame: nw.LazyFrame[Any], *, running: bool = True) -> nw.LazyFrame[A
         nw.when(~send).then(value).alias("_conversion"),
         nw.when(send).then(value).alias("_send"),
     )
-    day = rows.group_by("campaign_id", "channel", "variation", "event", "date").agg(
-        nw.col("campaign_name").max(),
-        nw.col("variation_name").max(),
+    keys = ["campaign_id", "channel", "variation", "event", "date"]
+    sides = [
         nw.col("_conversion").sum(),
         nw.col("_conversion").count().alias("_nc"),
         nw.col("_send").sum(),
         nw.col("_send").count().alias("_ns"),
-    )
+    ]
+    if rows.implementation.is_pyspark() or rows.implementation.is_pyspark_connect():
+        # PySpark sorts every row for the max of a string: group by the names first (a hash
+        # aggregate), then add up a day that had two names, on the small result.
+        split = rows.group_by(*keys, "campaign_name", "variation_name").agg(*sides)
+        day = split.group_by(*keys).agg(
+            nw.col("campaign_name").max(),
+            nw.col("variation_name").max(),
+            *(nw.col(c).sum() for c in ("_conversion", "_nc", "_send", "_ns")),
+        )
+    else:
+        day = rows.group_by(*keys).agg(nw.col("campaign_name").max(), nw.col("variation_name").max(), *sides)
     conversion = nw.when(nw.col("_nc") > 0).then(nw.col("_conversion"))
     by_send = nw.when(nw.col("_ns") > 0).then(nw.col("_send"))
     day = day.with_columns(
