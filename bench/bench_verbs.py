@@ -74,7 +74,10 @@ def make_tidy(n_rows: int, seed: int = 0, days: int = 365) -> pl.DataFrame:
     )
     n_campaigns = -(-n_rows // (len(tpl) * days))
     start = dt.date(2024, 1, 1)
-    grid = pl.DataFrame({"campaign_id": [f"cmp-{i:05d}" for i in range(n_campaigns)]}).join(
+    grid = pl.DataFrame({
+        "campaign_id": [f"cmp-{i:05d}" for i in range(n_campaigns)],
+        "campaign_name": [f"Campaign {i}" for i in range(n_campaigns)],
+    }).join(
         pl.DataFrame({"date": pl.date_range(start, start + dt.timedelta(days=days - 1), eager=True)}),
         how="cross",
     )
@@ -97,75 +100,119 @@ _INFLUENCED = ["ios_push", "android_push", "kindle_push", "apple_push"]
 _IN_APP = ["in_app_message", "trigger_in_app_message"]
 
 
+_KEYS6 = ["campaign_id", "campaign_name", "channel", "variation", "variation_name", "date"]
+_EMAIL_RATES = (("delivery_rate", "delivered", "sent"), ("bounce_rate", "bounces", "sent"),
+                ("open_rate", "opens", "delivered"), ("unique_open_rate", "unique_opens", "delivered"),
+                ("click_rate", "clicks", "delivered"), ("unique_click_rate", "unique_clicks", "delivered"),
+                ("click_to_open_rate", "unique_clicks", "unique_opens"),
+                ("unsubscribe_rate", "unsubscribes", "delivered"), ("spam_rate", "reported_spam", "sent"))
+_SMS_RATES = (("delivery_rate", "delivered", "sent"), ("failure_rate", "delivery_failed", "sent"),
+              ("rejection_rate", "rejected", "sent"), ("click_rate", "clicks", "delivered"),
+              ("opt_out_rate", "opt_out", "delivered"))
+_WHATS_APP_RATES = (("delivery_rate", "delivered", "sent"), ("read_rate", "read", "sent"),
+                    ("failure_rate", "failed", "sent"))
+_CARD_RATES = (("click_rate", "total_clicks", "total_impressions"),
+               ("unique_click_rate", "unique_clicks", "unique_impressions"),
+               ("dismissal_rate", "total_dismissals", "total_impressions"),
+               ("unique_dismissal_rate", "unique_dismissals", "unique_impressions"))
+_IN_APP_RATES = (("click_rate", "clicks", "impressions"), ("first_button_click_rate", "first_button_clicks",
+                                                             "impressions"),
+                 ("second_button_click_rate", "second_button_clicks", "impressions"))
+
+
 def hand_rates(pdf: Any, period: str) -> Any:
-    """Braze's rates by hand: filter, period column, groupby-sum, unstack, formulas, days."""
+    """Braze's rates by hand, as SPEC 5 has them: wide per day, masks, then sums per period.
+
+    What a careful pandas user writes: one row per (campaign, channel, variation, day)
+    with a column per metric; control groups found per variation; for each rate, the days
+    where every term is present summed per period; ``complete`` against the frame's dates.
+    """
     import pandas as pd
 
-    keys = ["campaign_id", "channel", "variation", "variation_name"]
-    df = pdf
-    if period == "week":
-        df = df.assign(period=df["date"] - pd.to_timedelta(df["date"].dt.day_of_week, unit="D"))
-        keys.insert(1, "period")
-    sums = df.groupby([*keys, "metric"], observed=True, dropna=False)["value"].sum()
-    w = sums.unstack("metric")
-    ch = w.index.get_level_values("channel")
-    parts = []
-
-    def add(name: str, channels: Any, num: Any, den: Any, present: Any) -> None:
-        mask = ch.isin(channels) & present.to_numpy()
-        parts.append(pd.DataFrame(
-            {"metric": name, "numerator": num[mask], "denominator": den[mask]}
-        ))
+    wide = pdf.set_index([*_KEYS6, "metric"])["value"].unstack("metric")
+    index = wide.index.to_frame(index=False)
+    channel = index["channel"].astype(str).to_numpy()
 
     def col(name: str) -> Any:
-        return w[name] if name in w else pd.Series(np.nan, index=w.index)
+        return wide[name].to_numpy() if name in wide else np.full(len(wide), np.nan)
 
-    def simple(name: str, channels: Any, num: str, den: str) -> None:
-        add(name, channels, col(num), col(den), col(num).notna())
+    # Control: a variation with enrolled and none of its channel's schema metrics, anywhere.
+    schema = np.zeros(len(wide), dtype=bool)
+    for ch in np.unique(channel):
+        rows = channel == ch
+        present = [m for m in CHANNEL_SCHEMAS.get(ch, ()) if m in wide]
+        if present:
+            schema[rows] = wide.loc[rows, present].notna().to_numpy().any(axis=1)
+    flags = pd.DataFrame({"e": ~np.isnan(col("enrolled")), "s": schema})
+    unit = [index["campaign_id"], index["channel"], index["variation"]]
+    anywhere = flags.groupby(unit, observed=True, dropna=False).transform("any")
+    control = (anywhere["e"] & ~anywhere["s"]).to_numpy() & (channel != "all")
 
-    for name, num, den in (("delivery_rate", "delivered", "sent"), ("bounce_rate", "bounces", "sent"),
-                           ("open_rate", "opens", "delivered"),
-                           ("unique_open_rate", "unique_opens", "delivered"),
-                           ("click_rate", "clicks", "delivered"),
-                           ("unique_click_rate", "unique_clicks", "delivered"),
-                           ("click_to_open_rate", "unique_clicks", "unique_opens"),
-                           ("unsubscribe_rate", "unsubscribes", "delivered"),
-                           ("spam_rate", "reported_spam", "sent")):
-        simple(name, ["email"], num, den)
-    delivered_push = col("sent") - col("bounces")
-    simple("bounce_rate", _PUSH, "bounces", "sent")
-    add("delivery_rate", _PUSH, delivered_push, col("sent"), col("sent").notna())
-    add("direct_open_rate", _PUSH, col("direct_opens"), delivered_push, col("direct_opens").notna())
-    add("total_open_rate", _PUSH, col("total_opens"), delivered_push, col("total_opens").notna())
-    add("influenced_open_rate", _INFLUENCED, col("total_opens") - col("direct_opens"),
-        delivered_push, col("total_opens").notna() | col("direct_opens").notna())
-    for name, num, den in (("delivery_rate", "delivered", "sent"),
-                           ("failure_rate", "delivery_failed", "sent"),
-                           ("rejection_rate", "rejected", "sent"), ("click_rate", "clicks", "delivered"),
-                           ("opt_out_rate", "opt_out", "delivered")):
-        simple(name, ["sms"], num, den)
-    for name, num, den in (("delivery_rate", "delivered", "sent"), ("read_rate", "read", "sent"),
-                           ("failure_rate", "failed", "sent")):
-        simple(name, ["whats_app"], num, den)
-    for name, num, den in (("click_rate", "total_clicks", "total_impressions"),
-                           ("unique_click_rate", "unique_clicks", "unique_impressions"),
-                           ("dismissal_rate", "total_dismissals", "total_impressions"),
-                           ("unique_dismissal_rate", "unique_dismissals", "unique_impressions")):
-        simple(name, ["content_cards"], num, den)
-    for name, num in (("click_rate", "clicks"), ("first_button_click_rate", "first_button_clicks"),
-                      ("second_button_click_rate", "second_button_clicks")):
-        simple(name, _IN_APP, num, "impressions")
-    simple("error_rate", ["webhook"], "errors", "sent")
-    every = ch.unique()
-    recipients = col("enrolled").where(col("enrolled").notna(), col("unique_recipients"))
+    date = index["date"]
+    if period == "week":
+        index["period"] = date - pd.to_timedelta(date.dt.day_of_week, unit="D")
+    elif period == "month":
+        index["period"] = date.dt.to_period("M").dt.start_time.astype(date.dtype)
+    keys = ["campaign_id", "campaign_name", "channel", "variation", "variation_name"]
+    group = [*keys, *(["period"] if period != "total" else [])]
+    parts = []
+
+    def add(name: str, channels: Any, num: Any, den: Any, terms: Any, numerators: Any,
+            enrolled_den: bool = False) -> None:
+        applies = np.isin(channel, channels) if channels is not None else np.ones(len(wide), dtype=bool)
+        present = np.logical_and.reduce([~np.isnan(t) for t in terms])
+        if enrolled_den:
+            enrolled = col("enrolled")
+            den = np.where(control, enrolled, den)
+            as_control = np.logical_and.reduce([~np.isnan(t) for t in (*numerators, enrolled)])
+            present = np.where(control, as_control, present)
+        has = applies & np.logical_or.reduce([~np.isnan(t) for t in numerators])
+        ok = applies & present
+        frame = index.loc[has, group].assign(
+            n=np.where(ok, num, 0.0)[has], d=np.where(ok, den, 0.0)[has], days=ok[has].astype(np.int64)
+        )
+        summed = frame.groupby(group, observed=True, dropna=False, sort=False).sum()
+        parts.append(summed.assign(metric=name))
+
+    for name, num, den in _EMAIL_RATES:
+        add(name, ["email"], col(num), col(den), (col(num), col(den)), (col(num),))
+    sent, bounces = col("sent"), col("bounces")
+    delivered = sent - bounces
+    add("bounce_rate", _PUSH, bounces, sent, (bounces, sent), (bounces,))
+    add("delivery_rate", _PUSH, delivered, sent, (sent, bounces), (sent, bounces))
+    for name, opens in (("direct_open_rate", "direct_opens"), ("total_open_rate", "total_opens")):
+        add(name, _PUSH, col(opens), delivered, (col(opens), sent, bounces), (col(opens),))
+    total, direct = col("total_opens"), col("direct_opens")
+    add("influenced_open_rate", _INFLUENCED, total - direct, delivered, (total, direct, sent, bounces),
+        (total, direct))
+    for channels, table in ((["sms"], _SMS_RATES), (["whats_app"], _WHATS_APP_RATES),
+                            (["content_cards"], _CARD_RATES), (_IN_APP, _IN_APP_RATES)):
+        for name, num, den in table:
+            add(name, channels, col(num), col(den), (col(num), col(den)), (col(num),))
+    add("error_rate", ["webhook"], col("errors"), sent, (col("errors"), sent), (col("errors"),))
+    recipients = col("unique_recipients")
     for k in ("", "1", "2", "3"):
-        c = col(f"conversions{k}")
-        add(f"conversion_rate{k}", every, c, recipients, c.notna())
-    add("revenue_per_recipient", every, col("revenue"), recipients, col("revenue").notna())
-    out = pd.concat(parts)
+        for prefix, metric in (("", f"conversions{k}"), ("cohort_", f"conversions{k}_by_send_time")):
+            c = col(metric)
+            add(f"{prefix}conversion_rate{k}", None, c, recipients, (c, recipients), (c,), enrolled_den=True)
+    revenue = col("revenue")
+    add("revenue_per_recipient", None, revenue, recipients, (revenue, recipients), (revenue,),
+        enrolled_den=True)
+
+    out = pd.concat(parts).reset_index()
+    entered = out["days"] > 0
+    out["numerator"] = out["n"].where(entered)
+    out["denominator"] = out["d"].where(entered)
     out["value"] = out["numerator"] / out["denominator"].where(out["denominator"] != 0)
-    days = df.groupby(keys, observed=True, dropna=False)["date"].nunique().rename("days")
-    return out.join(days).reset_index()
+    if period in ("week", "month"):
+        after = date.max() + pd.Timedelta(days=1)
+        next_start = (after - pd.Timedelta(days=after.day_of_week) if period == "week"
+                      else after.to_period("M").start_time)
+        out["complete"] = (out["period"] >= date.min()) & (out["period"] < next_start)
+    else:
+        out["complete"] = True
+    out = out.rename(columns={"period": "date"})
+    return out.drop(columns=["n", "d"])
 
 
 def hand_reconcile(pdf: Any) -> Any:
@@ -174,7 +221,7 @@ def hand_reconcile(pdf: Any) -> Any:
     metric = conv["metric"]
     side = np.where(metric.str.endswith("_by_send_time"), "by_send_date", "by_conversion_date")
     event = metric.str.removesuffix("_by_send_time")
-    keys = ["campaign_id", "channel", "variation", "event", "date"]
+    keys = ["campaign_id", "campaign_name", "channel", "variation", "variation_name", "event", "date"]
     wide = (
         conv.assign(event=event, side=side)
         .set_index([*keys, "side"])["value"]
@@ -182,7 +229,7 @@ def hand_reconcile(pdf: Any) -> Any:
         .sort_index()
     )
     wide["difference"] = wide["by_conversion_date"] - wide["by_send_date"]
-    group = wide["difference"].fillna(0).groupby(level=[0, 1, 2, 3], dropna=False, observed=True)
+    group = wide["difference"].fillna(0).groupby(level=[0, 1, 2, 3, 4, 5], dropna=False, observed=True)
     wide["cumulative_difference"] = group.cumsum()
     return wide.reset_index()
 
@@ -303,6 +350,29 @@ def _spawn(verb: str, path: str, n_rows: int, repeat: int, mode: str) -> dict[st
     return result
 
 
+def check_same_tables(n_rows: int = 60_000) -> None:
+    """The hand-written pandas must give our tables (else the ratios compare different work)."""
+    from polars.testing import assert_frame_equal
+
+    frame = make_tidy(n_rows, days=40)
+    pdf = frame.to_pandas()
+
+    def plain(native: Any, keys: list[str]) -> pl.DataFrame:
+        out = native if isinstance(native, pl.DataFrame) else pl.from_pandas(native)
+        out = out.with_columns(pl.col(pl.Categorical).cast(pl.String), pl.col(pl.Datetime).cast(pl.Date))
+        return out.sort(keys, nulls_last=False)
+
+    for period in ("total", "week"):
+        ours = rates(frame, period)
+        keys = [c for c in ours.columns if c in ("campaign_id", "date", "channel", "variation", "metric")]
+        hand = plain(hand_rates(pdf, period), keys).select(ours.columns)
+        assert_frame_equal(plain(ours, keys), hand, check_dtypes=False, abs_tol=1e-9)
+    ours_detail = reconcile(frame)
+    keys = ["campaign_id", "channel", "variation", "event", "date"]
+    hand_detail = plain(hand_reconcile(pdf), keys).select(ours_detail.columns)
+    assert_frame_equal(plain(ours_detail, keys), hand_detail, check_dtypes=False, abs_tol=1e-9)
+
+
 def run(n_rows: int = 5_000_000, quick: bool = False, repeat: int = 3) -> dict[str, Any]:
     """Time every verb on the three paths and report ratios against the targets.
 
@@ -319,6 +389,7 @@ def run(n_rows: int = 5_000_000, quick: bool = False, repeat: int = 3) -> dict[s
 
     if quick:
         n_rows = min(n_rows, 500_000)
+    check_same_tables()
     report: dict[str, Any] = {
         "rows": n_rows, "input_mb": {}, "pandas": pd.__version__, "polars": pl.__version__,
         "cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "verbs": {}, "ratios": {},

@@ -5,6 +5,12 @@
 imported: right away if it already is, otherwise from a tiny import hook, so that
 ``import braze_frames`` never imports pandas itself.
 
+DuckDB relations and PySpark DataFrames have no accessor: neither engine offers a way to
+register one (PySpark's accessors are for its pandas API only), and patching their
+classes would break with their next release. The functions serve them instead:
+``bf.rates(relation)``, ``bf.reconcile(spark_df, summary=True)``, ``bf.pivot(...)``, each
+returning the engine's own type.
+
 The accessor holds the frame and nothing else: pandas caches one accessor object per
 frame, so any state kept on it would go stale (pyjanitor's stateful accessors show how).
 Every method calls the module-level function of the same name, which checks the columns
@@ -13,11 +19,12 @@ and dtypes it needs.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.abc
 import importlib.machinery
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -73,17 +80,26 @@ class BrazeAccessor:
         by: Sequence[str] | str = ("campaign_id", "channel", "variation"),
         *,
         rates: Iterable[str | Rate] | None = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
     ) -> Any:
-        """Braze's rates per period, as ratios of sums (``braze_frames.rates``)."""
+        """Braze's rates per period, as ratios of sums over present days (``braze_frames.rates``)."""
         from .verbs.rates import rates as compute
 
-        return compute(self._df, period, by, rates=rates)
+        return compute(self._df, period, by, rates=rates, start=start, end=end)
 
-    def reconcile(self, *, summary: bool = False, window_days: int = 30) -> Any:
+    def reconcile(
+        self,
+        *,
+        summary: bool = False,
+        window_days: int | Mapping[str, int] | None = None,
+        details: Mapping[str, Any] | None = None,
+        as_of: str | dt.date | None = None,
+    ) -> Any:
         """Conversions by conversion date against by send date (``braze_frames.reconcile``)."""
         from .verbs.reconcile import reconcile
 
-        return reconcile(self._df, summary=summary, window_days=window_days)
+        return reconcile(self._df, summary=summary, window_days=window_days, details=details, as_of=as_of)
 
     def to_parquet(self, path: Any, **kwargs: Any) -> Any:
         """Write the frame to Parquet (``braze_frames.write_parquet``)."""

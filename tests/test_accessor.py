@@ -94,6 +94,11 @@ def test_methods_are_the_functions(backend: str) -> None:
     assert_same(
         df.braze.reconcile(summary=True, window_days=2), reconcile(df, summary=True, window_days=2)
     )
+    assert_same(df.braze.rates("week", start="2024-06-24", end="2024-07-14"),
+                rates(df, "week", start="2024-06-24", end="2024-07-14"))
+    details = {"conversion_behaviors": [{"type": "Starts Session", "window": 86_400}]}
+    assert_same(df.braze.reconcile(summary=True, details=details, as_of="2030-01-01"),
+                reconcile(df, summary=True, details=details, as_of="2030-01-01"))
     assert type(df.braze.rates()) is type(df)
 
 

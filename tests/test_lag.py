@@ -483,3 +483,22 @@ def test_time_per_group() -> None:
         fit_lag(by_conversion, by_send, 7)
     per_group = (time.perf_counter() - started) / len(groups)
     assert per_group < 0.025  # a loose bound: the machine is shared
+
+
+@given(
+    st.integers(0, 7).flatmap(
+        lambda w: st.tuples(
+            st.just(w),
+            st.lists(st.tuples(counts, counts), min_size=0, max_size=40),
+            st.integers(0, 8),
+        )
+    )
+)
+def test_mean_lag_stops_early_with_the_same_answer(
+    case: tuple[int, list[tuple[float | None, ...]], int],
+) -> None:
+    # mean_lag stops the interval's search once one end is too far out; fit_lag reports
+    # the whole interval. The answer must be the same.
+    w, days, tail = case
+    c, b = [x for x, _ in days], [y for _, y in days]
+    assert mean_lag(c, b, w, exclude_tail=tail) == fit_lag(c, b, w, exclude_tail=tail).mean

@@ -2,13 +2,12 @@
 
 On ``polars.scan_parquet`` (a file and a hive-partitioned dataset) and on a DuckDB
 relation, each verb returns the same lazy type and, once collected, the same rows as the
-eager polars call. PySpark runs only where it is installed (``-m spark``).
+eager polars call. PySpark has its own file behind the ``spark`` marker (test_spark.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import random
 from pathlib import Path
 from typing import Any
@@ -149,25 +148,3 @@ def test_pivot_stays_lazy(eager: pl.DataFrame, parquet_file: Path) -> None:
         assert_same(relation, pivot(eager, layout="channels"))
     finally:
         con.close()
-
-
-@pytest.mark.spark
-@pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed")
-# PySpark warns about pandas 3 on import; nothing here goes through its pandas layer.
-@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
-def test_pyspark_equals_eager(
-    eager: pl.DataFrame, parquet_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # pragma: no cover
-    from pyspark.sql import SparkSession
-
-    # Local mode only: keep Spark's driver on the loopback interface.
-    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
-
-    spark = SparkSession.builder.master("local[1]").appName("braze_frames").getOrCreate()
-    try:
-        sdf = spark.read.parquet(str(parquet_file))
-        for name, verb in VERBS:
-            # Through Arrow, not toPandas: PySpark's pandas layer predates pandas 3.
-            assert_same(pl.from_arrow(verb(sdf).toArrow()), verb(eager)), name
-    finally:
-        spark.stop()

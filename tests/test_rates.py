@@ -85,6 +85,8 @@ EXPECTED: dict[str, dict[str, tuple[float, float]]] = {
     "all": {
         "conversion_rate": (5, 100), "conversion_rate1": (2, 100), "conversion_rate4": (1, 100),
         "revenue_per_recipient": (50, 100),
+        # SPEC 5 (version 2) adds the send-date family: conversions_by_send_time / recipients.
+        "cohort_conversion_rate": (4, 100),
     },
 }
 
@@ -161,8 +163,10 @@ def test_conversion_events_beyond_the_fourth() -> None:
     rows = rows_of("all", None, {"unique_recipients": 10.0, "conversions7": 3.0,
                                  "conversions7_by_send_time": 1.0})
     out = rates(tidy(rows), "total")
-    assert records(out)[0]["metric"] == "conversion_rate7"
-    assert records(out)[0]["value"] == pytest.approx(0.3)
+    # SPEC 5 (version 2): every event also gets its send-date twin, cohort_conversion_rate7.
+    assert [(r["metric"], r["value"]) for r in records(out)] == [
+        ("cohort_conversion_rate7", pytest.approx(0.1)), ("conversion_rate7", pytest.approx(0.3))
+    ]
     only = rates(tidy(rows), "total", rates=["conversion_rate7"])
     assert len(only) == 1
 
@@ -187,14 +191,13 @@ def test_zero_denominator_gives_null_never_inf(backend: str) -> None:
 def test_missing_term_gives_null(backend: str) -> None:
     rows = rows_of("android_push", "p", {"sent": 10.0, "total_opens": 4.0})
     out = rates(tidy(rows, backend), "total")
+    # SPEC 5 (version 2): a period sums only the days where every term is present, so a
+    # term missing on every day leaves no day at all: null numerator and denominator, 0 days.
     delivery = one(out, metric="delivery_rate")  # (sent - bounces): no bounces reported
-    assert delivery["numerator"] is None
-    assert delivery["value"] is None
-    assert delivery["denominator"] == 10.0
+    assert (delivery["numerator"], delivery["denominator"], delivery["value"]) == (None, None, None)
+    assert delivery["days"] == 0
     total_open = one(out, metric="total_open_rate")
-    assert total_open["numerator"] == 4.0
-    assert total_open["denominator"] is None
-    assert total_open["value"] is None
+    assert (total_open["numerator"], total_open["denominator"], total_open["value"]) == (None, None, None)
 
 
 # ---------------------------------------------------------------------- periods and by
@@ -211,18 +214,21 @@ WEEKLY = [
 def test_weeks_start_on_monday_and_count_days(backend: str) -> None:
     out = records(rates(tidy(WEEKLY, backend), "week"))
     got = [(r["date"], r["numerator"], r["denominator"], r["days"]) for r in out]
+    # SPEC 5 (version 2): Sunday 07-07 reports no errors, so its sends stay out of the
+    # week's denominator (they entered it before) and it is not one of the week's days.
     assert got == [
         (dt.date(2024, 6, 24), 3.0, 20.0, 2),
-        (dt.date(2024, 7, 1), 3.0, 20.0, 2),
+        (dt.date(2024, 7, 1), 3.0, 10.0, 1),
         (dt.date(2024, 7, 8), 4.0, 20.0, 1),
     ]
 
 
 def test_months_and_days(backend: str) -> None:
     out = records(rates(tidy(WEEKLY, backend), "month"))
-    assert [(r["date"], r["numerator"], r["days"]) for r in out] == [
-        (dt.date(2024, 6, 1), 3.0, 2),
-        (dt.date(2024, 7, 1), 7.0, 3),
+    # SPEC 5 (version 2): days count the days that entered the rate (07-07 has no errors).
+    assert [(r["date"], r["numerator"], r["denominator"], r["days"]) for r in out] == [
+        (dt.date(2024, 6, 1), 3.0, 20.0, 2),
+        (dt.date(2024, 7, 1), 7.0, 30.0, 2),
     ]
     daily = records(rates(tidy(WEEKLY, backend), "day"))
     assert [r["days"] for r in daily] == [1] * 4
@@ -232,11 +238,12 @@ def test_months_and_days(backend: str) -> None:
 
 def test_total_has_no_date_column(backend: str) -> None:
     out = rates(tidy(WEEKLY, backend), "total")
+    # SPEC 5 (version 2): campaign_name beside campaign_id, and the boolean `complete`.
     assert list(out.columns) == [
-        "campaign_id", "channel", "variation", "variation_name", "metric", "value",
-        "numerator", "denominator", "days",
+        "campaign_id", "campaign_name", "channel", "variation", "variation_name", "metric", "value",
+        "numerator", "denominator", "days", "complete",
     ]
-    assert list(rates(tidy(WEEKLY, backend), "week").columns)[:2] == ["campaign_id", "date"]
+    assert list(rates(tidy(WEEKLY, backend), "week").columns)[:3] == ["campaign_id", "campaign_name", "date"]
 
 
 def test_pandas_date_column_stays_datetime() -> None:
@@ -263,7 +270,7 @@ def test_by_pools_numerators_and_denominators(backend: str) -> None:
     per_campaign = rates(df, "total", by="campaign_id")
     pooled = one(per_campaign, campaign_id="c1", metric="delivery_rate")
     assert (pooled["numerator"], pooled["denominator"]) == (145.0, 160.0)
-    assert list(per_campaign.columns)[:2] == ["campaign_id", "metric"]
+    assert list(per_campaign.columns)[:3] == ["campaign_id", "campaign_name", "metric"]
     everything = records(rates(df, "total", by=()))
     assert [(r["metric"], r["numerator"], r["denominator"]) for r in everything] == [
         ("delivery_rate", 146.0, 161.0)
@@ -272,12 +279,13 @@ def test_by_pools_numerators_and_denominators(backend: str) -> None:
     assert (weekly["numerator"], weekly["days"]) == (141.0, 1)
 
 
-def test_pooling_with_a_missing_term_is_null() -> None:
+def test_pooling_leaves_out_the_rows_missing_a_term() -> None:
     rows = [*rows_of("ios_push", "p1", {"sent": 10.0, "bounces": 1.0}),
             *rows_of("ios_push", "p2", {"sent": 10.0})]
     out = one(rates(tidy(rows), "total", by=("campaign_id",)), metric="delivery_rate")
-    assert out["numerator"] is None
-    assert out["denominator"] == 20.0
+    # SPEC 5 (version 2): p2 has no bounces, so it adds nothing to either side (the pooled
+    # rate used to be null as soon as one row lacked a term).
+    assert (out["numerator"], out["denominator"], out["days"]) == (9.0, 10.0, 1)
 
 
 # ----------------------------------------------------------------------- custom / errors
@@ -323,7 +331,7 @@ def test_errors_name_the_problem() -> None:
 def test_empty_frame_gives_an_empty_table(backend: str) -> None:
     out = rates(tidy([], backend), "week")
     assert len(out) == 0
-    assert list(out.columns)[-5:] == ["metric", "value", "numerator", "denominator", "days"]
+    assert list(out.columns)[-6:] == ["metric", "value", "numerator", "denominator", "days", "complete"]
 
 
 # ------------------------------------------------------------------------ differential
@@ -403,11 +411,12 @@ def test_a_renamed_variation_is_pooled_under_its_greatest_name() -> None:
 
 def test_a_variation_renamed_within_a_day_gives_one_row() -> None:
     # Not from Braze (one entry has one name), but a hand-made frame may do it: the rows
-    # of both names pool into one row per key and rate, as over longer periods.
+    # of both names pool into one row per key and rate, as over longer periods, under the
+    # greatest name (SPEC 5, version 2: names are pooled per row of the rate table).
     rows = rows_of("webhook", "v1", {"sent": 10.0, "errors": 1.0}, name="A")
     rows += rows_of("webhook", "v1", {"unique_recipients": 5.0}, name="B")
     for frame in (tidy(rows), tidy(rows).lazy()):
         got = to_polars(rates(frame, "day"))
         assert got.select("variation_name", "metric", "value", "days").rows() == [
-            ("A", "error_rate", 0.1, 1)
+            ("B", "error_rate", 0.1, 1)
         ]

@@ -8,7 +8,7 @@ import narwhals.stable.v2 as nw
 import polars as pl
 import pytest
 from _support_frames import assert_same, one, records, tidy, tidy_rows
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from braze_frames import TidyFrameError
@@ -35,9 +35,10 @@ def lagged(n_days: int, lag: int, per_day: float = 5.0, *, channel: str = "all",
 
 def test_detail_columns_and_running_difference(backend: str) -> None:
     out = reconcile(tidy(lagged(3, 1), backend))
+    # SPEC 6 (version 2): the names sit beside their ids.
     assert list(out.columns) == [
-        "campaign_id", "channel", "variation", "event", "date", "by_conversion_date",
-        "by_send_date", "difference", "cumulative_difference",
+        "campaign_id", "campaign_name", "channel", "variation", "variation_name", "event", "date",
+        "by_conversion_date", "by_send_date", "difference", "cumulative_difference",
     ]
     got = [(r["date"], r["by_conversion_date"], r["by_send_date"], r["difference"],
             r["cumulative_difference"]) for r in records(out)]
@@ -92,11 +93,14 @@ def test_summary_fields(backend: str) -> None:
     s = records(reconcile(tidy(rows, backend), summary=True, window_days=3))
     assert len(s) == 1
     row = s[0]
+    # SPEC 6 (version 2): names, the event's name and window, and days_missing_a_side.
     assert list(row) == [
-        "campaign_id", "channel", "variation", "event", "first_date", "last_date",
-        "by_conversion_date", "by_send_date", "gap", "gap_share", "edge_bound",
-        "within_bound", "mean_lag_days",
+        "campaign_id", "campaign_name", "channel", "variation", "variation_name", "event",
+        "event_name", "window_days", "first_date", "last_date", "by_conversion_date",
+        "by_send_date", "gap", "gap_share", "edge_bound", "within_bound", "days_missing_a_side",
+        "mean_lag_days",
     ]
+    assert (row["window_days"], row["event_name"], row["days_missing_a_side"]) == (3, None, 0)
     assert (row["first_date"], row["last_date"]) == (DAY0, DAY0 + dt.timedelta(9))
     assert (row["by_conversion_date"], row["by_send_date"]) == (40.0, 50.0)
     assert row["gap"] == -10.0
@@ -118,30 +122,44 @@ def test_positive_gap_is_bounded_by_the_first_days() -> None:
     assert row["within_bound"] is True
 
 
+def bursts(lag: int, n_days: int = 40, *, skip_quiet: bool = False) -> list[tuple[object, ...]]:
+    """Bursty sends (a blast every 6 days, sizes varying), each converting ``lag`` days later."""
+    sent = {i: float(20 + 7 * (i % 5)) for i in range(0, n_days - 10, 6)}
+    rows = []
+    for i in range(n_days):
+        s, c = sent.get(i, 0.0), sent.get(i - lag, 0.0)
+        if skip_quiet and s == c == 0.0:
+            continue  # a day without any row: the fit reads zeros there
+        rows.append(("c1", day(i), "all", None, None, "conversions_by_send_time", s))
+        rows.append(("c1", day(i), "all", None, None, "conversions", c))
+    return rows
+
+
 @pytest.mark.parametrize("lag", [0, 1, 2, 5])
 def test_mean_lag_recovers_the_true_lag(backend: str, lag: int) -> None:
-    row = records(reconcile(tidy(lagged(8, lag), backend), summary=True))[0]
+    # SPEC 6 (version 2): a deconvolution fit over 0..window_days, no longer the area
+    # between the curves (which needed the whole life); exact data give the exact lag.
+    row = records(reconcile(tidy(bursts(lag), backend), summary=True, window_days=7))[0]
     assert row["gap"] == 0.0
-    assert row["mean_lag_days"] == pytest.approx(lag)
+    assert row["mean_lag_days"] == pytest.approx(lag, abs=1e-6)
 
 
-def test_mean_lag_counts_days_without_rows() -> None:
-    # Sends on day 0, conversions on day 4, nothing reported in between.
-    rows = [
-        ("c1", day(0), "all", None, None, "conversions_by_send_time", 6.0),
-        ("c1", day(0), "all", None, None, "conversions", 0.0),
-        ("c1", day(4), "all", None, None, "conversions_by_send_time", 0.0),
-        ("c1", day(4), "all", None, None, "conversions", 6.0),
-    ]
-    assert records(reconcile(tidy(rows), summary=True))[0]["mean_lag_days"] == pytest.approx(4)
+def test_mean_lag_reads_days_without_rows_as_zeros() -> None:
+    rows = bursts(3, skip_quiet=True)
+    assert len(rows) < 2 * 40
+    row = records(reconcile(tidy(rows), summary=True, window_days=5))[0]
+    assert row["mean_lag_days"] == pytest.approx(3, abs=1e-6)
 
 
 def test_summary_nulls() -> None:
     rows = [("c1", day(0), "all", None, None, "conversions2", 3.0)]
     row = records(reconcile(tidy(rows), summary=True))[0]
+    # SPEC 6 (version 2): totals over the days with both sides, so neither side has one.
+    assert row["by_conversion_date"] is None
     assert row["by_send_date"] is None
     assert row["gap"] is None
     assert row["within_bound"] is None
+    assert row["days_missing_a_side"] == 1
     assert row["mean_lag_days"] is None
     zero = [("c1", day(0), "all", None, None, "conversions_by_send_time", 0.0),
             ("c1", day(0), "all", None, None, "conversions", 0.0)]
@@ -152,7 +170,7 @@ def test_summary_nulls() -> None:
 def test_errors() -> None:
     with pytest.raises(ValueError, match="no conversion metrics"):
         reconcile(tidy([("c1", day(0), "email", "e", None, "sent", 1.0)]))
-    for bad in (0, -1, 2.5, True):
+    for bad in (0, -1, 2.5, True, 61, {"sent": 3}, {"conversions_by_send_time": 3}, {"conversions": 0}):
         with pytest.raises(ValueError, match="window_days"):
             reconcile(tidy(lagged(2, 0)), window_days=bad)  # type: ignore[arg-type]
     with pytest.raises(TidyFrameError, match="missing column: metric"):
@@ -215,3 +233,192 @@ def test_fast_path_sums_repeated_keys_like_the_generic_path() -> None:
     rows.append(("c1", day(0), "all", None, None, "conversions_by_send_time", 0.5))
     got = reconcile(tidy(rows, "polars"))
     assert got.select("by_conversion_date", "difference").rows() == [(2.0, 1.5)]
+
+
+# ------------------------------------------------------ issue 10 item 6: one side missing
+
+
+def test_the_summary_gap_is_the_detail_s_final_running_total(backend: str) -> None:
+    # By-send-date null on day 2: the detail ends at -2, and the summary must say so.
+    rows = [
+        ("c1", day(0), "all", None, None, "conversions", 3.0),
+        ("c1", day(0), "all", None, None, "conversions_by_send_time", 5.0),
+        ("c1", day(1), "all", None, None, "conversions", 2.0),
+        ("c1", day(1), "all", None, None, "conversions_by_send_time", None),
+        ("c1", day(2), "all", None, None, "conversions", 0.0),
+        ("c1", day(2), "all", None, None, "conversions_by_send_time", 0.0),
+    ]
+    detail = records(reconcile(tidy(rows, backend)))
+    assert detail[-1]["cumulative_difference"] == -2.0
+    row = records(reconcile(tidy(rows, backend), summary=True, window_days=1))[0]
+    assert (row["by_conversion_date"], row["by_send_date"], row["gap"]) == (3.0, 5.0, -2.0)
+    assert row["days_missing_a_side"] == 1
+    assert row["gap_share"] == pytest.approx(-0.4)
+    # The last day's by-send conversions (0) cannot explain -2.
+    assert (row["edge_bound"], row["within_bound"]) == (0.0, False)
+
+
+# ------------------------------------------------------ names, windows, event names
+
+DETAILS = {
+    "name": "Cart Abandonment",
+    "conversion_behaviors": [
+        {"type": "Makes Any Purchase", "window": 3 * 86_400},
+        {"type": "Performs Custom Event", "custom_event_name": "signup", "window": 7 * 86_400 - 60},
+        {"type": "Makes Specific Purchase", "product": "gift card", "window": 86_400 + 1},
+    ],
+}
+
+
+def events_frame(campaigns: tuple[str, ...] = ("c1",)) -> list[tuple[object, ...]]:
+    rows = []
+    for cid in campaigns:
+        for i in range(30):
+            for event, lag in (("conversions", 1), ("conversions1", 2), ("conversions2", 0)):
+                sent = float(10 + 9 * (i % 7 == 0) * 10 + i % 3)
+                rows.append((cid, f"Campaign {cid}", day(i), "all", None, None, f"{event}_by_send_time",
+                             sent))
+                back = float(10 + 9 * ((i - lag) % 7 == 0) * 10 + (i - lag) % 3) if i >= lag else 0.0
+                rows.append((cid, f"Campaign {cid}", day(i), "all", None, None, event, back))
+    return rows
+
+
+def test_details_give_each_event_its_window_and_name(backend: str) -> None:
+    out = reconcile(tidy(events_frame(), backend), summary=True, details=DETAILS)
+    got = {r["event"]: (r["event_name"], r["window_days"]) for r in records(out)}
+    assert got == {
+        "conversions": ("Makes Any Purchase", 3),
+        "conversions1": ("Performs Custom Event: signup", 7),  # seconds rounded up to days
+        "conversions2": ("Makes Specific Purchase: gift card", 2),
+    }
+    assert {r["campaign_name"] for r in records(out)} == {"Campaign c1"}
+    mapping = reconcile(tidy(events_frame(("c1", "c2"))), summary=True,
+                        details={"c1": DETAILS}, window_days={"conversions1": 5})
+    windows = {(r["campaign_id"], r["event"]): r["window_days"] for r in records(mapping)}
+    assert windows[("c1", "conversions")] == 3
+    assert windows[("c1", "conversions1")] == 5  # window_days overrides the details
+    assert windows[("c2", "conversions")] == 30  # nothing said: Braze's maximum
+    assert one(mapping, campaign_id="c2", event="conversions")["event_name"] is None
+
+
+def test_edge_bound_uses_each_event_s_own_window() -> None:
+    # A window cut after the first send: the positive gaps are bounded by each event's
+    # first W days of conversions by conversion date, W being that event's window.
+    rows = [r for r in events_frame() if str(r[2]) >= day(10)]
+    out = reconcile(tidy(rows), summary=True, details=DETAILS)
+    frame = tidy(rows).to_pandas()
+    for r in records(out):
+        conv = frame[(frame.metric == r["event"])].sort_values("date")["value"].to_numpy()
+        w = r["window_days"]
+        expected = conv[:w].sum() if r["gap"] >= 0 else None
+        if expected is not None:
+            assert r["edge_bound"] == pytest.approx(expected), r["event"]
+
+
+def test_details_are_checked() -> None:
+    with pytest.raises(ValueError, match="details describe one campaign"):
+        reconcile(tidy(events_frame(("c1", "c2"))), summary=True, details=DETAILS)
+    with pytest.raises(TypeError, match="details must be"):
+        reconcile(tidy(events_frame()), summary=True, details=[DETAILS])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="mapping"):
+        reconcile(tidy(events_frame()), summary=True, details={"c1": 3})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="as_of"):
+        reconcile(tidy(events_frame()), summary=True, as_of="yesterday")
+
+
+# ------------------------------------------------------ issue 10 item 1: the mean lag
+
+
+def one_day_lag(n_days: int = 60, *, cut: int = 0, through: int = 60) -> list[tuple[object, ...]]:
+    """The issue's reproducer: 100 sends a day for ``n_days`` days, each converting one day later."""
+    rows = []
+    for i in range(cut, through + 1):
+        sent = 100.0 if i < n_days else 0.0
+        rows.append(("c1", day(i), "all", None, None, "conversions_by_send_time", sent))
+        rows.append(("c1", day(i), "all", None, None, "conversions", 100.0 if 1 <= i <= n_days else 0.0))
+    return rows
+
+
+def test_the_issue_reproducer_gives_one_day_on_the_cut_frame(backend: str) -> None:
+    # Before: 1.0 over the whole life and -0.017 on the frame cut to start on day 1.
+    for cut in (0, 1):
+        exact = records(reconcile(tidy(one_day_lag(cut=cut), backend), summary=True, window_days=1))
+        assert exact[0]["mean_lag_days"] == pytest.approx(1.0, abs=1e-9)
+        # A frame that runs on past the last conversion pins the lag with a wider window too.
+        longer = records(reconcile(tidy(one_day_lag(cut=cut, through=75), backend), summary=True,
+                                   window_days=3))
+        assert longer[0]["mean_lag_days"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_steady_sends_give_no_lag_rather_than_a_wrong_one() -> None:
+    # Cut on day 1 and ending with the sends: every lag 1..30 fits these steady days.
+    row = records(reconcile(tidy(one_day_lag(cut=1)), summary=True))[0]
+    assert row["window_days"] == 30
+    assert row["mean_lag_days"] is None
+
+
+def test_the_last_days_before_today_are_left_out() -> None:
+    # Half the conversions come 1 day after the send, half 3 days after (mean 2). The data
+    # run to yesterday, so the by-send-date counts of the last sends miss the conversions
+    # still to come: the fit must leave the last window_days days out.
+    sends = {i: float(40 + 13 * (i % 4)) for i in (*range(0, 45, 5), 43)}
+    last = 44
+    rows = []
+    for i in range(last + 1):
+        happened = sum(0.5 * s for j, s in sends.items() if i - j in (1, 3))
+        counted = sends.get(i, 0.0) * sum(0.5 for lag in (1, 3) if i + lag <= last)
+        rows.append(("c1", day(i), "all", None, None, "conversions", happened))
+        rows.append(("c1", day(i), "all", None, None, "conversions_by_send_time", counted))
+    today = DAY0 + dt.timedelta(days=last + 1)
+    row = records(reconcile(tidy(rows), summary=True, window_days=3, as_of=today))[0]
+    assert row["mean_lag_days"] == pytest.approx(2.0, abs=1e-6)
+    # As if the series had ended long ago: the growing days enter, and the answer moves.
+    stale = records(reconcile(tidy(rows), summary=True, window_days=3, as_of="2030-01-01"))[0]
+    assert stale["mean_lag_days"] is None or abs(stale["mean_lag_days"] - 2.0) > 1e-3
+
+
+# ------------------------------------------------------ engines agree
+
+
+def test_lazy_detail_and_summary_equal_eager(backend: str) -> None:
+    import duckdb
+
+    frame = tidy(events_frame(("c1", "c2")))
+    plain = frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
+    for summary in (False, True):
+        expected = reconcile(tidy(events_frame(("c1", "c2")), backend), summary=summary,
+                             details={"c1": DETAILS})
+        lazy = reconcile(plain.lazy(), summary=summary, details={"c1": DETAILS})
+        assert isinstance(lazy, pl.LazyFrame)
+        assert_same(lazy, expected)
+        con = duckdb.connect()
+        try:
+            relation = reconcile(con.from_arrow(plain.to_arrow()), summary=summary, details={"c1": DETAILS})
+            assert isinstance(relation, duckdb.DuckDBPyRelation)
+            assert_same(relation, expected)
+        finally:
+            con.close()
+
+
+@settings(max_examples=15)
+@given(rows=tidy_rows(null_values=True), summary=st.booleans(), window=st.integers(1, 5))
+def test_pandas_polars_lazy_and_duckdb_agree(
+    rows: list[tuple[object, ...]], summary: bool, window: int
+) -> None:
+    import duckdb
+
+    try:
+        expected = reconcile(tidy(rows), summary=summary, window_days=window, as_of="2024-07-20")
+    except ValueError:
+        return
+    assert_same(reconcile(tidy(rows, "pandas"), summary=summary, window_days=window, as_of="2024-07-20"),
+                expected)
+    plain = tidy(rows).with_columns(pl.col(pl.Categorical).cast(pl.String))
+    assert_same(reconcile(plain.lazy(), summary=summary, window_days=window, as_of="2024-07-20"), expected)
+    con = duckdb.connect()
+    try:
+        got = reconcile(con.from_arrow(plain.to_arrow()), summary=summary, window_days=window,
+                        as_of="2024-07-20")
+        assert_same(got, expected)
+    finally:
+        con.close()

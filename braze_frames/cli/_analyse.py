@@ -9,7 +9,6 @@ without them otherwise.
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -254,36 +253,13 @@ def reconcile(source: Path, daily: bool, window_days: int | None, offline: bool,
 
 def _reconcile(frame: pl.DataFrame, *, summary: bool, window_days: int | None,
                details: Mapping[str, Any] | None) -> pl.DataFrame:
-    """``bf.reconcile`` with the details when it takes them; else one window per campaign.
-
-    ``details=`` arrives with the analytics work (SPEC section 6). Until then each
-    campaign is reconciled with its own longest window from its details, which is what
-    the edge bound needs.
-    """
-    import polars as pl
-
+    """``bf.reconcile`` with the campaigns' details when there are any (SPEC section 6)."""
     import braze_frames as bf
 
-    from ..endpoints.details import conversion_window_days
-
-    accepts = inspect.signature(bf.reconcile).parameters
-    if details is not None and "details" in accepts:
-        options: dict[str, Any] = {"details": dict(details)}
-        if window_days is not None:
-            options["window_days"] = window_days
-        result: pl.DataFrame = bf.reconcile(frame, summary=summary, **options)
-        return result
-    if details is None:
-        out: pl.DataFrame = bf.reconcile(frame, summary=summary,
-                                         **({} if window_days is None else {"window_days": window_days}))
-        return out
-    pieces = []
-    for cid in frame.get_column("campaign_id").cast(pl.String).unique(maintain_order=True):
-        one = frame.filter(pl.col("campaign_id").cast(pl.String) == cid)
-        window = window_days if window_days is not None else (
-            conversion_window_days(details[cid]) if cid in details else 30)
-        pieces.append(bf.reconcile(one, summary=summary, window_days=window))
-    return pl.concat(pieces, how="vertical_relaxed") if pieces else bf.reconcile(frame, summary=summary)
+    result: pl.DataFrame = bf.reconcile(
+        frame, summary=summary, window_days=window_days, details=None if details is None else dict(details)
+    )
+    return result
 
 
 def _details_for(frame: pl.DataFrame, rest_endpoint: str | None) -> dict[str, Any] | None:

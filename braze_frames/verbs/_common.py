@@ -9,7 +9,9 @@ between pandas and polars, string order does not.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import narwhals.stable.v2 as nw
@@ -21,12 +23,21 @@ from ._fast import category_codes
 
 __all__ = [
     "STRING_COLUMNS",
+    "Source",
     "channel_metrics",
+    "computed_once",
+    "day_number",
+    "days_from_civil",
     "distinct",
     "fill_null_key",
     "finish",
+    "give_back",
+    "long_rows",
     "order_channels",
+    "pairs_and_dates",
+    "plan_input",
     "present_metrics",
+    "python_day_number",
     "restore_null_key",
     "schema_problems",
     "sort_keys",
@@ -36,6 +47,7 @@ __all__ = [
     "tidy_lazy",
     "wide_columns",
     "widen",
+    "with_lookups",
     "wrap",
 ]
 
@@ -185,6 +197,28 @@ def channel_metrics(frame: nw.LazyFrame[Any]) -> dict[str, frozenset[str]]:
         if channel is not None and metric is not None:
             found.setdefault(str(channel), set()).add(str(metric))
     return {ch: frozenset(ms) for ch, ms in found.items()}
+
+
+def pairs_and_dates(
+    frame: nw.LazyFrame[Any],
+) -> tuple[dict[str, frozenset[str]], dt.date | None, dt.date | None]:
+    """``channel_metrics`` and the frame's first and last dates, in the same small query."""
+    rows = (
+        frame.group_by("channel", "metric")
+        .agg(nw.col("date").min().alias("_first"), nw.col("date").max().alias("_last"))
+        .collect()
+    )
+    found: dict[str, set[str]] = {}
+    firsts, lasts = [], []
+    for channel, metric, first, last in rows.iter_rows():
+        if channel is not None and metric is not None:
+            found.setdefault(str(channel), set()).add(str(metric))
+        if first is not None:
+            firsts.append(first.date() if isinstance(first, dt.datetime) else first)
+        if last is not None:
+            lasts.append(last.date() if isinstance(last, dt.datetime) else last)
+    pairs = {ch: frozenset(ms) for ch, ms in found.items()}
+    return pairs, min(firsts, default=None), max(lasts, default=None)
 
 
 def present_metrics(pairs: Mapping[str, Iterable[str]]) -> frozenset[str]:
@@ -350,3 +384,249 @@ def restore_null_key(frame: Any, column: str) -> Any:
     return frame.with_columns(
         nw.when(nw.col(column) != _NULL_KEY).then(nw.col(column)).alias(column)
     )
+
+
+# -- one plan for every backend -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a verb was given, so that its result goes back in the same form.
+
+    Attributes:
+        kind: ``"polars"`` (a DataFrame), ``"polars_lazy"``, ``"pandas"``, ``"eager"``
+            (another eager narwhals backend, e.g. a pyarrow Table) or ``"lazy"`` (DuckDB,
+            PySpark and the other lazy narwhals backends).
+        implementation: The input's narwhals ``Implementation``.
+        date_dtype: pandas only: the input's ``date`` dtype, given back to ``date``.
+    """
+
+    kind: str
+    implementation: Any
+    date_dtype: Any = None
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the caller passed a lazy frame (the result stays a plan)."""
+        return self.kind in ("polars_lazy", "lazy")
+
+
+def plan_input(
+    df: Any, required: Sequence[str] | None = None, *, table: Table = CAMPAIGN_TABLE
+) -> tuple[nw.LazyFrame[Any], Source]:
+    """Wrap a tidy frame for a verb that builds one plan: polars for every eager input.
+
+    Eager frames (pandas, polars, pyarrow...) are in memory, where polars runs the plan
+    fastest; pandas crosses as Arrow (its categoricals become polars categoricals, 0.2 s
+    for 5M rows) and comes back with ``give_back``. Lazy frames stay in their engine
+    (polars ``LazyFrame``, DuckDB, PySpark): the plan runs where the data is.
+
+    ``required`` defaults to every column of ``table``.
+
+    Raises:
+        TidyFrameError: A needed column is missing or has the wrong dtype.
+    """
+    frame = wrap(df)
+    impl = frame.implementation
+    if isinstance(frame, nw.LazyFrame):
+        lazy, _ = tidy_lazy(frame, required, table=table)
+        return lazy, Source("polars_lazy" if impl.is_polars() else "lazy", impl)
+    checked, _ = tidy_lazy(frame, required, table=table)  # the columns and dtypes, before converting
+    import polars as pl
+
+    native = frame.to_native()
+    if impl.is_polars():
+        polars_frame = native
+        source = Source("polars", impl)
+    elif impl.is_pandas():
+        date_dtype = native["date"].dtype if "date" in native.columns else None
+        polars_frame = pl.from_pandas(checked.collect().to_native())
+        source = Source("pandas", impl, date_dtype)
+    else:
+        polars_frame = pl.from_arrow(checked.collect().to_arrow())
+        source = Source("eager", impl)
+    # An empty pandas column of strings has no type left after crossing (polars Null).
+    untyped = [c for c, t in polars_frame.schema.items() if t == pl.Null and c not in ("date", "value")]
+    if untyped:
+        polars_frame = polars_frame.with_columns(pl.col(untyped).cast(pl.String))
+    lazy, _ = tidy_lazy(polars_frame.lazy(), required, table=table)
+    return lazy, source
+
+
+def give_back(result: nw.LazyFrame[Any], source: Source) -> Any:
+    """A verb's result as the caller's type: collected for eager inputs, a plan for lazy ones."""
+    if source.lazy:
+        return result.to_native()
+    collected = result.collect()
+    if source.kind == "polars":
+        return collected.to_native()
+    if source.kind == "pandas":
+        native = collected.to_native().to_pandas()
+        if "date" in native.columns and source.date_dtype is not None:
+            native["date"] = native["date"].astype(source.date_dtype)
+        return native
+    return nw.from_arrow(collected.to_arrow(), backend=source.implementation).to_native()
+
+
+def long_rows(
+    frame: nw.LazyFrame[Any],
+    index: Sequence[str],
+    groups: Sequence[tuple[str, Sequence[str]]],
+    fields: Sequence[str],
+    *,
+    label: str,
+    present: str,
+) -> nw.LazyFrame[Any]:
+    """Wide to long, several columns at a time, in one pass over ``frame``.
+
+    Each group ``(name, columns)`` becomes one row per row of ``frame``: the ``index``
+    columns, ``label`` = name, and the group's columns side by side under ``fields``;
+    rows whose ``present`` field is null are dropped. DuckDB unpivots several value
+    columns natively, PySpark's ``stack`` does the same, polars concatenates one select
+    per group (its optimiser computes the shared input once); other engines unpivot
+    each column, then gather a row's fields back with a group-by.
+    """
+    impl = frame.implementation
+    aliases = {f"r{i}": name for i, (name, _) in enumerate(groups)}
+    if impl.is_duckdb():
+        value_names = ", ".join(_sql_name(f) for f in fields)
+        ins = ", ".join(
+            "(" + ", ".join(_sql_name(c) for c in columns) + f") AS {_sql_name(alias)}"
+            for alias, (_, columns) in zip(aliases, groups, strict=True)
+        )
+        keep = ", ".join([*(_sql_name(c) for c in index), _sql_name(label), value_names])
+        # Every name is quoted as an identifier (our own columns and aliases).
+        sql = (
+            f"SELECT {keep} FROM _braze_wide UNPIVOT INCLUDE NULLS "  # noqa: S608
+            f"(({value_names}) FOR {_sql_name(label)} IN ({ins})) WHERE {_sql_name(present)} IS NOT NULL"
+        )
+        unpivoted: nw.LazyFrame[Any] = nw.from_native(frame.to_native().query("_braze_wide", sql))
+        return _relabel(unpivoted, label, aliases)
+    if impl.is_pyspark() or impl.is_pyspark_connect():
+        def tick(name: str) -> str:
+            return "`" + name.replace("`", "``") + "`"
+
+        pieces = ", ".join(
+            f"'{alias}', " + ", ".join(tick(c) for c in columns)
+            for alias, (_, columns) in zip(aliases, groups, strict=True)
+        )
+        stacked = frame.to_native().selectExpr(
+            *(tick(c) for c in index),
+            f"stack({len(groups)}, {pieces}) AS ({', '.join(tick(c) for c in (label, *fields))})",
+        )
+        spark: nw.LazyFrame[Any] = nw.from_native(stacked)
+        return _relabel(spark, label, aliases).filter(~nw.col(present).is_null())
+    if impl.is_polars():
+        selects = [
+            frame.select(
+                *index,
+                nw.lit(name, nw.String()).alias(label),
+                *(nw.col(c).alias(f) for c, f in zip(columns, fields, strict=True)),
+            )
+            for name, columns in groups
+        ]
+        return nw.concat(selects, how="vertical").filter(~nw.col(present).is_null())
+    columns = [c for _, cs in groups for c in cs]
+    which = {c: (name, f) for name, cs in groups for c, f in zip(cs, fields, strict=True)}
+    long = frame.unpivot(on=columns, index=list(index), variable_name="_var", value_name="_val")
+    long = long.filter(~nw.col("_val").is_null()).with_columns(
+        nw.col("_var").replace_strict(columns, [which[c][0] for c in columns], default=None,
+                                      return_dtype=nw.String()).alias(label),
+        nw.col("_var").replace_strict(columns, [which[c][1] for c in columns], default=None,
+                                      return_dtype=nw.String()).alias("_field"),
+    )
+    gathered = long.group_by(*index, label).agg(
+        nw.when(nw.col("_field") == f).then(nw.col("_val")).max().alias(f) for f in fields
+    )
+    return gathered.filter(~nw.col(present).is_null())
+
+
+def _relabel(frame: nw.LazyFrame[Any], label: str, aliases: Mapping[str, str]) -> nw.LazyFrame[Any]:
+    keys = list(aliases)
+    return frame.with_columns(
+        nw.col(label).replace_strict(keys, [aliases[k] for k in keys], default=None,
+                                     return_dtype=nw.String()).alias(label)
+    )
+
+
+def computed_once(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """The same plan, marked to be computed once however often the engine reads it.
+
+    DuckDB rewrites a window over groups (``max(x) OVER (PARTITION BY ...)``) into an
+    aggregate joined back, and narwhals' CTEs are inlined (``NOT MATERIALIZED``), so the
+    rows under the window, and the scan under them, would be computed twice. A
+    ``MATERIALIZED`` CTE keeps them once. Other engines keep the plan as it is.
+    """
+    if not frame.implementation.is_duckdb():
+        return frame
+    sql = "WITH _braze_once AS MATERIALIZED (SELECT * FROM _braze_rows) SELECT * FROM _braze_once"
+    once: nw.LazyFrame[Any] = nw.from_native(frame.to_native().query("_braze_rows", sql))
+    return once
+
+
+def with_lookups(
+    frame: nw.LazyFrame[Any], column: str, tables: Mapping[str, tuple[Sequence[str], Sequence[int]]]
+) -> nw.LazyFrame[Any]:
+    """Add one Int64 column per table: the number its ``column`` value maps to, else null.
+
+    narwhals' ``replace_strict`` everywhere, except on DuckDB, where it tests membership
+    in the list before reading the map (a hash join per table over every row):
+    ``list_position`` into a list literal does both at once, 40% of the pass's time.
+    """
+    if frame.implementation.is_duckdb():
+        native = frame.to_native()
+        looked = []
+        for name, (keys, values) in tables.items():
+            keys_sql = "[" + ", ".join(_sql_text(k) for k in keys) + "]"
+            values_sql = "([" + ", ".join(str(int(v)) for v in values) + "]::BIGINT[])"
+            position = f"list_position({keys_sql}, {_sql_name(column)})"
+            looked.append(f"{values_sql}[{position}] AS {_sql_name(name)}")
+        # Every value is a literal we wrote (metric names, numbers), quoted as SQL text.
+        sql = f"SELECT *, {', '.join(looked)} FROM _braze_lookup"  # noqa: S608
+        marked: nw.LazyFrame[Any] = nw.from_native(native.query("_braze_lookup", sql))
+        return marked
+    return frame.with_columns(
+        nw.col(column)
+        .replace_strict(list(keys), list(values), default=None, return_dtype=nw.Int64())
+        .alias(name)
+        for name, (keys, values) in tables.items()
+    )
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def days_from_civil(year: nw.Expr, month: nw.Expr, day: nw.Expr) -> nw.Expr:
+    """Days since 1970-01-01 of integer (year, month, day) expressions; the month may be 13.
+
+    Howard Hinnant's ``days_from_civil``: plain integer arithmetic, which every backend
+    runs alike (narwhals has no date-to-integer cast they share: DuckDB subtracts dates to
+    integers, polars to durations). A month of 13 is January of the next year, so the
+    day after a month's last day is ``days_from_civil(y, m + 1, 1)``.
+    """
+    year = year + nw.when(month > 12).then(1).otherwise(0)
+    month = nw.when(month > 12).then(month - 12).otherwise(month)
+    year = year - nw.when(month <= 2).then(1).otherwise(0)
+    era = year // 400
+    year_of_era = year - era * 400
+    shifted_month = nw.when(month > 2).then(month - 3).otherwise(month + 9)
+    day_of_year = (153 * shifted_month + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def day_number(date: nw.Expr) -> nw.Expr:
+    """Days since 1970-01-01 of a Date (or Datetime) expression; see ``days_from_civil``."""
+    return days_from_civil(
+        date.dt.year().cast(nw.Int64()), date.dt.month().cast(nw.Int64()), date.dt.day().cast(nw.Int64())
+    )
+
+
+def python_day_number(day: dt.date) -> int:
+    """``day_number`` of a Python date."""
+    return (day - dt.date(1970, 1, 1)).days

@@ -15,6 +15,7 @@ from ._common import (
     distinct,
     finish,
     order_channels,
+    present_metrics,
     sorted_strings,
     table_of_frame,
     tidy_lazy,
@@ -68,7 +69,9 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
     again.
 
     Keys must be unique (see ``validate``). Rows are sorted by their key, nulls first.
-    Works on lazy frames too: the metric names are read with one small query first.
+    Works on lazy frames too (polars ``LazyFrame``, DuckDB relations, PySpark DataFrames):
+    one small query reads the (channel, metric) pairs that name the columns, and the
+    result is a plan that runs when the caller collects it.
 
     A workspace series frame (``fetch_series``) pivots to one row per (app_id, date) and
     one column per series, ``dau`` or ``events:signup`` (``verbs.series.pivot_series``).
@@ -107,9 +110,13 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
     frame, eager = tidy_lazy(df, table=table)
     if layout == "metrics":
         index = list(table.wide_index)
-        names = wide_columns(
-            distinct(frame, "channel", eager=eager), distinct(frame, "metric", eager=eager)
-        )
+        if eager:
+            channels, metrics = distinct(frame, "channel", eager=True), distinct(frame, "metric", eager=True)
+        else:
+            # One small query on a lazy frame: the (channel, metric) pairs give both.
+            pairs = channel_metrics(frame)
+            channels, metrics = list(pairs), sorted(present_metrics(pairs))
+        names = wide_columns(channels, metrics)
         polars = eager and frame.implementation.is_polars()
         fast = polars_wide_sorted(frame, index, names) if polars else None
         if fast is not None:
@@ -129,7 +136,9 @@ def pivot(df: IntoFrameT, *, layout: Layout = "metrics") -> IntoFrameT:
         )
         if eager:
             summed = summed.collect().lazy()
-        pairs = channel_metrics(summed)
+        # On a lazy frame the pairs come from the source (one small query), not from the
+        # sums, which would run the whole aggregation just to name the columns.
+        pairs = channel_metrics(summed if eager else frame)
         per_channel = {ch: metric_order(ch, with_schema(ch, ms)) for ch, ms in pairs.items()}
         names = [
             f"{ch}{CHANNEL_SEPARATOR}{m}" for ch in order_channels(pairs) for m in per_channel[ch]

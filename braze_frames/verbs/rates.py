@@ -1,15 +1,28 @@
-"""Rates as data (``RATES``, Braze's dashboard definitions) and their computation.
+"""Braze's rates per period, each a ratio of sums over the days where every term is present.
 
-A rate is a ratio of sums: over a period and a group of rows, sum(numerator) divided by
-sum(denominator), never a mean of daily rates. Each definition (``Rate``) names the
-channels it applies to and its numerator and denominator as signed metric terms, so
-``(sent - bounces) / sent`` is data, not code. Users read ``RATES`` and extend it with
-their own ``Rate`` objects (``rates(df, rates=[*RATES, my_rate])``).
+The definitions are data (``RATES``, see ``_rate_table``); this module computes them with
+one plan that reads the data once, whatever the engine (SPEC sections 5 and 10):
+
+1. **Per-day sums** (the one pass over the data): one row per (campaign, channel,
+   variation, day) with the sum of each metric the rates need, and which metrics were
+   present that day. Metrics that never share a channel share a column (a *slot*: email's
+   ``opens`` and push's ``direct_opens`` can), and presence is counted in base-32 digits
+   of one integer per ten slots, so the pass costs one aggregate per slot, not two per
+   metric.
+2. **Control groups**: a variation is control when, anywhere in the frame, its rows carry
+   ``enrolled`` and none of its channel's schema metrics (a window over the per-day rows).
+3. **Rates** from the small per-day result: for each rate, the days where every term is
+   present give its numerator, denominator and days; grouped by period (and by the
+   presence pattern, so that a month of identical days is one row), then turned long.
+
+Eager frames run the plan on polars (pandas crosses as Arrow); lazy frames (polars
+``LazyFrame``, DuckDB relations, PySpark DataFrames) get a plan of their own type back and
+nothing runs but one small query for the (channel, metric) pairs present.
 """
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -17,235 +30,63 @@ from typing import Any, Final, Literal
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
-from .._schema import ALL_CHANNEL, IN_APP_CHANNELS, PUSH_CHANNELS, conversion_event
+from .._schema import ALL_CHANNEL, conversion_event, schema_for
 from .._validate import check_choice
 from ._common import (
-    channel_metrics,
-    fill_null_key,
-    finish,
+    computed_once,
+    give_back,
+    long_rows,
+    pairs_and_dates,
+    plan_input,
     present_metrics,
-    restore_null_key,
-    sorted_strings,
+    sort_keys,
     string_keys,
-    tidy_lazy,
-    widen,
+    with_lookups,
 )
-from ._fast import polars_wide_sorted
+from ._fast import rates_long_sorted
+from ._rate_table import (
+    RATES,
+    Rate,
+    RateTable,
+    Term,
+    by_name,
+    conversion_rate,
+    parse_terms,
+    rates_by_name,
+)
 
-__all__ = ["BY_KEYS", "PERIODS", "RATES", "Period", "Rate", "Term", "parse_terms", "rates"]
+__all__ = [
+    "BY_KEYS",
+    "PERIODS",
+    "RATES",
+    "RATE_COLUMNS",
+    "Period",
+    "Rate",
+    "RateTable",
+    "Term",
+    "parse_terms",
+    "period_start",
+    "rates",
+    "with_period",
+]
 
-#: One signed term of a numerator or denominator: ``(+1, "sent")`` or ``(-1, "bounces")``.
-Term = tuple[int, str]
 Period = Literal["day", "week", "month", "total"]
 #: The periods ``rates`` knows; weeks start on Monday (ISO).
 PERIODS: Final = ("day", "week", "month", "total")
 #: The key columns ``rates(by=...)`` may keep, and its default.
 BY_KEYS: Final = ("campaign_id", "channel", "variation")
+#: The columns after the keys, in order.
+RATE_COLUMNS: Final = ("metric", "value", "numerator", "denominator", "days", "complete")
 
-_TERMS: Final = re.compile(r"\s*([+-])?\s*([A-Za-z_][A-Za-z0-9_]*)")
-_CONVERSION_RATE: Final = re.compile(r"conversion_rate(\d*)")
-
-
-def parse_terms(text: str) -> tuple[Term, ...]:
-    """Parse ``"sent - bounces"`` into ``((1, "sent"), (-1, "bounces"))``.
-
-    Only metric names joined by ``+`` and ``-``; nothing is evaluated.
-
-    Examples:
-        >>> parse_terms("total_opens - direct_opens")
-        ((1, 'total_opens'), (-1, 'direct_opens'))
-
-    Raises:
-        ValueError: For anything else (numbers, parentheses, other operators).
-    """
-    terms: list[Term] = []
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        m = _TERMS.match(text, pos)
-        if m is None or (terms and m.group(1) is None):
-            msg = f"cannot parse {text!r}: write metric names joined by + and -"
-            raise ValueError(msg)
-        terms.append((-1 if m.group(1) == "-" else 1, m.group(2)))
-        pos = m.end()
-    if not terms:
-        msg = "a numerator or denominator needs at least one metric"
-        raise ValueError(msg)
-    return tuple(terms)
-
-
-def _format_terms(terms: Sequence[Term]) -> str:
-    text = ""
-    for i, (sign, metric) in enumerate(terms):
-        if i == 0:
-            text = metric if sign > 0 else f"-{metric}"
-        else:
-            text += f" {'+' if sign > 0 else '-'} {metric}"
-    return f"({text})" if len(terms) > 1 else text
-
-
-@dataclass(frozen=True)
-class Rate:
-    """One rate definition: ``name = numerator / denominator`` on some channels.
-
-    Attributes:
-        name: The rate's name, as it appears in the ``metric`` column (Braze's spelling).
-        channels: The channels it applies to; None means any channel, including the
-            day-level ``"all"`` rows (conversion rates, revenue per recipient).
-        numerator: Signed metric terms, e.g. ``((1, "total_opens"), (-1, "direct_opens"))``.
-        denominator: Signed metric terms, e.g. ``((1, "sent"), (-1, "bounces"))``.
-        control_denominator: The denominator for control-group rows, recognised by
-            carrying all of these metrics (``enrolled``); None when there is no such rule.
-        description: One line for people.
-
-    A rate appears for a group of rows when the group's channel is one of ``channels``
-    and the group has at least one numerator metric; a term missing from the group makes
-    the numerator (or denominator) null.
-
-    Examples:
-        >>> r = Rate.parse("ctr", {"email"}, "unique_clicks", "delivered - bounces")
-        >>> r.formula
-        'unique_clicks / (delivered - bounces)'
-    """
-
-    name: str
-    channels: frozenset[str] | None
-    numerator: tuple[Term, ...]
-    denominator: tuple[Term, ...]
-    control_denominator: tuple[Term, ...] | None = None
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            msg = f"a Rate needs a non-empty name, not {self.name!r}"
-            raise ValueError(msg)
-        channels: object = self.channels
-        if channels is not None:
-            if isinstance(channels, str):
-                msg = f"Rate channels must be a set of channel names, not the string {self.channels!r}"
-                raise TypeError(msg)
-            object.__setattr__(self, "channels", frozenset(self.channels or ()))
-        for field in ("numerator", "denominator", "control_denominator"):
-            terms = getattr(self, field)
-            if terms is None and field == "control_denominator":
-                continue
-            checked = tuple((int(s), str(m)) for s, m in terms)
-            if not checked or any(s not in (1, -1) for s, _ in checked):
-                msg = f"Rate {self.name!r}: {field} must be (sign, metric) pairs with sign +1 or -1"
-                raise ValueError(msg)
-            object.__setattr__(self, field, checked)
-
-    @classmethod
-    def parse(
-        cls,
-        name: str,
-        channels: Iterable[str] | None,
-        numerator: str,
-        denominator: str,
-        *,
-        control_denominator: str | None = None,
-        description: str = "",
-    ) -> Rate:
-        """Build a Rate from formulas such as ``"sent - bounces"`` (see ``parse_terms``)."""
-        return cls(
-            name,
-            None if channels is None else frozenset(channels),
-            parse_terms(numerator),
-            parse_terms(denominator),
-            None if control_denominator is None else parse_terms(control_denominator),
-            description,
-        )
-
-    @property
-    def metrics(self) -> frozenset[str]:
-        """Every metric the rate reads."""
-        terms = (*self.numerator, *self.denominator, *(self.control_denominator or ()))
-        return frozenset(m for _, m in terms)
-
-    @property
-    def formula(self) -> str:
-        """The rate as text, e.g. ``"(total_opens - direct_opens) / (sent - bounces)"``."""
-        return f"{_format_terms(self.numerator)} / {_format_terms(self.denominator)}"
-
-    def applies_to(self, channel: str) -> bool:
-        """Whether the rate is defined on a channel."""
-        return self.channels is None or channel in self.channels
-
-
-def _conversion_rate(event: int) -> Rate:
-    suffix = str(event) if event else ""
-    return Rate(
-        f"conversion_rate{suffix}",
-        None,
-        ((1, f"conversions{suffix}"),),
-        ((1, "unique_recipients"),),
-        ((1, "enrolled"),),
-        f"conversions of event {event} per recipient (control groups: per enrolled user)",
-    )
-
-
-_EMAIL: Final = frozenset({"email"})
-_SMS: Final = frozenset({"sms"})
-_WHATS_APP: Final = frozenset({"whats_app"})
-_CARDS: Final = frozenset({"content_cards"})
-_WEBHOOK: Final = frozenset({"webhook"})
-# Influenced opens are an iOS/Android notion (Braze counts them on the mobile SDKs); Kindle
-# (Fire OS) is Android and apple_push is the legacy iOS key. web_push and the Windows
-# legacy channels have no influenced opens.
-_INFLUENCED: Final = frozenset({"ios_push", "android_push", "kindle_push", "apple_push"})
-
-_TABLE: Final[tuple[tuple[str, frozenset[str] | None, str, str, str], ...]] = (
-    ("delivery_rate", _EMAIL, "delivered", "sent", "emails delivered per email sent"),
-    ("bounce_rate", _EMAIL, "bounces", "sent", "emails bounced per email sent"),
-    ("open_rate", _EMAIL, "opens", "delivered", "opens per delivered email"),
-    ("unique_open_rate", _EMAIL, "unique_opens", "delivered", "unique opens per delivered email"),
-    ("click_rate", _EMAIL, "clicks", "delivered", "clicks per delivered email"),
-    ("unique_click_rate", _EMAIL, "unique_clicks", "delivered", "unique clicks per delivered email"),
-    ("click_to_open_rate", _EMAIL, "unique_clicks", "unique_opens", "unique clicks per unique open"),
-    ("unsubscribe_rate", _EMAIL, "unsubscribes", "delivered", "unsubscribes per delivered email"),
-    ("spam_rate", _EMAIL, "reported_spam", "sent", "spam reports per email sent"),
-    ("bounce_rate", PUSH_CHANNELS, "bounces", "sent", "pushes bounced per push sent"),
-    ("delivery_rate", PUSH_CHANNELS, "sent - bounces", "sent", "pushes delivered per push sent"),
-    ("direct_open_rate", PUSH_CHANNELS, "direct_opens", "sent - bounces", "direct opens per delivered push"),
-    ("total_open_rate", PUSH_CHANNELS, "total_opens", "sent - bounces", "all opens per delivered push"),
-    ("influenced_open_rate", _INFLUENCED, "total_opens - direct_opens", "sent - bounces",
-     "influenced (indirect) opens per delivered push"),
-    ("delivery_rate", _SMS, "delivered", "sent", "messages delivered per message sent"),
-    ("failure_rate", _SMS, "delivery_failed", "sent", "failed deliveries per message sent"),
-    ("rejection_rate", _SMS, "rejected", "sent", "rejections per message sent"),
-    ("click_rate", _SMS, "clicks", "delivered", "clicks per delivered message"),
-    ("opt_out_rate", _SMS, "opt_out", "delivered", "opt-outs per delivered message"),
-    ("delivery_rate", _WHATS_APP, "delivered", "sent", "messages delivered per message sent"),
-    ("read_rate", _WHATS_APP, "read", "sent", "messages read per message sent"),
-    ("failure_rate", _WHATS_APP, "failed", "sent", "failures per message sent"),
-    ("click_rate", _CARDS, "total_clicks", "total_impressions", "clicks per impression"),
-    ("unique_click_rate", _CARDS, "unique_clicks", "unique_impressions",
-     "unique clicks per unique impression"),
-    ("dismissal_rate", _CARDS, "total_dismissals", "total_impressions", "dismissals per impression"),
-    ("unique_dismissal_rate", _CARDS, "unique_dismissals", "unique_impressions",
-     "unique dismissals per unique impression"),
-    ("click_rate", IN_APP_CHANNELS, "clicks", "impressions", "clicks per impression"),
-    ("first_button_click_rate", IN_APP_CHANNELS, "first_button_clicks", "impressions",
-     "first-button clicks per impression"),
-    ("second_button_click_rate", IN_APP_CHANNELS, "second_button_clicks", "impressions",
-     "second-button clicks per impression"),
-    ("error_rate", _WEBHOOK, "errors", "sent", "errors per webhook sent"),
-)
-
-#: Braze's dashboard rates (SPEC section 5), as data. Conversion events past the fourth
-#: (``conversions4``...) get ``conversion_rate4``... by the same pattern, automatically.
-RATES: Final[tuple[Rate, ...]] = (
-    *(Rate.parse(name, ch, num, den, description=d) for name, ch, num, den, d in _TABLE),
-    *(_conversion_rate(k) for k in range(4)),
-    Rate(
-        "revenue_per_recipient",
-        None,
-        ((1, "revenue"),),
-        ((1, "unique_recipients"),),
-        ((1, "enrolled"),),
-        "revenue (USD) per recipient (control groups: per enrolled user)",
-    ),
-)
+_UNIT: Final = ("campaign_id", "channel", "variation")
+#: Presence is counted per slot in base-32 digits: a metric repeated up to 31 times on one
+#: (campaign, channel, variation, day) is still counted right.
+_BASE: Final = 32
+#: Slots per presence word: 32**10 = 2**50, exact in a float64 (PySpark floor-divides
+#: through doubles), and the digits' sum stays below 2**53.
+_PER_WORD: Final = 10
+#: ``yh`` packs a rate's days and whether it appears: days * _HAS + (rows with a numerator).
+_HAS: Final = 1 << 20
 
 
 def rates(
@@ -254,55 +95,83 @@ def rates(
     by: Sequence[str] | str = BY_KEYS,
     *,
     rates: Iterable[str | Rate] | None = None,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
 ) -> IntoFrameT:
-    """Compute Braze's rates per period: sum(numerator) / sum(denominator).
+    """Compute Braze's rates per period: sum(numerator) / sum(denominator) over present days.
 
-    Output columns: the kept ``by`` columns in tidy order with ``date`` (the period's
-    first day; no date column for ``"total"``) after ``campaign_id``, ``variation_name``
-    when ``variation`` is kept, then ``metric`` (the rate's name), ``value`` (the ratio),
-    ``numerator``, ``denominator`` and ``days`` (how many days in the period the group
-    has any row, so partial periods at the edges show). Sorted by key, then rate name.
+    Output columns: the kept ``by`` keys in tidy order with ``campaign_name`` beside
+    ``campaign_id``, ``date`` (the period's first day; none for ``"total"``) and
+    ``variation_name`` beside ``variation``, then ``metric`` (the rate's name), ``value``
+    (the ratio), ``numerator``, ``denominator``, ``days`` (the days that entered the rate)
+    and ``complete`` (whether the period lies wholly inside the range). Sorted by key
+    (nulls first), then rate name.
 
-    Rules:
+    Dates are days in the company's time zone, as Braze buckets them.
 
-    - A rate over a period is a ratio of sums, never a mean of daily rates. Compound
-      terms (``sent - bounces``) are formed from the sums.
-    - Rates are first formed per (campaign_id, channel, variation, variation_name,
-      period), then pooled into one row per (campaign_id, channel, variation, period)
-      under the greatest name when a variation was renamed within a period; ``by`` then
-      sums numerators and denominators over the dropped keys (same rate name; e.g.
-      ``by=("campaign_id",)`` pools email and push ``delivery_rate``). If any pooled
-      group lacks a term, the pooled numerator or denominator is null. When ``by`` drops
-      ``channel``, the rates that apply to any row set (conversion rates,
-      ``revenue_per_recipient``) come from the day-level ``"all"`` rows alone where the
-      frame has them, since those already total every channel.
-    - A rate appears for a group when its channel is one the rate applies to and the group
-      has a numerator metric; a missing term gives a null numerator or denominator. A zero
-      or null denominator gives a null ``value``, never inf.
-    - Control groups (variations carrying ``enrolled``) use ``enrolled`` as the
-      denominator of their conversion rates and of ``revenue_per_recipient``.
-    - Every conversion event present gets its rate: ``conversions4`` gives
-      ``conversion_rate4``, and so on.
-    - Weeks start on Monday (ISO); months on the 1st.
+    Rules (SPEC section 5):
 
-    Caveat: ``unique_*`` metrics and ``unique_recipients`` count people once per *day*, so
-    over a week, month or total their sums over-count people who appear on several days,
-    and the rates built on them (``unique_open_rate``, ``click_to_open_rate``, conversion
-    rates...) are per person-day rather than per person. A multichannel campaign counts a
-    conversion once per channel, so pooling channels (``by`` without ``channel``) or the
-    day-level ``"all"`` rows can give conversion rates above 1.
+    - **Ratio of sums over present days.** Over a period, a rate sums its numerator and
+      denominator over the rows and days where every term of the rate is present: a day
+      with ``delivered`` null adds nothing to either side of ``open_rate``. A group with
+      no such day has a null numerator, denominator and value, and ``days`` 0; a zero
+      denominator gives a null value, never inf. Compound terms (``sent - bounces``) are
+      formed from the sums. A rate appears for a group when the group has one of its
+      numerator metrics on a channel it applies to.
+    - **Periods.** ``"day"``, ``"week"`` (ISO weeks, from Monday), ``"month"`` or
+      ``"total"``. ``complete`` is true when the period lies wholly inside the range: the
+      frame's first and last dates, or ``start``/``end`` when given (always true for
+      ``"day"`` and ``"total"``). A partial week or month at the edges says so instead of
+      being compared silently with full ones.
+    - **Control groups.** A variation is control when, anywhere in the frame, its rows
+      carry ``enrolled`` and none of its channel's schema metrics (``sent``,
+      ``impressions``...); its conversion rates and ``revenue_per_recipient`` divide by
+      ``enrolled``. A treated variation that also carries ``enrolled`` (even 0) stays
+      treated.
+    - **Pooling (``by``).** ``by`` names the keys to keep; the others are pooled: the
+      numerators and denominators of a rate name are summed over them, and ``days``
+      counts the distinct days that entered. Control is never pooled with treatment:
+      when ``by`` keeps ``variation``, each variation keeps its own rates from its own
+      rows, and the day-level ``"all"`` rows are the null-variation row; pooled over the
+      variations of a channel, rates come from its non-control variations; pooled over
+      channels, the rates that apply to any row set (conversion rates,
+      ``revenue_per_recipient``) come from the ``"all"`` rows (Braze's day totals; a
+      frame without them has none of these pooled over channels), and the channel rates
+      from every non-control variation. Braze's day-level totals may include control
+      users: compare a control group by variation, not through the ``"all"`` rows.
+    - **Conversion rates.** ``conversion_rate{k}`` = ``conversions{k} /
+      unique_recipients`` counts conversions on the day they happened over recipients
+      on their send day, so over days and weeks it mixes two calendars;
+      ``cohort_conversion_rate{k}`` = ``conversions{k}_by_send_time /
+      unique_recipients`` puts both on the send day and is the one to compare periods
+      with (its latest days keep growing until the conversion window closes). Every
+      event present gets both, ``conversions4`` and beyond included.
 
-    Lazy frames (``polars.scan_parquet``, DuckDB relations...) stay lazy; the metric names
-    present are read with one small query first.
+    Caveats: ``unique_*`` metrics and ``unique_recipients`` count people once per day, so
+    over several days their sums over-count people who appear on several of them; a
+    multichannel campaign counts a conversion once per channel, so pooled conversion
+    rates can exceed 1; a rate whose formula differs by channel (``delivery_rate``,
+    ``click_rate``...) adds up different quantities when pooled over channels (``RATES``
+    says which). Each rate's attribution and departures from Braze's glossary are in
+    ``RATES`` (print it).
+
+    Lazy frames (``polars.scan_parquet``, DuckDB relations, PySpark DataFrames) get back a
+    plan of their own type: one small query reads the (channel, metric) pairs present,
+    and nothing else runs until the caller collects. The plan reads the data once.
 
     Args:
-        df: A tidy frame of any supported backend.
+        df: A tidy frame of any supported backend, eager or lazy.
         period: ``"day"``, ``"week"``, ``"month"`` or ``"total"``.
         by: Which of ``campaign_id``, ``channel``, ``variation`` to keep; the default
             keeps all three.
-        rates: None for every definition in ``RATES`` (plus ``conversion_rate4``... as
-            present), or names and ``Rate`` objects to compute, e.g.
+        rates: None for every definition in ``RATES`` (plus the conversion events past
+            the fourth, as present), or names and ``Rate`` objects, e.g.
             ``["open_rate", Rate.parse("ctr", {"email"}, "clicks", "opens")]``.
+        start: The first day of the range the frame covers (a date or ISO string), for
+            ``complete``; default the frame's first date. ``fetch_data_series``' default
+            end is today in UTC, which can be a day off the company's today: pass the
+            range you fetched when it matters.
+        end: The last day of that range; default the frame's last date.
 
     Returns:
         The rate table, of the caller's frame type.
@@ -310,8 +179,9 @@ def rates(
     Raises:
         ValueError: An unknown period, ``by`` key or rate name; a rate asked for by name
             whose metrics the frame lacks (``Rate`` objects are computed where their
-            metrics are, as ``RATES`` is); a non-empty frame where no rate can be computed;
-            two different definitions of one name on the same channel.
+            metrics are, as ``RATES`` is); a non-empty frame where no rate can be
+            computed; two different definitions of one name on the same channel;
+            ``start`` after ``end``.
         TidyFrameError: ``df`` lacks a tidy column or has a wrong dtype.
 
     Examples:
@@ -321,121 +191,484 @@ def rates(
         ...     ("c1", "2024-07-01", "webhook", "v1", "A", "errors", 1.0),
         ...     ("c1", "2024-07-02", "webhook", "v1", "A", "sent", 30.0),
         ...     ("c1", "2024-07-02", "webhook", "v1", "A", "errors", 3.0),
+        ...     ("c1", "2024-07-03", "webhook", "v1", "A", "sent", 50.0),
         ... ])
         >>> rates(tidy, period="total").select("metric", "value", "numerator", "days").rows()
         [('error_rate', 0.1, 4.0, 2)]
     """
     check_choice("period", period, PERIODS)
     kept = _check_by(by)
-    frame, eager = tidy_lazy(df)
-    fine = ["campaign_id", "channel", "variation", "variation_name"]
-    if period != "total":
-        frame = with_period(frame, period, "_period")
-        fine.insert(1, "_period")
-
-    # Stage 1, on the big frame: one sum per (variation, period, metric). Key columns
-    # stay as they come (categoricals group fastest) until the frames are small.
-    if eager:
-        # Eager frames are read once: sum every metric, then learn from the (small) sums
-        # which metrics each channel has, instead of a separate pass for that.
-        frame = frame.collect().lazy()
-        every = _sum_metrics(frame, fine).collect().lazy()
-        pairs = channel_metrics(every)
-        definitions = _select(rates, pairs)
-        metrics = sorted({m for r in definitions for m in r.metrics})
-        sums = every.filter(nw.col("metric").is_in(metrics))
-    else:
-        # Lazy frames: one small query for the metric names, then a filtered plan.
-        pairs = channel_metrics(frame)
-        definitions = _select(rates, pairs)
-        metrics = sorted({m for r in definitions for m in r.metrics})
-        sums = _sum_metrics(frame.filter(nw.col("metric").is_in(metrics)), fine)
-
-    # Stage 2, on the sums: every rate per (variation, period), in long form.
-    out = [k for k in ("campaign_id", "_period", "channel", "variation") if k in kept or k == "_period"]
-    if period == "total":
-        out.remove("_period")
-    text_keys = [k for k in out if k != "_period"]
-    wide = string_keys(widen(sums, fine, metrics), ["variation_name"])
-    # Eager frames keeping every key: each row of ``wide`` is one output group when no
-    # variation changed its name within a period (the usual case). Then nothing needs
-    # pooling, and the result's order is (row of the sorted ``wide``, rate name): an
-    # integer sort instead of one on four string columns.
-    ordered = None
-    if eager and len(kept) == len(BY_KEYS):
-        fast = polars_wide_sorted(sums, fine, metrics) if sums.implementation.is_polars() else None
-        collected = (fast if fast is not None else sorted_strings(wide, text_keys, fine)).collect()
-        if not collected.select(*out).is_duplicated().any():
-            ordered = collected.with_row_index("_row")
-            wide = ordered.lazy()
-    names = sorted({r.name for r in definitions})
-    pieces = [_rate_rows(wide, r, fine, names if ordered is not None else None) for r in definitions]
-    if not pieces:  # an empty frame: same columns, no rows
-        ordered = None
-        nothing = nw.lit(None, nw.Float64())
-        pieces = [
-            wide.select(
-                *fine,
-                nw.lit("").alias("metric"),
-                nothing.alias("numerator"),
-                nothing.alias("denominator"),
-            ).head(0)
-        ]
-    long = nw.concat(pieces, how="vertical")
-    if "channel" not in kept and ALL_CHANNEL in pairs:
-        # The day-level "all" rows already total every channel: pooling them with the
-        # channel rows would count each conversion (and recipient) twice.
-        anywhere = [r.name for r in definitions if r.channels is None]
-        if anywhere:
-            long = long.filter(~nw.col("metric").is_in(anywhere) | (nw.col("channel") == ALL_CHANNEL))
-
-    # Stage 3: pool over the keys ``by`` drops (and over a variation's names), then divide.
-    pooled = long if ordered is not None else _pool(long, out, with_name="variation" in kept)
-    pooled = _with_days(string_keys(pooled, text_keys), frame, out, period)
-    value = nw.when(nw.col("denominator") != 0).then(nw.col("numerator") / nw.col("denominator"))
-    result = pooled.with_columns(value.alias("value"))
-    result = result.rename({"_period": "date"}) if "_period" in out else result
-    keys = ["date" if k == "_period" else k for k in out]
-    columns = [*keys, *(["variation_name"] if "variation" in kept else [])]
-    columns += ["metric", "value", "numerator", "denominator", "days"]
-    casts = (
-        nw.col("value", "numerator", "denominator").cast(nw.Float64()),
-        nw.col("days").cast(nw.Int64()),
-    )
-    if ordered is not None:
-        result = result.sort("_row", "_rate").select(*columns).with_columns(*casts)
-        ordered_table: IntoFrameT = finish(string_keys(result, text_keys), eager)
-        return ordered_table
-    result = result.select(*columns).with_columns(*casts)
-    table: IntoFrameT = finish(sorted_strings(result, text_keys, [*keys, "metric"]), eager)
+    first = _check_date("start", start)
+    last = _check_date("end", end)
+    if first is not None and last is not None and first > last:
+        msg = f"start ({first}) is after end ({last})"
+        raise ValueError(msg)
+    frame, source = plan_input(df)
+    # The one small query: which metrics each channel has, and the frame's date range.
+    pairs, frame_first, frame_last = pairs_and_dates(frame)
+    definitions = _select(rates, pairs)
+    plan = _Plan(frame, pairs, definitions, period, kept, first or frame_first, last or frame_last,
+                 in_memory=not source.lazy)
+    table: IntoFrameT = give_back(plan.result(), source)
     return table
 
 
-def _sum_metrics(frame: nw.LazyFrame[Any], keys: Sequence[str]) -> nw.LazyFrame[Any]:
-    """Sum ``value`` per (keys, metric); null, not 0, where a group has only nulls."""
-    return (
-        frame.group_by(*keys, "metric")
-        .agg(nw.col("value").sum(), nw.col("value").count().alias("_n"))
-        .with_columns(nw.when(nw.col("_n") > 0).then(nw.col("value")).alias("value"))
-        .drop("_n")
-    )
+# -- the plan -------------------------------------------------------------------------------
 
 
-def _pool(long: nw.LazyFrame[Any], out: Sequence[str], *, with_name: bool) -> nw.LazyFrame[Any]:
-    """Sum numerators and denominators per output group; a null anywhere makes it null."""
-    aggs = [
-        nw.col("numerator").sum(),
-        nw.col("denominator").sum(),
-        nw.col("numerator").count().alias("_nn"),
-        nw.col("denominator").count().alias("_nd"),
-        nw.len().alias("_n"),
-    ]
-    if with_name:
-        aggs.append(nw.col("variation_name").max())
-    pooled = long.group_by(*out, "metric").agg(*aggs)
-    num = nw.when(nw.col("_nn") == nw.col("_n")).then(nw.col("numerator"))
-    den = nw.when(nw.col("_nd") == nw.col("_n")).then(nw.col("denominator"))
-    return pooled.with_columns(num.alias("numerator"), den.alias("denominator"))
+@dataclass(frozen=True)
+class _Slots:
+    """Which column (slot) holds each metric on the per-day rows, and which channels have it."""
+
+    slot: Mapping[str, int]
+    pairs: Mapping[str, frozenset[str]]
+    values: frozenset[int]
+
+    @property
+    def count(self) -> int:
+        return max(self.slot.values(), default=-1) + 1
+
+    @property
+    def words(self) -> int:
+        return -(-self.count // _PER_WORD)
+
+    def occupied(self, channel: str) -> set[int]:
+        return {self.slot[m] for m in self.pairs.get(channel, ()) if m in self.slot}
+
+    def present(self, metric: str, scope: Iterable[str]) -> nw.Expr:
+        """True on the per-day rows of the ``scope`` channels where ``metric`` is present."""
+        if metric not in self.slot:
+            return nw.lit(False)
+        k = self.slot[metric]
+        bit = nw.col(f"_b{k}")
+        having = sorted(c for c, ms in self.pairs.items() if metric in ms)
+        # Another metric holds this slot on a channel without ``metric``: say which channels.
+        shared = any(metric not in self.pairs.get(c, ()) and k in self.occupied(c) for c in scope)
+        return bit & nw.col("channel").is_in(having) if shared else bit
+
+    def value(self, metric: str) -> nw.Expr:
+        if metric not in self.slot:
+            return nw.lit(0.0)
+        return nw.col(f"_s{self.slot[metric]}")
+
+
+def _assign_slots(
+    metrics: Iterable[str], pairs: Mapping[str, frozenset[str]], values: Iterable[str]
+) -> _Slots:
+    """Give metrics slots so that two metrics of one channel never share one (greedy colouring)."""
+    wanted = set(metrics)
+    conflicts: dict[str, set[str]] = {m: set() for m in wanted}
+    for found in pairs.values():
+        here = found & wanted
+        for m in here:
+            conflicts[m] |= here - {m}
+    slot: dict[str, int] = {}
+    for m in sorted(wanted, key=lambda m: (-len(conflicts[m]), m)):
+        used = {slot[o] for o in conflicts[m] if o in slot}
+        k = 0
+        while k in used:
+            k += 1
+        slot[m] = k
+    return _Slots(slot, pairs, frozenset(slot[m] for m in values if m in slot))
+
+
+class _Plan:
+    """The lazy plan of one ``rates`` call (see the module docstring)."""
+
+    def __init__(
+        self,
+        frame: nw.LazyFrame[Any],
+        pairs: Mapping[str, frozenset[str]],
+        definitions: Sequence[Rate],
+        period: str,
+        kept: Sequence[str],
+        first: dt.date | None,
+        last: dt.date | None,
+        *,
+        in_memory: bool = False,
+    ) -> None:
+        self.frame = frame
+        self.in_memory = in_memory
+        self.pairs = pairs
+        self.names = rates_by_name(definitions)
+        self.period = period
+        self.kept = [k for k in BY_KEYS if k in kept]
+        self.first = first
+        self.last = last
+        self.channels = sorted(ch for ch in pairs if ch != ALL_CHANNEL)
+        read = {m for r in definitions for m in r.metrics} & present_metrics(pairs)
+        schema = {m for ch in self.channels for m in schema_for(ch) if m in pairs[ch]}
+        self.control_possible = "enrolled" in present_metrics(pairs) and any(
+            "enrolled" in pairs[ch] for ch in self.channels
+        )
+        extra = {"enrolled"} if self.control_possible else set()
+        self.slots = _assign_slots(read | schema | extra, pairs, read)
+        self.with_campaign = "campaign_id" in self.kept
+        self.with_variation = "variation" in self.kept
+
+    # ---------------------------------------------------------------- the output's shape
+
+    @property
+    def keys(self) -> list[str]:
+        """The output's key columns (``_period`` for the date), in order."""
+        keys = list(self.kept)
+        if self.period != "total":
+            keys.insert(1 if self.with_campaign else 0, "_period")
+        return keys
+
+    @property
+    def name_columns(self) -> list[str]:
+        return [*(["_cn"] if self.with_campaign else []), *(["_vn"] if self.with_variation else [])]
+
+    # ---------------------------------------------------------------------- the stages
+
+    def result(self) -> nw.LazyFrame[Any]:
+        if not self.names:
+            return self._empty()
+        daily = self._per_day()
+        if len(self.kept) < len(BY_KEYS):
+            wide = self._pooled(self._with_control(self._with_bits(daily)))
+        else:
+            wide = self._per_unit(daily)
+        wide = self._complete(wide)
+        if self.in_memory:
+            fast = rates_long_sorted(wide, self.keys, self.name_columns, list(self.names), _HAS,
+                                     self._columns())
+            if fast is not None:
+                return fast
+        return self._long(wide)
+
+    def _per_day(self) -> nw.LazyFrame[Any]:
+        """Stage 1, the one pass: per (campaign, channel, variation, day) slot sums and presence."""
+        slots = self.slots
+        order = sorted(slots.slot, key=lambda m: slots.slot[m])
+        tables: dict[str, tuple[list[str], list[int]]] = {"_slot": (order, [slots.slot[m] for m in order])}
+        for w in range(slots.words):
+            inside = [m for m in order if slots.slot[m] // _PER_WORD == w]
+            tables[f"_w{w}"] = (inside, [_BASE ** (slots.slot[m] % _PER_WORD) for m in inside])
+        aggs: list[nw.Expr] = [
+            *(nw.when(nw.col("_slot") == k).then(nw.col("value")).sum().alias(f"_s{k}")
+              for k in sorted(slots.values)),
+            *(nw.when(~nw.col("value").is_null()).then(nw.col(f"_w{w}")).sum().alias(f"_m{w}")
+              for w in range(slots.words)),
+        ]
+        names = {"_cn": "campaign_name"} if self.with_campaign else {}
+        if self.with_variation:
+            names["_vn"] = "variation_name"
+        marked = with_lookups(self.frame, "metric", tables)
+        if names and _sorts_to_max_strings(marked):
+            # PySpark takes the max of a string by sorting every row (SortAggregate): group
+            # by the names first (a hash aggregate), then add the rows of a day that had two
+            # names, where the sums and the digit counts of the words add up, on the result.
+            split = marked.group_by(*_UNIT, "date", *names.values()).agg(*aggs)
+            daily = split.group_by(*_UNIT, "date").agg(
+                *(nw.col(c).sum() for c in split.collect_schema() if c.startswith(("_s", "_m"))),
+                *(nw.col(column).max().alias(name) for name, column in names.items()),
+            )
+        else:
+            aggs.extend(nw.col(column).max().alias(name) for name, column in names.items())
+            daily = marked.group_by(*_UNIT, "date").agg(*aggs)
+        # DuckDB sums integers into HUGEINT, where division is slow: back to Int64.
+        return daily.with_columns(*(nw.col(f"_m{w}").cast(nw.Int64()) for w in range(slots.words)))
+
+    def _with_bits(self, rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Add ``_b{k}``: whether slot k's metric is present (its digit in the words)."""
+        bits = []
+        for k in range(self.slots.count):
+            word = nw.col(f"_m{k // _PER_WORD}")
+            bits.append((((word // (_BASE ** (k % _PER_WORD))) % _BASE) > 0).alias(f"_b{k}"))
+        return rows.with_columns(*bits)
+
+    def _with_control(self, rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Add ``_ctl``: whether each row's variation is a control group (see ``_control``)."""
+        if not self.control_possible:
+            return rows.with_columns(nw.lit(False).alias("_ctl"))
+        # The window reads the rows below it once more on some engines: compute them once.
+        return computed_once(rows).with_columns(self._control().alias("_ctl"))
+
+    def _control(self) -> nw.Expr:
+        """Stage 2: whether each per-day row's variation is a control group (a window)."""
+        slots = self.slots
+        channel = nw.col("channel")
+        enrolled = slots.present("enrolled", self.channels)
+        by_schema: dict[tuple[str, ...], list[str]] = {}
+        for ch in self.channels:
+            if schema_for(ch):
+                by_schema.setdefault(schema_for(ch), []).append(ch)
+        schema_here: nw.Expr | None = None
+        for schema, chs in by_schema.items():
+            found = sorted({m for ch in chs for m in schema if m in self.pairs[ch]})
+            if found:
+                anyone = _any(slots.present(m, chs) for m in found)
+                schema_here = nw.when(channel.is_in(chs)).then(anyone).otherwise(
+                    nw.lit(False) if schema_here is None else schema_here
+                )
+        has_enrolled = nw.when(enrolled).then(1).otherwise(0).max().over(*_UNIT)
+        control = (channel != ALL_CHANNEL) & (has_enrolled > 0)
+        if schema_here is None:  # no channel of the frame reports a schema metric
+            return control
+        has_schema = nw.when(schema_here).then(1).otherwise(0).max().over(*_UNIT)
+        return control & (has_schema == 0)
+
+    def _rate_parts(self, name: str, count: nw.Expr) -> tuple[nw.Expr, nw.Expr, nw.Expr]:
+        """A rate name's (numerator, denominator, yh) on per-day (or per-pattern) rows.
+
+        ``count`` is how many days the row stands for. ``yh`` = present days * _HAS +
+        (1 when the row has a numerator metric): summed, it gives both the days and
+        whether the rate appears.
+        """
+        slots = self.slots
+        channel = nw.col("channel")
+        control = nw.col("_ctl")
+        numerators: list[tuple[nw.Expr, nw.Expr]] = []
+        denominators: list[tuple[nw.Expr, nw.Expr]] = []
+        present_any: list[nw.Expr] = []
+        has_any: list[nw.Expr] = []
+        for r in self.names[name]:
+            scope = [ch for ch in self.pairs if r.applies_to(ch)]
+            contributes = self._source(r)
+            if r.channels is not None:
+                contributes = contributes & channel.is_in(sorted(r.channels))
+            normal = _all(slots.present(m, scope) for m in {m for _, m in (*r.numerator, *r.denominator)})
+            denominator = _terms(r.denominator, slots)
+            if r.control_denominator is not None and self.control_possible:
+                as_control = _all(
+                    slots.present(m, scope) for m in {m for _, m in (*r.numerator, *r.control_denominator)}
+                )
+                present = nw.when(control).then(as_control).otherwise(normal)
+                as_enrolled = _terms(r.control_denominator, slots)
+                denominator = nw.when(control).then(as_enrolled).otherwise(denominator)
+            else:
+                present = normal
+            ok = contributes & present
+            numerators.append((ok, _terms(r.numerator, slots)))
+            denominators.append((ok, denominator))
+            present_any.append(ok)
+            has_any.append(contributes & _any(slots.present(m, scope) for _, m in r.numerator))
+        numerator = _first_of(numerators)
+        den = _first_of(denominators)
+        present = _any(present_any)
+        has = _any(has_any)
+        yh = (nw.when(present).then(count).otherwise(0) * _HAS + nw.when(has).then(1).otherwise(0)).cast(
+            nw.Float64()
+        )
+        return numerator, den, yh
+
+    def _source(self, r: Rate) -> nw.Expr:
+        """Which per-day rows feed rate ``r`` under ``by`` (control never pooled with treatment)."""
+        if self.with_variation:
+            return nw.lit(True)
+        if "channel" not in self.kept and r.channels is None:
+            return nw.col("channel") == ALL_CHANNEL
+        return ~nw.col("_ctl")
+
+    def _per_unit(self, daily: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Stage 3 keeping every key: group the days of a period by their presence pattern.
+
+        Control groups are found on the grouped rows (a window over a few rows per
+        variation rather than over every day).
+        """
+        slots = self.slots
+        words = [f"_m{w}" for w in range(slots.words)]
+        dated = self._dated(daily)
+        if self.period == "day":
+            rows = dated.with_columns(nw.lit(1).alias("_n"))
+        else:
+            group = [*_UNIT, *(["_period"] if self.period != "total" else []), *words]
+            rows = dated.group_by(*group).agg(
+                *(nw.col(f"_s{k}").sum() for k in sorted(slots.values)),
+                *(nw.col(c).max() for c in self.name_columns),
+                nw.len().alias("_n"),
+            )
+        rows = self._with_control(self._with_bits(rows))
+        parts = []
+        for i, name in enumerate(self.names):
+            numerator, denominator, yh = self._rate_parts(name, nw.col("_n"))
+            parts += [numerator.alias(f"_rn{i}"), denominator.alias(f"_rd{i}"), yh.alias(f"_ry{i}")]
+        return rows.select(*self.keys, *self.name_columns, *parts)
+
+    def _pooled(self, daily: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Stage 3 pooling over keys: per-day rates first, so that ``days`` counts distinct days."""
+        per_day = []
+        for i, name in enumerate(self.names):
+            numerator, denominator, yh = self._rate_parts(name, nw.lit(1))
+            per_day += [numerator.alias(f"_rn{i}"), denominator.alias(f"_rd{i}"), yh.alias(f"_ry{i}")]
+        out = list(self.kept)
+        names = self.name_columns
+        day_rows = daily.select(*out, "date", *names, *per_day)
+        # One row per (kept keys, day): sums; a day enters once however many rows had it.
+        day_rows = day_rows.group_by(*out, "date").agg(
+            *(nw.col(c).max() for c in names),
+            *(nw.col(f"_rn{i}").sum() for i in range(len(self.names))),
+            *(nw.col(f"_rd{i}").sum() for i in range(len(self.names))),
+            # max: a day is present (or has a numerator) if any of its rows is.
+            *(nw.col(f"_ry{i}").max() for i in range(len(self.names))),
+        )
+        dated = self._dated(day_rows)
+        if self.period == "day":
+            return dated.select(
+                *self.keys, *names,
+                *(c for i in range(len(self.names)) for c in (f"_rn{i}", f"_rd{i}", f"_ry{i}")),
+            )
+        group = [*out, *(["_period"] if self.period != "total" else [])]
+        return dated.group_by(*group).agg(
+            *(nw.col(c).max() for c in names),
+            *(nw.col(f"_rn{i}").sum() for i in range(len(self.names))),
+            *(nw.col(f"_rd{i}").sum() for i in range(len(self.names))),
+            *(nw.col(f"_ry{i}").sum() for i in range(len(self.names))),
+        )
+
+    def _dated(self, rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Add ``_period``, the first day of each row's period (none for ``"total"``)."""
+        if self.period == "total":
+            return rows
+        return with_period(rows, self.period, "_period")
+
+    def _complete(self, wide: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Add ``_complete``: whether each period lies wholly inside the range.
+
+        The range is ``start``/``end``, else the frame's first and last dates (read with
+        the metric names). A period starting on s lies inside when s >= first and the
+        period of the day after the last starts later than s.
+        """
+        if self.period in ("day", "total") or self.first is None or self.last is None:
+            return wide.with_columns(nw.lit(True).alias("_complete"))
+        dtype = wide.collect_schema()["_period"]
+        after = self.last + dt.timedelta(days=1)
+        if self.period == "week":
+            after -= dt.timedelta(days=after.weekday())
+        else:
+            after = after.replace(day=1)
+        first = nw.lit(self.first).cast(dtype)
+        inside = (nw.col("_period") >= first) & (nw.lit(after).cast(dtype) > nw.col("_period"))
+        return wide.with_columns(inside.alias("_complete"))
+
+    def _long(self, wide: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Stage 4: one row per (group, rate), in one pass (see ``long_rows``)."""
+        n = len(self.names)
+        parts = [c for i in range(n) for c in (f"_rn{i}", f"_rd{i}", f"_ry{i}")]
+        index = [*self.keys, *self.name_columns, "_complete"]
+        if len(self.kept) == len(BY_KEYS) and self.period != "day":
+            # Keeping every key, a period's days may come as several presence patterns:
+            # one row per group first (days and both sides add up; the greatest names).
+            wide = wide.group_by(*self.keys, "_complete").agg(
+                *(nw.col(c).max() for c in self.name_columns),
+                *(nw.col(c).sum() for c in parts),
+            )
+        present = []
+        for i in range(n):
+            yh = nw.col(f"_ry{i}")
+            present.append(nw.when((yh % _HAS) > 0).then(yh).cast(nw.Float64()).alias(f"_ry{i}"))
+        prepared = wide.with_columns(*present).select(
+            *index, *(nw.col(c).cast(nw.Float64()) for c in parts)
+        )
+        groups = [(name, [f"_rn{i}", f"_rd{i}", f"_ry{i}"]) for i, name in enumerate(self.names)]
+        long = long_rows(prepared, index, groups, ["numerator", "denominator", "_yh"],
+                         label="metric", present="_yh")
+        days = (nw.col("_yh") // _HAS).cast(nw.Int64())
+        entered = days > 0
+        out = long.with_columns(
+            nw.when(entered).then(nw.col("numerator")).alias("numerator"),
+            nw.when(entered).then(nw.col("denominator")).alias("denominator"),
+            days.alias("days"),
+        )
+        ratio = nw.when(nw.col("denominator") != 0).then(nw.col("numerator") / nw.col("denominator"))
+        out = out.with_columns(ratio.alias("value"))
+        renamed = {"_complete": "complete"}
+        if self.period != "total":
+            renamed["_period"] = "date"
+        if self.with_campaign:
+            renamed["_cn"] = "campaign_name"
+        if self.with_variation:
+            renamed["_vn"] = "variation_name"
+        out = out.rename(renamed)
+        columns = self._columns()
+        out = out.select(*columns).with_columns(
+            nw.col("value", "numerator", "denominator").cast(nw.Float64()),
+            nw.col("complete").cast(nw.Boolean()),
+        )
+        text = [c for c in ("campaign_id", "campaign_name", "channel", "variation", "variation_name")
+                if c in columns]
+        out = string_keys(out, [*text, "metric"])
+        sort = [("date" if k == "_period" else k) for k in self.keys]
+        ordered: nw.LazyFrame[Any] = sort_keys(out, [*sort, "metric"])
+        return ordered
+
+    def _columns(self) -> list[str]:
+        columns: list[str] = []
+        for k in self.keys:
+            columns.append("date" if k == "_period" else k)
+            if k == "campaign_id":
+                columns.append("campaign_name")
+            if k == "variation":
+                columns.append("variation_name")
+        return [*columns, *RATE_COLUMNS]
+
+    def _empty(self) -> nw.LazyFrame[Any]:
+        """No rate to compute (an empty frame): the columns, no rows."""
+        frame = self._dated(self.frame.head(0))
+        exprs: list[nw.Expr] = []
+        for c in self._columns():
+            if c == "date":
+                exprs.append(nw.col("_period").alias("date"))
+            elif c in ("value", "numerator", "denominator"):
+                exprs.append(nw.lit(None, nw.Float64()).alias(c))
+            elif c == "days":
+                exprs.append(nw.lit(0, nw.Int64()).alias(c))
+            elif c == "complete":
+                exprs.append(nw.lit(True, nw.Boolean()).alias(c))
+            elif c == "metric":
+                exprs.append(nw.lit("", nw.String()).alias(c))
+            else:
+                exprs.append(nw.col(c).cast(nw.String()))
+        # With only literals to select, some engines make one row: keep none.
+        return frame.select(*exprs).head(0)
+
+
+def _sorts_to_max_strings(frame: nw.LazyFrame[Any]) -> bool:
+    """Whether the engine sorts every row to take the max of a string column (PySpark)."""
+    impl = frame.implementation
+    return bool(impl.is_pyspark() or impl.is_pyspark_connect())
+
+
+def _terms(terms: Sequence[Term], slots: _Slots) -> nw.Expr:
+    (sign, metric), *rest = terms  # Rate.__post_init__ guarantees one term
+    expr = slots.value(metric) if sign > 0 else -slots.value(metric)
+    for sign, metric in rest:
+        expr = expr + slots.value(metric) if sign > 0 else expr - slots.value(metric)
+    return expr.cast(nw.Float64())
+
+
+def _first_of(cases: Sequence[tuple[nw.Expr, nw.Expr]]) -> nw.Expr:
+    """The value of the first true case, else 0 (one definition of a name per channel)."""
+    (when, then), *rest = cases
+    chain = nw.when(when).then(then)
+    for when, then in rest:
+        chain = chain.when(when).then(then)
+    return chain.otherwise(nw.lit(0.0))
+
+
+def _any(exprs: Iterable[nw.Expr]) -> nw.Expr:
+    found = list(exprs)
+    if not found:
+        return nw.lit(False)
+    out = found[0]
+    for e in found[1:]:
+        out = out | e
+    return out
+
+
+def _all(exprs: Iterable[nw.Expr]) -> nw.Expr:
+    found = list(exprs)
+    if not found:
+        return nw.lit(True)
+    out = found[0]
+    for e in found[1:]:
+        out = out & e
+    return out
+
+
+# -- periods ----------------------------------------------------------------------------------
 
 
 def with_period(frame: nw.LazyFrame[Any], period: str, name: str) -> nw.LazyFrame[Any]:
@@ -453,7 +686,9 @@ def with_period(frame: nw.LazyFrame[Any], period: str, name: str) -> nw.LazyFram
     return frame.with_columns(period_start(period, date_dtype, frame.implementation).alias(name))
 
 
-def period_start(period: str, date_dtype: Any, implementation: Any = None) -> nw.Expr:
+def period_start(
+    period: str, date_dtype: Any, implementation: Any = None, *, column: str = "date"
+) -> nw.Expr:
     """The first day of each row's period (day, ISO week from Monday, or month).
 
     Args:
@@ -461,12 +696,13 @@ def period_start(period: str, date_dtype: Any, implementation: Any = None) -> nw
         date_dtype: The input's date dtype; the result has the same.
         implementation: The frame's narwhals ``Implementation``: polars and pandas take a
             faster path for weeks.
+        column: The date column.
     """
-    date = nw.col("date")
+    date = nw.col(column)
     if date_dtype == nw.Datetime:
         date = date.dt.truncate("1d")
     if period == "day":
-        return date
+        return date.cast(date_dtype)
     if period == "month":
         start = date.dt.truncate("1mo")
     elif implementation is not None and (
@@ -489,6 +725,9 @@ def period_start(period: str, date_dtype: Any, implementation: Any = None) -> nw
     return start.cast(date_dtype)
 
 
+# -- choosing the definitions -------------------------------------------------------------------
+
+
 def _check_by(by: Sequence[str] | str) -> list[str]:
     keys = [by] if isinstance(by, str) else list(by)
     unknown = [k for k in keys if k not in BY_KEYS]
@@ -498,13 +737,30 @@ def _check_by(by: Sequence[str] | str) -> list[str]:
     return keys
 
 
+def _check_date(name: str, value: object) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            msg = f"{name} must be a date or an ISO date such as '2024-07-01', not {value!r}"
+            raise ValueError(msg) from None
+    msg = f"{name} must be a date or an ISO date string, not {type(value).__name__}"
+    raise TypeError(msg)
+
+
 def _select(requested: Iterable[str | Rate] | None, pairs: Mapping[str, frozenset[str]]) -> list[Rate]:
     """The definitions to compute: resolve names, check conflicts and needed metrics."""
     present = present_metrics(pairs)
-    events = sorted({e[0] for m in present if (e := conversion_event(m)) and not e[1]})
     named: list[str] = []  # rates asked for by name must be computable
     if requested is None:
-        chosen = [*RATES, *(_conversion_rate(k) for k in events if k >= 4)]
+        later = sorted({e for m in present if (e := conversion_event(m)) and e[0] >= 4})
+        chosen = [*RATES, *(conversion_rate(k, cohort=send) for k, send in later)]
     else:
         items: list[object] = (
             [requested] if isinstance(requested, (str, Rate)) else list(requested)
@@ -514,7 +770,7 @@ def _select(requested: Iterable[str | Rate] | None, pairs: Mapping[str, frozense
             if isinstance(item, Rate):
                 chosen.append(item)
             elif isinstance(item, str):
-                chosen.extend(_by_name(item))
+                chosen.extend(by_name(item))
                 named.append(item)
             else:
                 msg = f"rates takes rate names and Rate objects, not {type(item).__name__}"
@@ -542,24 +798,14 @@ def _select(requested: Iterable[str | Rate] | None, pairs: Mapping[str, frozense
     return usable
 
 
-def _by_name(name: str) -> list[Rate]:
-    found = [r for r in RATES if r.name == name]
-    if found:
-        return found
-    m = _CONVERSION_RATE.fullmatch(name)
-    if m is not None and not m.group(1).startswith("0"):
-        return [_conversion_rate(int(m.group(1) or 0))]
-    msg = (
-        f"unknown rate {name!r}; known rates: {sorted({r.name for r in RATES})}, plus "
-        "conversion_rate4, conversion_rate5... (pass a Rate object for your own)"
-    )
-    raise ValueError(msg)
-
-
 def _complete(r: Rate, pairs: Mapping[str, frozenset[str]]) -> bool:
     """Whether some channel the rate applies to has all its numerator and denominator metrics."""
     needed = {m for _, m in (*r.numerator, *r.denominator)}
-    return any(r.applies_to(ch) and needed <= pairs[ch] for ch in pairs)
+    control = {m for _, m in (*r.numerator, *(r.control_denominator or ()))}
+    return any(
+        r.applies_to(ch) and (needed <= pairs[ch] or (bool(r.control_denominator) and control <= pairs[ch]))
+        for ch in pairs
+    )
 
 
 def _channels_text(r: Rate) -> str:
@@ -582,66 +828,3 @@ def _check_conflicts(chosen: Sequence[Rate]) -> None:
                     f"channels ({a.formula} and {b.formula}); give one another name"
                 )
                 raise ValueError(msg)
-
-
-def _terms_expr(terms: Sequence[Term]) -> nw.Expr:
-    (sign, metric), *rest = terms  # Rate.__post_init__ guarantees one term
-    expr = nw.col(metric) if sign > 0 else -nw.col(metric)
-    for sign, metric in rest:
-        expr = expr + nw.col(metric) if sign > 0 else expr - nw.col(metric)
-    return expr
-
-
-def _rate_rows(
-    wide: nw.LazyFrame[Any], rate: Rate, keys: Sequence[str], names: Sequence[str] | None
-) -> nw.LazyFrame[Any]:
-    """One row per (variation, period) group where the rate applies.
-
-    With ``names`` (every rate name, sorted), the rows keep ``wide``'s ``_row`` and add
-    ``_rate``, the name's position: the two give the result's order.
-    """
-    has_numerator = nw.any_horizontal(
-        *(~nw.col(m).is_null() for _, m in rate.numerator), ignore_nulls=True
-    )
-    applies = has_numerator
-    if rate.channels is not None:
-        applies = applies & nw.col("channel").is_in(sorted(rate.channels))
-    denominator = _terms_expr(rate.denominator)
-    if rate.control_denominator:
-        control = nw.all_horizontal(
-            *(~nw.col(m).is_null() for _, m in rate.control_denominator), ignore_nulls=True
-        )
-        denominator = nw.when(control).then(_terms_expr(rate.control_denominator)).otherwise(
-            denominator
-        )
-    order: list[nw.Expr | str] = []
-    if names is not None:
-        order = ["_row", nw.lit(names.index(rate.name)).alias("_rate")]
-    return wide.filter(applies).select(
-        *keys,
-        *order,
-        nw.lit(rate.name).alias("metric"),
-        _terms_expr(rate.numerator).cast(nw.Float64()).alias("numerator"),
-        denominator.cast(nw.Float64()).alias("denominator"),
-    )
-
-
-def _with_days(
-    pooled: nw.LazyFrame[Any], frame: nw.LazyFrame[Any], out: Sequence[str], period: str
-) -> nw.LazyFrame[Any]:
-    """Join the number of days with any row per output group."""
-    if period == "day":
-        return pooled.with_columns(nw.lit(1).alias("days"))
-    keys = list(out)
-    if keys:
-        days = frame.group_by(*keys).agg(nw.col("date").n_unique().alias("days"))
-    else:
-        days = frame.select(nw.col("date").n_unique().alias("days"))
-    days = string_keys(days, [k for k in keys if k != "_period"])
-    if not keys:
-        return pooled.join(days, how="cross")
-    if "variation" in keys:
-        pooled, days = fill_null_key(pooled, "variation"), fill_null_key(days, "variation")
-    joined = pooled.join(days, on=keys, how="left")
-    return restore_null_key(joined, "variation") if "variation" in keys else joined
-

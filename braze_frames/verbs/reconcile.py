@@ -10,75 +10,148 @@ day its message was sent (``conversions_by_send_time``). Over a window of days [
 so the two agree only over a campaign's whole life, once its conversion window (up to 30
 days; 3 by default) has passed. ``reconcile`` lays both series side by side per day, with
 their running difference, and a summary says whether the gap is what the window edges can
-explain.
+explain and estimates the mean conversion lag (``lag.py``).
+
+The daily detail is one plan on every engine (nothing runs until the caller collects); the
+summary collects that detail, which is small (one row per series and day), because the
+mean lag is a fit per series that no engine runs (SPEC section 10).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from .._schema import conversion_event
-from ._common import distinct, finish, sorted_strings, tidy_lazy
+from ._common import Source, day_number, distinct, give_back, plan_input, sort_keys, string_keys
 from ._fast import reconcile_detail_sorted
+from .lag import MAX_WINDOW_DAYS, mean_lag
 
-__all__ = ["RECONCILE_KEYS", "reconcile"]
+__all__ = [
+    "DEFAULT_WINDOW_DAYS",
+    "DETAIL_COLUMNS",
+    "RECONCILE_KEYS",
+    "SUMMARY_COLUMNS",
+    "conversion_windows",
+    "day_number",
+    "reconcile",
+]
 
 #: The group of one pair of curves; the detail adds ``date``.
 RECONCILE_KEYS: Final = ("campaign_id", "channel", "variation", "event")
+#: The detail's columns, in order.
+DETAIL_COLUMNS: Final = (
+    "campaign_id", "campaign_name", "channel", "variation", "variation_name", "event", "date",
+    "by_conversion_date", "by_send_date", "difference", "cumulative_difference",
+)
+#: The summary's columns, in order.
+SUMMARY_COLUMNS: Final = (
+    "campaign_id", "campaign_name", "channel", "variation", "variation_name", "event", "event_name",
+    "window_days", "first_date", "last_date", "by_conversion_date", "by_send_date", "gap", "gap_share",
+    "edge_bound", "within_bound", "days_missing_a_side", "mean_lag_days",
+)
+#: The conversion window when neither ``window_days`` nor ``details`` says: Braze's maximum.
+DEFAULT_WINDOW_DAYS: Final = 30
+
+_SEND_SUFFIX: Final = "_by_send_time"
+_CONVERSION_REGEX: Final = r"^conversions[0-9]*(_by_send_time)?$"
+# Keys of a /campaigns/details body: a mapping with any of them is one campaign's details.
+_DETAILS_KEYS: Final = frozenset({"conversion_behaviors", "name", "messages", "channels", "first_sent",
+                                  "last_sent", "message", "schedule_type"})
+
+Details = Mapping[str, Any]
+WindowDays = int | Mapping[str, int] | None
 
 
-def reconcile(df: IntoFrameT, *, summary: bool = False, window_days: int = 30) -> IntoFrameT:
+def reconcile(
+    df: IntoFrameT,
+    *,
+    summary: bool = False,
+    window_days: WindowDays = None,
+    details: Details | Mapping[str, Details] | None = None,
+    as_of: str | dt.date | None = None,
+) -> IntoFrameT:
     """Put conversions by conversion date and by send date side by side, per day.
 
-    Detail (the default), one row per (campaign_id, channel, variation, event, date):
-    ``event`` (``"conversions"``, ``"conversions1"``, ...), ``by_conversion_date``
+    Detail (the default), one row per (campaign_id, channel, variation, event, date), with
+    ``campaign_name`` and ``variation_name`` beside their ids: ``event``
+    (``"conversions"``, ``"conversions1"``, ...), ``by_conversion_date``
     (``conversions{k}``), ``by_send_date`` (``conversions{k}_by_send_time``),
     ``difference`` (= by_conversion_date - by_send_date) and ``cumulative_difference``
     (its running total over the dates, in order). A day with one side missing has a null
     ``difference`` and adds 0 to the running total. It covers the day-level ``"all"`` rows
     and every variation row that carries conversions, and every event present
-    (``conversions4`` and beyond included).
+    (``conversions4`` and beyond included). Dates are days in the company's time zone, as
+    Braze buckets them.
 
-    ``summary=True``, one row per (campaign_id, channel, variation, event):
+    ``summary=True``, one row per (campaign_id, channel, variation, event), names beside
+    the ids:
 
+    - ``event_name``: the conversion behaviour's ``type``, plus ``": "`` and its
+      ``custom_event_name`` or ``product`` when it has one ("Performs Custom Event:
+      signup"); null without ``details``;
+    - ``window_days``: the conversion window used (see ``window_days`` below);
     - ``first_date``, ``last_date``: the window [a, b] the data covers;
-    - ``by_conversion_date``, ``by_send_date``: each side's total (null if the side has
-      no data);
-    - ``gap`` = by_conversion_date - by_send_date, and ``gap_share`` = gap /
-      by_send_date (null when by_send_date is 0);
+    - ``by_conversion_date``, ``by_send_date``: each side's total over the days where
+      both sides are present (null when there is none), so that
+    - ``gap`` = by_conversion_date - by_send_date equals the detail's final
+      ``cumulative_difference``; ``gap_share`` = gap / by_send_date (null when
+      by_send_date is 0);
     - ``edge_bound``: how large a gap the window's edges can explain. From the identity
       in the module docstring, gap = A - B with 0 <= A, B, where A counts conversions in
       the window from sends before it and B conversions after it from sends in it. A
       send converts at most ``window_days`` days later, so A is at most the conversions
       *by conversion date* of the first ``window_days`` days of the window, and B at most
-      the conversions *by send date* of its last ``window_days`` days. ``edge_bound`` is
-      the first of these when the gap is >= 0 and the second when it is negative;
+      the conversions *by send date* of its last ``window_days`` days (both over the
+      days with both sides). ``edge_bound`` is the first of these when the gap is >= 0
+      and the second when it is negative;
     - ``within_bound``: abs(gap) <= edge_bound (null when the gap is null). False means
       the two series disagree more than attribution timing can explain (restated data, a
       changed conversion window, missing days);
-    - ``mean_lag_days``: the area between the two cumulative curves (by send date above
-      by conversion date), counted per calendar day, divided by the by-send-date total.
-      If every conversion came exactly L days after its send it is L. It is exact only
-      over a campaign's whole life, after its conversion window has closed: inside a
-      partial window, conversions of earlier sends pull it down and conversions still to
-      come are missing, so treat it as an estimate. Null when the total is 0.
+    - ``days_missing_a_side``: the days where one side is present and the other is not
+      (left out of the totals above);
+    - ``mean_lag_days``: the mean days from send to conversion, by fitting the
+      by-conversion-date counts as a non-negative mixture of the by-send-date counts
+      shifted by 0..``window_days`` days (``lag.mean_lag``; SPEC section 6). It holds in
+      a window that starts after the first send. The last ``window_days`` days before
+      ``as_of`` are left out when the series reaches that close (their by-send-date
+      counts are still growing), and days without any row count as zeros on both sides.
+      Null when the data cannot pin the lag down: too few days, or sends so steady that
+      every lag fits about as well (daily totals identify the lag only through changes
+      in the number of sends).
+
+    Lazy frames (``polars.scan_parquet``, DuckDB relations, PySpark DataFrames) get back a
+    frame of their own type. The detail is a plan: nothing runs until the caller
+    collects (and a frame without conversion metrics then gives no rows, where an eager
+    frame raises). The summary runs one query, the detail (small: one row per series and
+    day), because the mean lag is fitted in Python.
 
     Args:
         df: A tidy frame of any supported backend (eager or lazy).
         summary: Return the summary instead of the daily detail.
-        window_days: The campaign's conversion window in days (``/campaigns/details``
-            gives it in seconds as ``conversion_behaviors[i].window``; round up). Default
-            30, Braze's maximum, so the bound is conservative.
+        window_days: The conversion window in days: an int for every event, or a
+            mapping by event (``{"conversions": 3, "conversions1": 7}``). Overrides
+            ``details``; when neither says, 30 (Braze's maximum, so the bound is
+            conservative). At most ``lag.MAX_WINDOW_DAYS``.
+        details: What ``bf.campaign_details`` returns for the frame's one campaign, or a
+            mapping ``{campaign_id: details}``: each event's window comes from
+            ``conversion_behaviors[k].window`` (seconds, rounded up to days) and its
+            ``event_name`` from the behaviour's type. Read as plain data.
+        as_of: Today (a date or ISO string), for leaving out the mean lag's still-growing
+            last days; default today in UTC, which can be a day off the company's today.
 
     Returns:
         The detail or summary frame, of the caller's type, sorted by key.
 
     Raises:
-        ValueError: A non-empty frame without any conversion metric; a bad
-            ``window_days``.
+        ValueError: A non-empty eager frame without any conversion metric; a bad
+            ``window_days``, ``details`` or ``as_of``; one campaign's ``details`` for a
+            frame with several campaigns.
         TidyFrameError: ``df`` lacks a tidy column or has a wrong dtype.
 
     Examples:
@@ -91,146 +164,373 @@ def reconcile(df: IntoFrameT, *, summary: bool = False, window_days: int = 30) -
         ... ])
         >>> reconcile(tidy).select("date", "difference", "cumulative_difference").rows()
         [(datetime.date(2024, 7, 1), -2.0, -2.0), (datetime.date(2024, 7, 2), 2.0, 0.0)]
-        >>> reconcile(tidy, summary=True).select("gap", "mean_lag_days").rows()
-        [(0.0, 0.6666666666666666)]
+        >>> reconcile(tidy, summary=True, window_days=1).select("gap", "edge_bound", "within_bound").rows()
+        [(0.0, 1.0, True)]
     """
-    if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
-        msg = f"window_days must be a whole number of days >= 1, not {window_days!r}"
-        raise ValueError(msg)
-    frame, eager = tidy_lazy(df)
-    metrics = distinct(frame, "metric", eager=eager)
-    names = sorted(m for m in metrics if conversion_event(m) is not None)
-    if metrics and not names:
-        msg = (
-            "the frame has no conversion metrics (conversions, conversions_by_send_time, "
-            "conversions1, ...) to reconcile"
-        )
-        raise ValueError(msg)
-    if not summary and eager and frame.implementation.is_polars():
-        fast = reconcile_detail_sorted(frame, names, RECONCILE_KEYS)
-        if fast is not None:
-            fast_table: IntoFrameT = finish(fast, eager)
-            return fast_table
-    detail = _detail(frame, names)
-    result = _summary(detail, window_days) if summary else detail
-    keys = [*RECONCILE_KEYS] if summary else [*RECONCILE_KEYS, "date"]
-    table: IntoFrameT = finish(sorted_strings(result, RECONCILE_KEYS, keys), eager)
+    windows = _window_override(window_days)
+    behaviours = _check_details(details)
+    today = _check_as_of(as_of)
+    frame, source = plan_input(df)
+    detail = None
+    if not source.lazy:
+        names = [m for m in distinct(frame, "metric", eager=True) if conversion_event(m) is not None]
+        if not names and _has_rows(frame):
+            msg = (
+                "the frame has no conversion metrics (conversions, conversions_by_send_time, "
+                "conversions1, ...) to reconcile"
+            )
+            raise ValueError(msg)
+        detail = reconcile_detail_sorted(frame, names, RECONCILE_KEYS) if names else None
+    if summary:
+        # The summary sorts its own rows: the detail goes unsorted (a sort costs SQL engines
+        # a pass of its own).
+        rows = detail if detail is not None else _detail(frame, running=False)
+        summary_table: IntoFrameT = give_back(_summary(rows, windows, behaviours, today, source), source)
+        return summary_table
+    table: IntoFrameT = give_back(detail if detail is not None else _sorted_detail(_detail(frame)), source)
     return table
 
 
-def _detail(frame: nw.LazyFrame[Any], names: list[str]) -> nw.LazyFrame[Any]:
-    events: dict[int, str] = {}
-    by_send: list[str] = []
-    by_conversion: list[str] = []
-    for name in names:
-        number, send_side = conversion_event(name) or (0, False)
-        events[number] = f"conversions{number or ''}"
-        (by_send if send_side else by_conversion).append(name)
-    metric = nw.col("metric")
+# -- the detail -----------------------------------------------------------------------------------
+
+
+def _detail(frame: nw.LazyFrame[Any], *, running: bool = True) -> nw.LazyFrame[Any]:
+    """One row per (series, day): both sides, their difference, the running total. A plan.
+
+    ``running=False`` leaves out the running total (a window the summary does not need).
+    """
+    metric = nw.col("metric").cast(nw.String())
+    # The prefix test first: engines run the regular expression only on the rows it keeps.
+    rows = frame.filter(metric.str.starts_with("conversions") & metric.str.contains(_CONVERSION_REGEX))
+    send = metric.str.ends_with(_SEND_SUFFIX)
     value = nw.col("value")
-    ordered = sorted(events)
-    first = ordered[0] if ordered else 0
-    event = nw.when(metric.is_in(_pair(first))).then(nw.lit(events.get(first, "conversions")))
-    for number in ordered[1:]:
-        event = event.when(metric.is_in(_pair(number))).then(nw.lit(events[number]))
-    rows = frame.filter(metric.is_in(names)).with_columns(
-        event.alias("event"),
-        nw.when(metric.is_in(by_conversion)).then(value).alias("_conversion"),
-        nw.when(metric.is_in(by_send)).then(value).alias("_send"),
+    rows = rows.with_columns(
+        metric.str.replace_all(_SEND_SUFFIX, "", literal=True).alias("event"),
+        nw.when(~send).then(value).alias("_conversion"),
+        nw.when(send).then(value).alias("_send"),
     )
-    day = rows.group_by("campaign_id", "channel", "variation", "event", "date").agg(
+    keys = ["campaign_id", "channel", "variation", "event", "date"]
+    sides = [
         nw.col("_conversion").sum(),
         nw.col("_conversion").count().alias("_nc"),
         nw.col("_send").sum(),
         nw.col("_send").count().alias("_ns"),
-    )
+    ]
+    if rows.implementation.is_pyspark() or rows.implementation.is_pyspark_connect():
+        # PySpark sorts every row for the max of a string: group by the names first (a hash
+        # aggregate), then add up a day that had two names, on the small result.
+        split = rows.group_by(*keys, "campaign_name", "variation_name").agg(*sides)
+        day = split.group_by(*keys).agg(
+            nw.col("campaign_name").max(),
+            nw.col("variation_name").max(),
+            *(nw.col(c).sum() for c in ("_conversion", "_nc", "_send", "_ns")),
+        )
+    else:
+        day = rows.group_by(*keys).agg(nw.col("campaign_name").max(), nw.col("variation_name").max(), *sides)
     conversion = nw.when(nw.col("_nc") > 0).then(nw.col("_conversion"))
-    send = nw.when(nw.col("_ns") > 0).then(nw.col("_send"))
-    day = day.select(
-        *RECONCILE_KEYS,
-        "date",
+    by_send = nw.when(nw.col("_ns") > 0).then(nw.col("_send"))
+    day = day.with_columns(
         conversion.cast(nw.Float64()).alias("by_conversion_date"),
-        send.cast(nw.Float64()).alias("by_send_date"),
+        by_send.cast(nw.Float64()).alias("by_send_date"),
     ).with_columns((nw.col("by_conversion_date") - nw.col("by_send_date")).alias("difference"))
-    running = (
-        nw.col("difference").fill_null(0).cum_sum().over(*RECONCILE_KEYS, order_by="date")
+    if not running:
+        return day.select(*DETAIL_COLUMNS[:-1])
+    total = nw.col("difference").fill_null(0).cum_sum().over(*RECONCILE_KEYS, order_by="date")
+    return day.with_columns(total.alias("cumulative_difference")).select(*DETAIL_COLUMNS)
+
+
+def _sorted_detail(detail: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    text = ["campaign_id", "campaign_name", "channel", "variation", "variation_name", "event"]
+    ordered: nw.LazyFrame[Any] = sort_keys(string_keys(detail, text), [*RECONCILE_KEYS, "date"])
+    return ordered
+
+
+def _has_rows(frame: nw.LazyFrame[Any]) -> bool:
+    return bool(len(frame.head(1).collect()))
+
+
+# -- the summary ----------------------------------------------------------------------------------
+
+
+def _summary(
+    detail: nw.LazyFrame[Any],
+    windows: Mapping[str, int] | int | None,
+    behaviours: Mapping[str | None, Sequence[Any]] | None,
+    today: dt.date,
+    source: Source,
+) -> nw.LazyFrame[Any]:
+    """The summary, computed in memory from the collected detail (polars), then as a plan again."""
+    import polars as pl
+
+    collected = detail.collect()
+    if collected.implementation.is_polars():
+        rows = collected.to_native()
+    else:
+        rows = pl.from_arrow(collected.to_arrow())
+    assert isinstance(rows, pl.DataFrame)
+    text = ["campaign_id", "campaign_name", "channel", "variation", "variation_name", "event"]
+    rows = rows.with_columns(pl.col(text).cast(pl.String), pl.col("date").cast(pl.Date))
+    campaigns = rows.get_column("campaign_id").unique().to_list()
+    if behaviours is not None and None in behaviours and len(campaigns) > 1:
+        msg = (
+            f"details describe one campaign, but the frame has {len(campaigns)}: pass "
+            "{campaign_id: details} (bf.campaign_details accepts a list of ids)"
+        )
+        raise ValueError(msg)
+    events = rows.select("campaign_id", "event").unique()
+    settings = [
+        (cid, event, *_event_setting(cid, event, windows, behaviours)) for cid, event in events.iter_rows()
+    ]
+    setting = pl.DataFrame(
+        settings,
+        schema={"campaign_id": pl.String, "event": pl.String, "window_days": pl.Int64,
+                "event_name": pl.String},
+        orient="row",
     )
-    # Key columns stay as they come (categoricals group faster) until ``reconcile`` ends.
-    detail: nw.LazyFrame[Any] = day.with_columns(running.alias("cumulative_difference"))
-    return detail
-
-
-def _pair(number: int) -> list[str]:
-    base = f"conversions{number or ''}"
-    return [base, f"{base}_by_send_time"]
-
-
-def day_number(date: nw.Expr) -> nw.Expr:
-    """Days since 1970-01-01 from year, month and day: plain integer arithmetic.
-
-    narwhals has no date-to-integer cast that every backend shares (DuckDB subtracts dates
-    to integers, polars to durations), so this is Howard Hinnant's ``days_from_civil``.
-    """
-    month = date.dt.month().cast(nw.Int64())
-    year = date.dt.year().cast(nw.Int64()) - nw.when(month <= 2).then(1).otherwise(0)
-    day = date.dt.day().cast(nw.Int64())
-    era = year // 400
-    year_of_era = year - era * 400
-    shifted_month = nw.when(month > 2).then(month - 3).otherwise(month + 9)
-    day_of_year = (153 * shifted_month + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
-
-
-def _summary(detail: nw.LazyFrame[Any], window_days: int) -> nw.LazyFrame[Any]:
     keys = list(RECONCILE_KEYS)
-    dn = nw.col("_day")
-    conversion = nw.col("by_conversion_date")
-    send = nw.col("by_send_date")
-    rows = detail.with_columns(day_number(nw.col("date")).alias("_day"))
-    rows = rows.with_columns(
-        dn.min().over(*keys).alias("_first"), dn.max().over(*keys).alias("_last")
+    both = pl.col("by_conversion_date").is_not_null() & pl.col("by_send_date").is_not_null()
+    one = pl.col("by_conversion_date").is_null() != pl.col("by_send_date").is_null()
+    day = pl.col("date").cast(pl.Int32)
+    rows = rows.join(setting, on=["campaign_id", "event"], how="left", nulls_equal=True).with_columns(
+        _first=day.min().over(keys), _last=day.max().over(keys), _day=day, _both=both
     )
-    # Abel summation: the area sum_i cum_i * (t_{i+1} - t_i), the last day counted once,
-    # equals sum_j diff_j * (t_last + 1 - t_j). This counts days without a row too.
-    rows = rows.with_columns(
-        nw.when(dn - nw.col("_first") < window_days).then(conversion).alias("_head"),
-        nw.when(nw.col("_last") - dn < window_days).then(send).alias("_tail"),
-        (nw.col("difference").fill_null(0) * (nw.col("_last") + 1 - dn)).alias("_area"),
+    head = pl.when(pl.col("_both") & (pl.col("_day") - pl.col("_first") < pl.col("window_days")))
+    tail = pl.when(pl.col("_both") & (pl.col("_last") - pl.col("_day") < pl.col("window_days")))
+    totals = rows.group_by(keys, maintain_order=False).agg(
+        pl.col("campaign_name").max(),
+        pl.col("variation_name").max(),
+        pl.col("event_name").first(),
+        pl.col("window_days").first(),
+        pl.col("date").min().alias("first_date"),
+        pl.col("date").max().alias("last_date"),
+        pl.col("by_conversion_date").filter(pl.col("_both")).sum().alias("_conversion"),
+        pl.col("by_send_date").filter(pl.col("_both")).sum().alias("_send"),
+        pl.col("_both").sum().alias("_n_both"),
+        one.sum().alias("days_missing_a_side"),
+        head.then(pl.col("by_conversion_date")).sum().alias("_head"),
+        tail.then(pl.col("by_send_date")).sum().alias("_tail"),
     )
-    totals = rows.group_by(*keys).agg(
-        nw.col("date").min().alias("first_date"),
-        nw.col("date").max().alias("last_date"),
-        conversion.sum(),
-        conversion.count().alias("_nc"),
-        send.sum(),
-        send.count().alias("_ns"),
-        nw.col("_head").sum(),
-        nw.col("_tail").sum(),
-        nw.col("_area").sum(),
-    )
+    has = pl.col("_n_both") > 0
+    conversion = pl.when(has).then(pl.col("_conversion"))
+    send = pl.when(has).then(pl.col("_send"))
+    totals = totals.with_columns(conversion.alias("by_conversion_date"), send.alias("by_send_date"))
+    gap = pl.col("by_conversion_date") - pl.col("by_send_date")
+    totals = totals.with_columns(gap.alias("gap"))
     totals = totals.with_columns(
-        nw.when(nw.col("_nc") > 0).then(conversion).alias("by_conversion_date"),
-        nw.when(nw.col("_ns") > 0).then(send).alias("by_send_date"),
+        pl.when(pl.col("by_send_date") != 0).then(pl.col("gap") / pl.col("by_send_date")).alias("gap_share"),
+        pl.when(pl.col("gap").is_null())
+        .then(None)
+        .when(pl.col("gap") >= 0)
+        .then(pl.col("_head"))
+        .otherwise(pl.col("_tail"))
+        .cast(pl.Float64)
+        .alias("edge_bound"),
+    ).with_columns(
+        pl.when(pl.col("gap").is_not_null())
+        .then(pl.col("gap").abs() <= pl.col("edge_bound"))
+        .alias("within_bound")
     )
-    gap = nw.col("gap")
-    totals = totals.with_columns((conversion - send).alias("gap"))
-    totals = totals.with_columns(
-        nw.when(send != 0).then(gap / send).alias("gap_share"),
-        nw.when(gap >= 0).then(nw.col("_head")).otherwise(nw.col("_tail")).alias("edge_bound"),
-        # 0 - area, not -area: no -0.0 when the curves coincide.
-        nw.when(send != 0).then((0 - nw.col("_area")) / send).alias("mean_lag_days"),
-    )
-    within = nw.when(~gap.is_null()).then(gap.abs() <= nw.col("edge_bound"))
-    return totals.with_columns(within.alias("within_bound")).select(
-        *keys,
+    lags = _mean_lags(rows, today)
+    totals = totals.join(lags, on=keys, how="left", nulls_equal=True)
+    out = totals.select(
+        *SUMMARY_COLUMNS[:7],
+        pl.col("window_days").cast(pl.Int64),
         "first_date",
         "last_date",
-        conversion.cast(nw.Float64()),
-        send.cast(nw.Float64()),
-        gap.cast(nw.Float64()),
-        nw.col("gap_share").cast(nw.Float64()),
-        nw.col("edge_bound").cast(nw.Float64()),
-        "within_bound",
-        nw.col("mean_lag_days").cast(nw.Float64()),
+        *(pl.col(c).cast(pl.Float64) for c in ("by_conversion_date", "by_send_date", "gap", "gap_share",
+                                                "edge_bound")),
+        pl.col("within_bound").cast(pl.Boolean),
+        pl.col("days_missing_a_side").cast(pl.Int64),
+        pl.col("mean_lag_days").cast(pl.Float64),
+    ).sort(keys, nulls_last=False)
+    return _as_plan(out, detail, source)
+
+
+def _mean_lags(rows: Any, today: dt.date) -> Any:
+    """``mean_lag_days`` per series: the deconvolution fit on its consecutive days."""
+    import numpy as np
+    import polars as pl
+
+    keys = list(RECONCILE_KEYS)
+    ordered = rows.sort([*keys, "_day"], nulls_last=False)
+    # One pass over plain arrays: each series is a run of equal keys in the sorted rows.
+    run = ordered.select(pl.struct(keys).rle_id()).to_series().to_numpy()
+    starts = np.flatnonzero(np.diff(run, prepend=-1)) if len(run) else np.zeros(0, dtype=np.int64)
+    ends = np.append(starts[1:], len(run)) if len(run) else starts
+    days = ordered.get_column("_day").to_numpy()
+    conversions = ordered.get_column("by_conversion_date").cast(pl.Float64).fill_null(np.nan).to_numpy()
+    sends = ordered.get_column("by_send_date").cast(pl.Float64).fill_null(np.nan).to_numpy()
+    windows = ordered.get_column("window_days").to_numpy()
+    today_number = (today - dt.date(1970, 1, 1)).days
+    lags: list[float | None] = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        here = days[start:end]
+        first, last = int(here[0]), int(here[-1])
+        size = last - first + 1
+        # Days without any row count as zeros on both sides (lag.fit_lag's convention).
+        conversion = np.zeros(size)
+        by_send = np.zeros(size)
+        conversion[here - first] = conversions[start:end]
+        by_send[here - first] = sends[start:end]
+        window = int(windows[start])
+        gap = today_number - last
+        tail = max(0, window + 1 - gap) if gap >= 1 else window + 1
+        usable = np.concatenate([conversion, by_send])
+        # Negative or infinite counts are not conversions: no lag rather than an error.
+        if window > MAX_WINDOW_DAYS or bool(np.any(usable < 0)) or bool(np.any(np.isinf(usable))):
+            lags.append(None)
+            continue
+        lags.append(mean_lag(conversion, by_send, window, exclude_tail=min(tail, size)))
+    return ordered.select(keys)[pl.Series(starts, dtype=pl.Int64)].with_columns(
+        pl.Series("mean_lag_days", lags, dtype=pl.Float64)
     )
+
+
+def _as_plan(out: Any, detail: nw.LazyFrame[Any], source: Source) -> nw.LazyFrame[Any]:
+    """The (small) polars summary as a frame of the input's engine."""
+    if source.kind != "lazy":
+        mine: nw.LazyFrame[Any] = nw.from_native(out).lazy()
+        return mine
+    impl = detail.implementation
+    if impl.is_duckdb():
+        import duckdb
+
+        relation: nw.LazyFrame[Any] = nw.from_native(duckdb.from_arrow(out.to_arrow()))
+        return relation
+    if impl.is_pyspark() or impl.is_pyspark_connect():
+        session = detail.to_native().sparkSession
+        spark: nw.LazyFrame[Any] = nw.from_native(out).lazy(backend=impl, session=session)
+        return spark
+    other: nw.LazyFrame[Any] = nw.from_native(out).lazy(backend=impl)
+    return other
+
+
+# -- windows and event names ---------------------------------------------------------------------
+
+
+def _event_setting(
+    campaign_id: str,
+    event: str,
+    windows: Mapping[str, int] | int | None,
+    behaviours: Mapping[str | None, Sequence[Any]] | None,
+) -> tuple[int, str | None]:
+    """(window in days, event name) of one campaign's event: override, details, then 30."""
+    number = (conversion_event(event) or (0, False))[0]
+    behaviour = None
+    if behaviours is not None:
+        listed = behaviours.get(campaign_id, behaviours.get(None, ()))
+        if number < len(listed) and isinstance(listed[number], Mapping):
+            behaviour = listed[number]
+    if isinstance(windows, int):
+        window = windows
+    elif windows is not None and event in windows:
+        window = windows[event]
+    elif behaviour is not None and _window_of(behaviour) is not None:
+        window = _window_of(behaviour) or DEFAULT_WINDOW_DAYS
+    else:
+        window = DEFAULT_WINDOW_DAYS
+    return window, None if behaviour is None else _event_name(behaviour)
+
+
+def _window_of(behaviour: Mapping[str, Any]) -> int | None:
+    seconds = behaviour.get("window")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        return None
+    return min(max(1, math.ceil(seconds / 86_400)), MAX_WINDOW_DAYS)
+
+
+def _event_name(behaviour: Mapping[str, Any]) -> str | None:
+    kind = behaviour.get("type")
+    if not isinstance(kind, str) or not kind:
+        return None
+    detail = behaviour.get("custom_event_name") or behaviour.get("product")
+    return f"{kind}: {detail}" if isinstance(detail, str) and detail else kind
+
+
+def conversion_windows(details: Details) -> dict[str, int]:
+    """Each event's conversion window in days from one campaign's details (seconds rounded up).
+
+    Examples:
+        >>> conversion_windows({"conversion_behaviors": [{"type": "Makes Any Purchase", "window": 86400},
+        ...                                              {"type": "Starts Session", "window": 90000}]})
+        {'conversions': 1, 'conversions1': 2}
+    """
+    found = {}
+    for k, behaviour in enumerate(details.get("conversion_behaviors") or ()):
+        if isinstance(behaviour, Mapping) and (window := _window_of(behaviour)) is not None:
+            found[f"conversions{k or ''}"] = window
+    return found
+
+
+def _window_override(window_days: object) -> Mapping[str, int] | int | None:
+    if window_days is None:
+        return None
+    if isinstance(window_days, Mapping):
+        checked = {}
+        for event, days in window_days.items():
+            parsed = conversion_event(event) if isinstance(event, str) else None
+            if parsed is None or parsed[1]:
+                msg = (
+                    f"window_days is keyed by event ('conversions', 'conversions1', ...), not "
+                    f"{event!r}"
+                )
+                raise ValueError(msg)
+            checked[event] = _window_number(days)
+        return checked
+    return _window_number(window_days)
+
+
+def _window_number(days: object) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
+        msg = (
+            f"window_days must be a whole number of days from 1 to {MAX_WINDOW_DAYS} (Braze "
+            f"allows up to 30), not {days!r}"
+        )
+        raise ValueError(msg)
+    return days
+
+
+def _check_details(details: object) -> dict[str | None, Sequence[Any]] | None:
+    """Each campaign's conversion behaviours (key None: one campaign's details for any campaign)."""
+    if details is None:
+        return None
+    if not isinstance(details, Mapping):
+        msg = f"details must be what bf.campaign_details returns (a dict), not {type(details).__name__}"
+        raise TypeError(msg)
+    if _DETAILS_KEYS & set(details):
+        return {None: _behaviours(details)}
+    found: dict[str | None, Sequence[Any]] = {}
+    for cid, one in details.items():
+        if not isinstance(one, Mapping):
+            msg = (
+                "details must be one campaign's details (with conversion_behaviors) or a "
+                f"mapping {{campaign_id: details}}; the value for {cid!r} is a {type(one).__name__}"
+            )
+            raise TypeError(msg)
+        found[str(cid)] = _behaviours(one)
+    return found
+
+
+def _behaviours(details: Mapping[str, Any]) -> Sequence[Any]:
+    behaviours = details.get("conversion_behaviors") or ()
+    if not isinstance(behaviours, Sequence) or isinstance(behaviours, str):
+        msg = f"details' conversion_behaviors must be a list, not {type(behaviours).__name__}"
+        raise TypeError(msg)
+    return behaviours
+
+
+def _check_as_of(as_of: object) -> dt.date:
+    if as_of is None:
+        return dt.datetime.now(dt.timezone.utc).date()
+    if isinstance(as_of, dt.datetime):
+        return as_of.date()
+    if isinstance(as_of, dt.date):
+        return as_of
+    if isinstance(as_of, str):
+        try:
+            return dt.date.fromisoformat(as_of)
+        except ValueError:
+            msg = f"as_of must be a date or an ISO date such as '2024-07-01', not {as_of!r}"
+            raise ValueError(msg) from None
+    msg = f"as_of must be a date or an ISO date string, not {type(as_of).__name__}"
+    raise TypeError(msg)
