@@ -189,8 +189,6 @@ def test_canvas_rates_are_data() -> None:
     assert [r.attribution for r in CANVAS_RATES] == ["conversion date", "entry date"]
 
 
-@pytest.mark.xfail(strict=True, raises=bf.TidyFrameError,
-                   reason="rates are wired to Canvas frames after the verbs rewrite lands")
 def test_rates_on_a_canvas_frame_give_the_table(frame: pl.DataFrame) -> None:
     rates = bf.rates(frame, period="total")
     got = {(r["variant_name"], r["step_name"], r["channel"], r["metric"]): (r["numerator"], r["denominator"])

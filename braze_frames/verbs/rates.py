@@ -31,6 +31,7 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from .._schema import ALL_CHANNEL, conversion_event, schema_for
+from .._tables import CANVAS_TABLE
 from .._validate import check_choice
 from ._common import (
     computed_once,
@@ -41,6 +42,7 @@ from ._common import (
     present_metrics,
     sort_keys,
     string_keys,
+    table_of_frame,
     with_lookups,
 )
 from ._fast import rates_long_sorted
@@ -54,6 +56,8 @@ from ._rate_table import (
     parse_terms,
     rates_by_name,
 )
+from .canvas_rates import canvas_rates
+from .series import is_series
 
 __all__ = [
     "BY_KEYS",
@@ -159,11 +163,25 @@ def rates(
     plan of their own type: one small query reads the (channel, metric) pairs present,
     and nothing else runs until the caller collects. The plan reads the data once.
 
+    Canvas frames (``fetch_canvas_series``; SPEC section 12) have their own keys and
+    rates: ``by`` takes ``canvas_id``, ``variant``, ``step``, ``channel`` (the default
+    keeps all four), and the output has ``canvas_name``, ``variant_name`` and
+    ``step_name`` beside them. The Canvas's totals and each variant (a control variant
+    included, on its own row) get ``conversion_rate{k}`` = conversions{k} / entries and
+    ``cohort_conversion_rate{k}`` = conversions{k}_by_entry_time / entries
+    (``CANVAS_RATES``); a step's totals have no entries and get none; a step's messages
+    get the channel rates of ``RATES`` (``email#2`` read as email). Without ``variant``
+    in ``by``, conversion rates come from the Canvas's own totals. The same present-days,
+    periods and ``complete`` rules apply.
+
+    A workspace series frame (``fetch_series``) gets ``series_rates``: DAU/MAU
+    stickiness and the other workspace ratios, per ``app_id`` (``by`` is not taken).
+
     Args:
         df: A tidy frame of any supported backend, eager or lazy.
         period: ``"day"``, ``"week"``, ``"month"`` or ``"total"``.
         by: Which of ``campaign_id``, ``channel``, ``variation`` to keep; the default
-            keeps all three.
+            keeps all three (Canvas frames: see above).
         rates: None for every definition in ``RATES`` (plus the conversion events past
             the fourth, as present), or names and ``Rate`` objects, e.g.
             ``["open_rate", Rate.parse("ctr", {"email"}, "clicks", "opens")]``.
@@ -197,12 +215,23 @@ def rates(
         [('error_rate', 0.1, 4.0, 2)]
     """
     check_choice("period", period, PERIODS)
-    kept = _check_by(by)
+    if is_series(df):
+        if tuple([by] if isinstance(by, str) else by) != BY_KEYS:
+            msg = "a workspace series frame has one key, app_id: call rates on it without by="
+            raise ValueError(msg)
+        from .series_rates import series_rates  # it builds on this module
+
+        series: IntoFrameT = series_rates(df, period=period, rates=rates, start=start, end=end)  # type: ignore[arg-type]
+        return series
     first = _check_date("start", start)
     last = _check_date("end", end)
     if first is not None and last is not None and first > last:
         msg = f"start ({first}) is after end ({last})"
         raise ValueError(msg)
+    if table_of_frame(df) is CANVAS_TABLE:
+        canvas: IntoFrameT = canvas_rates(df, period, by, rates=rates, first=first, last=last)
+        return canvas
+    kept = _check_by(by)
     frame, source = plan_input(df)
     # The one small query: which metrics each channel has, and the frame's date range.
     pairs, frame_first, frame_last = pairs_and_dates(frame)
@@ -525,23 +554,7 @@ class _Plan:
         return with_period(rows, self.period, "_period")
 
     def _complete(self, wide: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-        """Add ``_complete``: whether each period lies wholly inside the range.
-
-        The range is ``start``/``end``, else the frame's first and last dates (read with
-        the metric names). A period starting on s lies inside when s >= first and the
-        period of the day after the last starts later than s.
-        """
-        if self.period in ("day", "total") or self.first is None or self.last is None:
-            return wide.with_columns(nw.lit(True).alias("_complete"))
-        dtype = wide.collect_schema()["_period"]
-        after = self.last + dt.timedelta(days=1)
-        if self.period == "week":
-            after -= dt.timedelta(days=after.weekday())
-        else:
-            after = after.replace(day=1)
-        first = nw.lit(self.first).cast(dtype)
-        inside = (nw.col("_period") >= first) & (nw.lit(after).cast(dtype) > nw.col("_period"))
-        return wide.with_columns(inside.alias("_complete"))
+        return complete_flag(wide, self.period, self.first, self.last)
 
     def _long(self, wide: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
         """Stage 4: one row per (group, rate), in one pass (see ``long_rows``)."""
@@ -669,6 +682,28 @@ def _all(exprs: Iterable[nw.Expr]) -> nw.Expr:
 
 
 # -- periods ----------------------------------------------------------------------------------
+
+
+def complete_flag(
+    wide: nw.LazyFrame[Any], period: str, first: dt.date | None, last: dt.date | None
+) -> nw.LazyFrame[Any]:
+    """Add ``_complete``: whether each row's period (``_period``) lies wholly inside the range.
+
+    The range is ``start``/``end``, else the frame's first and last dates. A period
+    starting on s lies inside when s >= first and the period of the day after the last
+    starts later than s.
+    """
+    if period in ("day", "total") or first is None or last is None:
+        return wide.with_columns(nw.lit(True).alias("_complete"))
+    dtype = wide.collect_schema()["_period"]
+    after = last + dt.timedelta(days=1)
+    if period == "week":
+        after -= dt.timedelta(days=after.weekday())
+    else:
+        after = after.replace(day=1)
+    begins = nw.col("_period")
+    inside = (begins >= nw.lit(first).cast(dtype)) & (nw.lit(after).cast(dtype) > begins)
+    return wide.with_columns(inside.alias("_complete"))
 
 
 def with_period(frame: nw.LazyFrame[Any], period: str, name: str) -> nw.LazyFrame[Any]:

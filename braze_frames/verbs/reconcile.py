@@ -28,8 +28,19 @@ import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
 from .._schema import conversion_event
-from ._common import Source, day_number, distinct, give_back, plan_input, sort_keys, string_keys
+from .._tables import CANVAS_TABLE
+from ._common import (
+    Source,
+    day_number,
+    distinct,
+    give_back,
+    plan_input,
+    sort_keys,
+    string_keys,
+    table_of_frame,
+)
 from ._fast import reconcile_detail_sorted
+from .canvas_reconcile import canvas_reconcile
 from .lag import MAX_WINDOW_DAYS, mean_lag
 
 __all__ = [
@@ -125,6 +136,12 @@ def reconcile(
       every lag fits about as well (daily totals identify the lag only through changes
       in the number of sends).
 
+    Canvas frames (``fetch_canvas_series``; SPEC section 12) pair ``conversions{k}`` with
+    ``conversions{k}_by_entry_time``: one series per (canvas_id, variant, step, channel,
+    event), with ``canvas_name``, ``variant_name`` and ``step_name`` beside the ids, and
+    ``by_entry_date`` in place of ``by_send_date`` (the identity above holds with entries
+    for sends). ``details`` takes what ``bf.canvas_details`` returns.
+
     Lazy frames (``polars.scan_parquet``, DuckDB relations, PySpark DataFrames) get back a
     frame of their own type. The detail is a plan: nothing runs until the caller
     collects (and a frame without conversion metrics then gives no rows, where an eager
@@ -167,6 +184,10 @@ def reconcile(
         >>> reconcile(tidy, summary=True, window_days=1).select("gap", "edge_bound", "within_bound").rows()
         [(0.0, 1.0, True)]
     """
+    if table_of_frame(df) is CANVAS_TABLE:
+        canvas: IntoFrameT = canvas_reconcile(df, summary=summary, window_days=window_days,
+                                              details=details, as_of=as_of, reconcile=reconcile)
+        return canvas
     windows = _window_override(window_days)
     behaviours = _check_details(details)
     today = _check_as_of(as_of)
