@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
-from ._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, KEY_COLUMNS, SEND_COLUMNS, TIDY_COLUMNS, is_known_metric
+from ._schema import (
+    ALL_CHANNEL,
+    CHANNEL_SCHEMAS,
+    KEY_COLUMNS,
+    SEND_COLUMNS,
+    SERIES_COLUMNS,
+    SERIES_KEY_COLUMNS,
+    TIDY_COLUMNS,
+    is_known_metric,
+)
 
 __all__ = [
     "CAMPAIGN_TABLE",
@@ -31,6 +40,7 @@ __all__ = [
     "CANVAS_RATES",
     "CANVAS_TABLE",
     "SEND_TABLE",
+    "SERIES_TABLE",
     "TABLES",
     "CanvasRate",
     "RowKind",
@@ -129,6 +139,20 @@ SEND_TABLE: Final = Table(
     wide_index=("campaign_id", "campaign_name", "send_id", "date", "channel", "variation",
                 "variation_name"),
     conversion_suffix="_by_send_time",
+)
+
+#: The workspace series (SPEC 14) as a sync store keeps them: one object per series kind
+#: (``metric``), each key named by ``key_name``. Not in :data:`TABLES`: every tidy frame has
+#: a ``metric`` column, so frames are told apart by ``verbs.series.is_series`` instead.
+SERIES_TABLE: Final = Table(
+    name="series",
+    columns=SERIES_COLUMNS,
+    key_columns=SERIES_KEY_COLUMNS,
+    id_column="metric",
+    names=MappingProxyType({"key": "key_name"}),
+    nullable=frozenset({"key", "app_id"}),
+    wide_index=("key", "key_name", "app_id", "date"),
+    conversion_suffix="",
 )
 
 #: Every tidy table, by name. ``table_of`` tries them in this order: a send frame also has

@@ -641,4 +641,4 @@ def test_plan_needs_a_start() -> None:
 def test_report_text() -> None:
     text = str(SyncReport(Path("s"), campaigns=2, days_fetched=60, rows_written=900,
                           partitions_rewritten=4, requests=2, seconds=0.5))
-    assert text.startswith("synced 2 campaign(s) into s: 60 campaign-days fetched in 2 request(s)")
+    assert text.startswith("synced 2 campaigns into s: 60 campaign-days fetched in 2 request(s)")

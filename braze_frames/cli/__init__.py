@@ -294,18 +294,23 @@ def _date_range(frame: Any) -> tuple[dt.date, dt.date] | None:
 @click.option("--canvases", "canvases", multiple=True, metavar="ID[,ID...]",
               help="Canvases to sync into the store's Canvas table (comma-separated or repeated; "
                    "needs canvas.data_series).")
+@click.option("--series", "series", multiple=True, metavar="KIND[,KIND...]",
+              help="Workspace series to sync into the store's series table, daily with every key: "
+                   "dau, mau, new_users, uninstalls, sessions, events, revenue, purchase_quantity, "
+                   "segment_size (comma-separated or repeated).")
 def sync(store: str, campaign_ids: tuple[str, ...], start: str | None, end: str | None,
          lookback_days: int, rest_endpoint: str | None, keep_going: bool,
          include_archived: bool, store_format: str, storage_options: tuple[str, ...],
-         canvases: tuple[str, ...]) -> None:
+         canvases: tuple[str, ...], series: tuple[str, ...]) -> None:
     """Bring a store up to date, incrementally: a local folder or an s3://, gs://, az:// URI.
 
     Fetches only the days the STORE lacks, plus the last --lookback-days days again
     (conversions keep arriving for up to 30 days after a send, so Braze restates them).
     Without CAMPAIGN_IDs: every campaign active in the range, archived ones too (needs
     campaigns.list and campaigns.details), and those already in the store. --canvases keeps
-    Canvases in the same store, apart (STORE/_canvas/); a sync naming neither campaigns nor
-    Canvases brings every table the store holds up to date. The store is partitioned by
+    Canvases in the same store, apart (STORE/_canvas/), and --series the workspace series
+    (STORE/_series/); a sync naming none of them brings every table the store holds up to
+    date. The store is partitioned by
     month, readable by polars, DuckDB and Spark as it is; one sync at a time holds its lock.
     The key comes from $BRAZE_API_KEY.
 
@@ -316,6 +321,7 @@ def sync(store: str, campaign_ids: tuple[str, ...], start: str | None, end: str 
       braze-frames sync s3://bucket/braze --start 2024-01-01 --storage-option aws_region=eu-west-1
       braze-frames sync ./braze-delta --format delta --start 2024-01-01
       braze-frames sync ./braze-store --canvases K1,K2 --start 2025-01-01
+      braze-frames sync ./braze-store --series dau,mau,events --start 2025-01-01
       braze-frames rates ./braze-store --period month
     """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
     from ..storage.store import sync as run_sync
@@ -323,13 +329,15 @@ def sync(store: str, campaign_ids: tuple[str, ...], start: str | None, end: str 
     _check_days(start, end)
     options = _storage_options(storage_options)
     canvas_ids = [c.strip() for value in canvases for c in value.split(",") if c.strip()]
+    kinds = [k.strip() for value in series for k in value.split(",") if k.strip()]
     with _client(rest_endpoint) as client:
         report = run_sync(store, list(campaign_ids) or None, start=start, end=end,
                           lookback_days=lookback_days, client=client,
                           on_error="collect" if keep_going else "raise",
                           progress=_stderr_is_terminal(), include_archived=include_archived,
                           format=store_format,  # type: ignore[arg-type]  # click checked it
-                          storage_options=options, canvases=canvas_ids or None)
+                          storage_options=options, canvases=canvas_ids or None,
+                          series=kinds or None)
     click.echo(_sync_line(report))
     skipped = list(report.skipped.items())
     for cid, why in skipped[:_TOP]:
@@ -367,12 +375,7 @@ def _sync_line(report: Any) -> str:
     changed = report.partitions_rewritten
     files = (f"{changed:,} partition{'s' * (changed != 1)} changed" if changed
              else "no partition changed (the store already held these numbers)")
-    what = f"{report.campaigns:,} campaign{'s' * (report.campaigns != 1)}"
-    unit = "campaign-days"
-    canvases = getattr(report, "canvases", 0)
-    if canvases:
-        what += f" and {canvases:,} Canvas{'es' * (canvases != 1)}"
-        unit = "campaign- and Canvas-days" if report.campaigns else "Canvas-days"
+    what, unit = report.tables()
     return _one_line(
         f"synced {what} into {report.store}: "
         f"{report.days_fetched:,} {unit} fetched ({report.rows_written:,} rows) in "

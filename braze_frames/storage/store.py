@@ -113,7 +113,7 @@ from .fs import ObjectPath, StorePath, as_path
 from .lock import _Lease, _remove_temporary_files, _store_lock
 from .manifest import LAYOUT_CAMPAIGN_MONTH, LAYOUT_MONTH, MANIFEST_NAME, _Manifest, _Record, utc_now
 from .parquet import _read_files, read_parquet, write_parquet
-from .tables import CAMPAIGNS, CANVASES, STORE_TABLES, StoreTable
+from .tables import CAMPAIGNS, CANVASES, SERIES, STORE_TABLES, StoreTable
 
 if TYPE_CHECKING:
     from ..http.client import BrazeClient
@@ -160,6 +160,7 @@ class SyncReport:
         skipped: Campaigns left out, each with the reason (archived with
             ``include_archived=False``, or active only outside the range).
         canvases: Canvases that had days to fetch.
+        series: Workspace series kinds that had days to fetch.
     """
 
     store: Path | str
@@ -172,17 +173,27 @@ class SyncReport:
     seconds: float = 0.0
     skipped: dict[str, str] = field(default_factory=dict)
     canvases: int = 0
+    series: int = 0
 
     @property
     def ok(self) -> bool:
         """True when every request succeeded."""
         return not self.failures
 
+    def tables(self) -> tuple[str, str]:
+        """What was synced and the unit of ``days_fetched``, in words ("2 campaigns", "campaign-days")."""
+        parts = [(self.campaigns, "campaign", "campaigns", "campaign"),
+                 (self.canvases, "Canvas", "Canvases", "Canvas"),
+                 (self.series, "series", "series", "series")]
+        shown = parts[:1] + [p for p in parts[1:] if p[0]]
+        said = [f"{n:,} {one if n == 1 else many}" for n, one, many, _ in shown]
+        what = f"{', '.join(said[:-1])} and {said[-1]}" if len(said) > 1 else said[0]
+        kinds = [kind for n, *_, kind in shown if n] or ["campaign"]
+        unit = f"{'-, '.join(kinds[:-1])}- and {kinds[-1]}-days" if len(kinds) > 1 else f"{kinds[0]}-days"
+        return what, unit
+
     def __str__(self) -> str:
-        what, unit = f"{self.campaigns} campaign(s)", "campaign-days"
-        if self.canvases:
-            what += f" and {self.canvases} Canvas(es)"
-            unit = "campaign- and Canvas-days" if self.campaigns else "Canvas-days"
+        what, unit = self.tables()
         text = (
             f"synced {what} into {self.store}: {self.days_fetched} "
             f"{unit} fetched in {self.requests} request(s), {self.rows_written} rows "
@@ -200,6 +211,7 @@ def sync(
     campaign_ids: str | Iterable[str] | None = None,
     *,
     canvases: str | Iterable[str] | None = None,
+    series: str | Iterable[str] | None = None,
     start: str | dt.date | dt.datetime | None = None,
     end: str | dt.date | dt.datetime | None = None,
     lookback_days: int = 30,
@@ -223,8 +235,10 @@ def sync(
     Canvases (``/canvas/data_series``) are kept in the same store, apart from the
     campaigns: their own folder (``_canvas/``), manifest and month partitions (see
     :mod:`braze_frames.storage.tables`); read them with ``read_store(store,
-    table="canvas")``. A sync touches what it names: ``campaign_ids``, ``canvases``, or
-    both; with neither, every table the store holds (a new store: the campaigns).
+    table="canvas")``; the workspace series (``fetch_series``, daily) in ``_series/``,
+    read with ``read_store(store, table="series")``. A sync touches what it names:
+    ``campaign_ids``, ``canvases``, ``series``, or several; with none of them, every table
+    the store holds (a new store: the campaigns).
 
     Args:
         store: The store: a local directory (created when missing) or an ``s3://``,
@@ -239,6 +253,11 @@ def sync(
             way (windows of 14 days; the days the store lacks plus the last
             ``lookback_days``). ``None`` syncs no Canvas, except in a sync that names
             nothing, which brings the Canvases the store holds up to date.
+        series: Workspace series kinds (``"dau"``, ``"mau"``, ``"events"``... as
+            ``fetch_series`` takes them), synced daily with every key (each custom event,
+            product, tracked segment) into the store's series table, per kind the same
+            way (windows of 100 days; the days the store lacks plus the last
+            ``lookback_days``).
         start: First day wanted, inclusive. Needed for a campaign's first sync; later syncs
             remember it (an earlier ``start`` extends the store backwards).
         end: Last day wanted, inclusive; default today (UTC).
@@ -302,6 +321,7 @@ def sync(
     ids = None if campaign_ids is None else check_ids(campaign_ids)
     canvas_ids = None if canvases is None else check_ids(
         canvases, name="canvases", what="Canvas", lister="bf.list_canvases()")
+    kinds = None if series is None else _check_series(series)
     first_day = None if start is None else parse_day(start, "start")
     now = utc_now()
     last_day = now.date() if end is None else parse_day(end, "end")
@@ -322,7 +342,7 @@ def sync(
     with _store_lock(root) as lease:
         _remove_temporary_files(root)
         # Each table's ids (None: not named); a new table adds its keyword here.
-        named = {CAMPAIGNS.name: ids, CANVASES.name: canvas_ids}
+        named = {CAMPAIGNS.name: ids, CANVASES.name: canvas_ids, SERIES.name: kinds}
         jobs = _open_tables(root, lease, format, named, first_day)
         with client_scope(client) as cl:
             before = cl.stats.requests
@@ -348,6 +368,7 @@ def sync(
         seconds=time.perf_counter() - started,
         skipped={cid: why for job in jobs for cid, why in job.skipped.items()},
         canvases=counts[CANVASES.name],
+        series=counts[SERIES.name],
     )
     if report.failures and on_error == "warn":
         shown = "; ".join(str(f) for f in report.failures[:5])
@@ -359,6 +380,18 @@ def sync(
             stacklevel=2,
         )
     return report
+
+
+def _check_series(series: str | Iterable[str]) -> list[str]:
+    """The series kinds named, checked before any request."""
+    from ..endpoints.series import SERIES_KINDS
+
+    kinds = check_ids(series, name="series", what="series kind", lister="bf.fetch_series' docstring")
+    unknown = [k for k in kinds if k not in SERIES_KINDS]
+    if unknown:
+        msg = f"unknown series kind(s) {unknown}: sync takes {sorted(SERIES_KINDS)}"
+        raise ValueError(msg)
+    return kinds
 
 
 @dataclass
@@ -543,7 +576,8 @@ def read_store(
 
     Args:
         store: The store: a local directory or an object-store URI.
-        table: ``"campaign"`` (the default) or ``"canvas"`` (``sync(..., canvases=...)``).
+        table: ``"campaign"`` (the default), ``"canvas"`` (``sync(..., canvases=...)``) or
+            ``"series"`` (``sync(..., series=...)``).
         backend: ``"polars"`` or ``"pandas"`` (eager only).
         lazy: Return a polars ``LazyFrame`` over the files instead of reading them. Its
             key columns are ``String`` (the others have the tidy dtypes), so that a filter
