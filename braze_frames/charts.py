@@ -393,7 +393,10 @@ def plot_experiment(
     _percent_axis(ax.xaxis)
     ax.set_xlabel("difference from the baseline (percentage points), with its interval")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(rows[0].campaign_label if len({g[0] for g in groups}) == 1 else "experiment readout")
+    bases = {_name_or_id(r.variation_name, r.variation) for r in rows if r.role != "variant"}
+    against = f"against {bases.pop()}" if len(bases) == 1 else "against the baseline"
+    campaign = f"{rows[0].campaign_label}: " if len({g[0] for g in groups}) == 1 else ""
+    ax.set_title(f"{campaign}each variation {against}")
     _forest_legend(ax, winner=drew_winner)
     return fig  # type: ignore[no-any-return]
 

@@ -158,7 +158,8 @@ def test_start_and_end_make_edge_periods_whole() -> None:
 def test_partial_months_of_a_metric() -> None:
     fig = plot(frame(email_rows(days(70))), metric="opens", period="month")
     ax = fig.axes[0]
-    hollow = [line for line in ax.get_lines() if line.get_gid() == "partial" and line.get_linestyle() == "None"]
+    hollow = [line for line in ax.get_lines()
+              if line.get_gid() == "partial" and line.get_linestyle() == "None"]
     assert {x.month for line in hollow for x in line.get_xdata()} == {7, 9}
 
 
@@ -358,7 +359,7 @@ def test_forest_plot_one_row_per_variation(backend: str) -> None:
     ax = fig.axes[0]
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     assert ticks == ["Control Group (control)", "Variant A", "Variant B (winner)", "v3"]
-    assert ax.get_title() == "Spring sale"
+    assert ax.get_title() == "Spring sale: each variation against Control Group"
     intervals = {tuple(line.get_xdata()) for line in ax.get_lines() if line.get_gid() == "interval"}
     assert intervals == {(-0.008, 0.048), (0.02, 0.08), (-0.031, 0.021)}
     (winner,) = [line for line in ax.get_lines() if line.get_gid() == "winner"]
@@ -394,6 +395,7 @@ def test_forest_plot_of_several_campaigns_names_each_row() -> None:
     assert len(ticks) == 8
     assert ticks[0] == "Spring sale / all: Control Group (control)"
     assert ticks[4] == "c2 / all: Control Group (control)"
+    assert ax.get_title() == "each variation against Control Group"
 
 
 def test_accessor_plot_experiment_takes_a_readout_or_a_tidy_frame(
