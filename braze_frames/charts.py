@@ -17,6 +17,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Final
 
 import narwhals.stable.v2 as nw
@@ -540,7 +541,18 @@ def _date_axis(ax: Axes) -> None:
 def _percent_axis(axis: Any) -> None:
     from matplotlib.ticker import PercentFormatter
 
-    axis.set_major_formatter(PercentFormatter(xmax=1.0))
+    class StepPercent(PercentFormatter):
+        """As many decimals as the tick step needs: 8%, 10%, 12%, not 8.00%."""
+
+        def format_ticks(self, values: Any) -> list[str]:
+            steps = [b - a for a, b in pairwise(values) if b > a]
+            if steps:
+                step = min(steps) * 100
+                self.decimals = next(
+                    (d for d in range(6) if abs(step * 10**d - round(step * 10**d)) < 1e-6), 6)
+            return super().format_ticks(values)
+
+    axis.set_major_formatter(StepPercent(xmax=1.0))
 
 
 def _on_percent_axis(rate: str | Rate) -> bool:

@@ -95,7 +95,9 @@ def test_rates_of_counts_are_on_a_percent_axis(rate: str, percent: bool) -> None
     assert isinstance(formatter, PercentFormatter) is percent
     render(fig)
     if percent:
-        assert all(t.get_text().endswith("%") for t in fig.axes[0].get_yticklabels() if t.get_text())
+        labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
+        assert all(label.endswith("%") for label in labels)
+        assert not any(label.endswith("0%") and "." in label for label in labels), labels  # 8.00%
 
 
 def test_a_metric_keeps_a_plain_axis() -> None:
@@ -440,3 +442,11 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch: pytest.MonkeyPatch)
         plot(tidy(ROWS), metric="opens")
     with pytest.raises(ImportError, match=r"pip install 'braze-frames\[plot\]'"):
         plot_experiment(readout("polars"))
+
+
+def test_lazy_frames_draw_the_same() -> None:
+    df = frame(email_rows(days(14)))
+    assert line_colors(plot(df.lazy(), rate="unique_open_rate")) == line_colors(
+        plot(df, rate="unique_open_rate"))
+    ax = pl.DataFrame(READOUT).lazy().braze.plot_experiment().axes[0]
+    assert [line for line in ax.get_lines() if line.get_gid() == "winner"]
