@@ -352,7 +352,8 @@ def plot_experiment(
         readout = df
     else:
         readout = _experiment()(df, **asked)
-    palette = {**variation_colors(readout), **(colors or {})}
+    # From the frame passed: a tidy frame's colours are those of its other charts.
+    palette = {**variation_colors(df), **(colors or {})}
     rows = _readout_rows(readout)
     if not rows:
         msg = "plot_experiment: the readout has no rows"

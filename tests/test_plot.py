@@ -415,6 +415,10 @@ def test_accessor_plot_experiment_takes_a_readout_or_a_tidy_frame(
     df = frame(email_rows(days(5)), backend)
     fig = df.braze.plot_experiment(rate="unique_click_rate", baseline="v1")
     assert calls == [{"rate": "unique_click_rate", "baseline": "v1"}]
+    dots = {line.get_ydata()[0]: line.get_color() for line in fig.axes[0].get_lines()
+            if line.get_gid() == "difference"}
+    colors = variation_colors(df)  # the tidy frame's, as in its other charts
+    assert dots == {2.0: colors["v1"], 1.0: colors["v2"], 0.0: colors["v3"]}
     assert [line for line in fig.axes[0].get_lines() if line.get_gid() == "winner"]
     with pytest.raises(ValueError, match="already computed"):
         readout(backend).braze.plot_experiment(rate="unique_click_rate")
