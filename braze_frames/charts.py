@@ -144,9 +144,10 @@ def plot(
         ...     for d in range(1, 8) for v, n in (("v1", "Subject A"), ("v2", None))
         ...     for m, x in (("delivered", 10), ("unique_opens", 3))])
         >>> fig = plot(df, rate="unique_open_rate")
+        >>> from matplotlib.ticker import PercentFormatter
         >>> ax = fig.axes[0]
-        >>> ax.get_title(), type(ax.yaxis.get_major_formatter()).__name__
-        ('c1: unique_open_rate', 'PercentFormatter')
+        >>> ax.get_title(), isinstance(ax.yaxis.get_major_formatter(), PercentFormatter)
+        ('c1: unique_open_rate', True)
         >>> [t.get_text() for t in ax.get_legend().get_texts()]
         ['Subject A', 'v2']
     """
