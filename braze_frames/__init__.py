@@ -51,7 +51,7 @@ from .fetch import (
 if _typing.TYPE_CHECKING:
     from ._schema import SEND_COLUMNS, SERIES_COLUMNS
     from .canvas import canvas_details, fetch_canvas_series, list_canvases
-    from .charts import plot, plot_reconcile
+    from .charts import plot, plot_experiment, plot_reconcile, variation_colors
     from .http.client import BrazeClient
     from .http.stats import ClientStats
     from .series import (
@@ -87,7 +87,9 @@ _LAZY = {
     "write_csv": "storage.parquet",
     "write_parquet": "storage.parquet",
     "plot": "charts",
+    "plot_experiment": "charts",
     "plot_reconcile": "charts",
+    "variation_colors": "charts",
     "RATES": "verbs.rates",
     "Rate": "verbs.rates",
     "rates": "verbs.rates",
@@ -183,6 +185,7 @@ __all__ = [
     "parquet_metadata",
     "pivot",
     "plot",
+    "plot_experiment",
     "plot_reconcile",
     "rates",
     "read_parquet",
@@ -192,6 +195,7 @@ __all__ = [
     "sync",
     "unpivot",
     "validate",
+    "variation_colors",
     "write_csv",
     "write_parquet",
 ]

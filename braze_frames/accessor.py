@@ -113,12 +113,15 @@ class BrazeAccessor:
         rate: str | Rate | None = None,
         *,
         period: Period = "day",
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        colors: Mapping[str | None, str] | None = None,
         ax: Axes | None = None,
     ) -> Figure:
         """A metric or a rate over time, one line per variation (``braze_frames.plot``)."""
         from .charts import plot
 
-        return plot(self._df, metric, rate, period=period, ax=ax)
+        return plot(self._df, metric, rate, period=period, start=start, end=end, colors=colors, ax=ax)
 
     def plot_reconcile(
         self,
@@ -140,6 +143,20 @@ class BrazeAccessor:
             variation=variation,
             ax=ax,
         )
+
+    def plot_experiment(
+        self,
+        *,
+        rate: str | Rate | None = None,
+        baseline: str | None = None,
+        alpha: float | None = None,
+        colors: Mapping[str | None, str] | None = None,
+        ax: Axes | None = None,
+    ) -> Figure:
+        """The A/B readout as a forest plot, from a tidy frame or a readout (``bf.plot_experiment``)."""
+        from .charts import plot_experiment
+
+        return plot_experiment(self._df, rate=rate, baseline=baseline, alpha=alpha, colors=colors, ax=ax)
 
 
 def register() -> None:

@@ -75,7 +75,7 @@ FIRST = (
     "TIDY_COLUMNS", "CHANNEL_SCHEMAS", "from_records",
     "BrazeAccessor", "validate", "pivot", "unpivot", "rates", "Rate", "RATES", "reconcile",
     "experiment",
-    "plot", "plot_reconcile", "plot_experiment",
+    "plot", "plot_reconcile", "plot_experiment", "variation_colors",
     "write_parquet", "read_parquet", "parquet_metadata", "write_csv", "sync", "SyncReport",
     "read_store",
     "BrazeError", "ConfigError", "TidyFrameError", "BrazeConnectionError",
