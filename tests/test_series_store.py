@@ -147,7 +147,8 @@ def test_the_cli_syncs_series(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
     monkeypatch.setenv("BRAZE_API_KEY", sandbox.api_key)
     monkeypatch.setenv("BRAZE_REST_ENDPOINT", sandbox.url)
     capsys.readouterr()
-    code = cli.run(["sync", str(store), "--series", "dau,mau", "--start", "2025-05-01", "--end", "2025-05-10"])
+    code = cli.run(["sync", str(store), "--series", "dau,mau", "--start", "2025-05-01",
+                    "--end", "2025-05-10"])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.startswith(f"synced 0 campaigns and 2 series into {store}: 20 series-days fetched")
