@@ -9,6 +9,7 @@ argument and says what it takes. Booleans are refused where a number is wanted:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Collection
 from typing import TypeVar
@@ -129,3 +130,26 @@ def check_text(name: str, value: object, *, what: str) -> str:
         msg = f"{name} is empty; pass {what}"
         raise ValueError(msg)
     return value.strip()
+
+
+def check_date(name: str, value: object) -> dt.date | None:
+    """A user's optional day: None, a ``date``, a ``datetime`` (its date) or an ISO date string.
+
+    Examples:
+        >>> check_date("start", "2024-07-01"), check_date("end", None)
+        (datetime.date(2024, 7, 1), None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):  # pandas' Timestamp is one
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            msg = f"{name} must be a date or an ISO date such as '2024-07-01', not {value!r}"
+            raise ValueError(msg) from None
+    msg = f"{name} must be a date or an ISO date string, not {type(value).__name__}"
+    raise TypeError(msg)

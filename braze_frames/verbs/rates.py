@@ -32,7 +32,7 @@ from narwhals.typing import IntoFrameT
 
 from .._schema import ALL_CHANNEL, conversion_event, schema_for
 from .._tables import CANVAS_TABLE
-from .._validate import check_choice
+from .._validate import check_choice, check_date
 from ._common import (
     computed_once,
     give_back,
@@ -223,8 +223,8 @@ def rates(
 
         series: IntoFrameT = series_rates(df, period=period, rates=rates, start=start, end=end)  # type: ignore[arg-type]
         return series
-    first = _check_date("start", start)
-    last = _check_date("end", end)
+    first = check_date("start", start)
+    last = check_date("end", end)
     if first is not None and last is not None and first > last:
         msg = f"start ({first}) is after end ({last})"
         raise ValueError(msg)
@@ -770,23 +770,6 @@ def _check_by(by: Sequence[str] | str) -> list[str]:
         msg = f"by takes distinct names from {BY_KEYS}; got {keys!r}"
         raise ValueError(msg)
     return keys
-
-
-def _check_date(name: str, value: object) -> dt.date | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            msg = f"{name} must be a date or an ISO date such as '2024-07-01', not {value!r}"
-            raise ValueError(msg) from None
-    msg = f"{name} must be a date or an ISO date string, not {type(value).__name__}"
-    raise TypeError(msg)
 
 
 def _select(requested: Iterable[str | Rate] | None, pairs: Mapping[str, frozenset[str]]) -> list[Rate]:

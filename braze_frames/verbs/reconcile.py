@@ -29,6 +29,7 @@ from narwhals.typing import IntoFrameT
 
 from .._schema import conversion_event
 from .._tables import CANVAS_TABLE
+from .._validate import check_date
 from ._common import (
     Source,
     day_number,
@@ -190,7 +191,8 @@ def reconcile(
         return canvas
     windows = _window_override(window_days)
     behaviours = _check_details(details)
-    today = _check_as_of(as_of)
+    # The default today is UTC's: a day off the company's today at times (the docstring says so).
+    today = check_date("as_of", as_of) or dt.datetime.now(dt.timezone.utc).date()
     frame, source = plan_input(df)
     detail = None
     if not source.lazy:
@@ -538,20 +540,3 @@ def _behaviours(details: Mapping[str, Any]) -> Sequence[Any]:
         msg = f"details' conversion_behaviors must be a list, not {type(behaviours).__name__}"
         raise TypeError(msg)
     return behaviours
-
-
-def _check_as_of(as_of: object) -> dt.date:
-    if as_of is None:
-        return dt.datetime.now(dt.timezone.utc).date()
-    if isinstance(as_of, dt.datetime):
-        return as_of.date()
-    if isinstance(as_of, dt.date):
-        return as_of
-    if isinstance(as_of, str):
-        try:
-            return dt.date.fromisoformat(as_of)
-        except ValueError:
-            msg = f"as_of must be a date or an ISO date such as '2024-07-01', not {as_of!r}"
-            raise ValueError(msg) from None
-    msg = f"as_of must be a date or an ISO date string, not {type(as_of).__name__}"
-    raise TypeError(msg)

@@ -18,7 +18,7 @@ from typing import Any, Final
 import narwhals.stable.v2 as nw
 from narwhals.typing import IntoFrameT
 
-from .._validate import check_choice
+from .._validate import check_choice, check_date
 from ._common import fill_null_key, finish, restore_null_key, sorted_strings, string_keys, widen
 from .rates import PERIODS, Period, with_period
 from .series import series_lazy
@@ -201,8 +201,8 @@ def _complete(period: str, present: dict[str, tuple[Any, Any]], start: object, e
     """Whether each period lies wholly inside [start, end] (the frame's dates by default)."""
     if period in ("day", "total"):
         return nw.lit(value=True)
-    lo = _day(start) if start is not None else min(_day(v[0]) for v in present.values())
-    hi = _day(end) if end is not None else max(_day(v[1]) for v in present.values())
+    lo = check_date("start", start) or min(_as_day(v[0]) for v in present.values())
+    hi = check_date("end", end) or max(_as_day(v[1]) for v in present.values())
     first = nw.col("_period")
     last = first.dt.offset_by("6d") if period == "week" else first.dt.offset_by("1mo").dt.offset_by("-1d")
     if date_dtype == nw.Datetime:  # pandas' days: compare midnights with midnights
@@ -212,15 +212,11 @@ def _complete(period: str, present: dict[str, tuple[Any, Any]], start: object, e
     return (first >= nw.lit(lo, nw.Date())) & (last <= nw.lit(hi, nw.Date()))
 
 
-def _day(value: object) -> dt.date:
-    if isinstance(value, dt.datetime):  # pandas' Timestamp is one
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value[:10])
-    msg = f"start/end must be dates or ISO strings, not {type(value).__name__}"
-    raise TypeError(msg)
+def _as_day(value: Any) -> dt.date:
+    """A frame's own first or last date (pandas gives a Timestamp)."""
+    day = check_date("date", value)
+    assert day is not None
+    return day
 
 
 def _empty(lazy: nw.LazyFrame[Any], keys: Sequence[str]) -> nw.LazyFrame[Any]:
