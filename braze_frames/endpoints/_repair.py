@@ -16,7 +16,7 @@ from typing import Any, Final, Protocol
 
 from .._errors import UnexpectedResponseError
 
-__all__ = ["MAX_NESTING", "clean_metrics", "parse_date_key"]
+__all__ = ["MAX_NESTING", "clean_metrics", "parse_date_key", "unused_key"]
 
 _MAX_NOTES: Final = 20
 #: Longest repair note kept: notes quote hostile input, which may be megabytes.
@@ -98,14 +98,10 @@ def clean_metrics(
         number = _number(out, val, f"{where} {flat}")
         if number is None:
             continue
-        key = flat
-        if key in seen:
-            # "a.b" sent as a key and also made by flattening {"a": {"b": ...}}: the
-            # tidy keys must stay unique, so the later one gets a suffix.
-            n = 2
-            while f"{flat}#{n}" in seen:
-                n += 1
-            key = f"{flat}#{n}"
+        # "a.b" sent as a key and also made by flattening {"a": {"b": ...}}: the tidy keys
+        # must stay unique, so the later one gets a suffix.
+        key = unused_key(flat, seen)
+        if key != flat:
             out.note(f"{where}: metric {_short(flat)} appears twice once nested values are "
                      f"flattened; the later one is kept as {_short(key)}")
         seen.add(key)
@@ -114,6 +110,21 @@ def clean_metrics(
         metric_names.append(key)
         numbers.append(number)
     return metric_names, numbers
+
+
+def unused_key(key: str, taken: set[str]) -> str:
+    """``key``, or ``key#2``, ``key#3``... the first one not ``taken``.
+
+    Examples:
+        >>> unused_key("opens", {"opens", "opens#2"})
+        'opens#3'
+    """
+    if key not in taken:
+        return key
+    n = 2
+    while f"{key}#{n}" in taken:
+        n += 1
+    return f"{key}#{n}"
 
 
 def _finite_sum(vals: tuple[Any, ...]) -> bool:

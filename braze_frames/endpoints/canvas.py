@@ -72,7 +72,7 @@ from .._errors import UnexpectedResponseError
 from .._schema import ALL_CHANNEL, CHANNEL_SCHEMAS, schema_for
 from .._tables import base_channel, is_known_canvas_channel, is_known_canvas_metric
 from ._columns import EPOCH_ORDINAL, EncodedColumns
-from ._repair import _id_text, _short, clean_metrics, parse_date_key
+from ._repair import _id_text, _short, clean_metrics, parse_date_key, unused_key
 from .details import campaign_name_of
 from .parse import _tuple_getter
 
@@ -447,12 +447,8 @@ def _entries(
             found = f"#{index + 1}"
             out.note_once(f"Canvas {canvas_id} {what}: entry {index + 1} (named "
                           f"{_short(entry.get('name'))}) has neither api_id nor id; kept as {found}")
-        key = found
-        if key in taken:
-            n = 2
-            while f"{found}#{n}" in taken:
-                n += 1
-            key = f"{found}#{n}"
+        key = unused_key(found, taken)
+        if key != found:
             out.note_once(f"Canvas {canvas_id} {what}: {_short(found)} appears more than once in a "
                           f"day; the later one is kept as {_short(key)}")
         taken.add(key)
