@@ -356,6 +356,16 @@ class BrazeApi:
         except ValueError as exc:
             return _bad(f"Invalid {name}", str(exc))
 
+    def _window(self, query: Mapping[str, str]) -> tuple[dt.date, dt.date] | Reply:
+        """The days a ``length`` (required) and ``ending_at`` ask for, or the error reply."""
+        length = self._length(query, _MAX_LENGTH)
+        if not isinstance(length, int):
+            return length or _bad("length is required")
+        end = self._end(query)
+        if isinstance(end, Reply):
+            return end
+        return self._days(end, length)
+
     def _days(self, end: dt.datetime, length: int) -> tuple[dt.date, dt.date]:
         day = end.date()
         if self.inclusive:
@@ -405,14 +415,10 @@ class BrazeApi:
         campaign = self._campaign(query)
         if isinstance(campaign, Reply):
             return campaign
-        length = self._length(query, _MAX_LENGTH)
-        if not isinstance(length, int):
-            return length or _bad("length is required")
-        end = self._end(query)
-        if isinstance(end, Reply):
-            return end
-        first, last = self._days(end, length)
-        return Reply(200, self.cache.data_series(campaign, first, last))
+        window = self._window(query)
+        if isinstance(window, Reply):
+            return window
+        return Reply(200, self.cache.data_series(campaign, *window))
 
     def _listing(self, query: Mapping[str, str], items: Sequence[Any], key: str,
                  render: Callable[[Any], dict[str, Any]]) -> Reply:
@@ -701,13 +707,10 @@ class BrazeApi:
         sent_on = send_ids(self.seed, campaign).get(send_id)
         if sent_on is None:
             return _bad(f"Invalid send_id: {send_id}")
-        length = self._length(query, _MAX_LENGTH)
-        if not isinstance(length, int):
-            return length or _bad("length is required")
-        end = self._end(query)
-        if isinstance(end, Reply):
-            return end
-        first, last = self._days(end, length)
+        window = self._window(query)
+        if isinstance(window, Reply):
+            return window
+        first, last = window
         kept_from = self.today - dt.timedelta(days=SEND_RETENTION_DAYS - 1)
         first = max(first, sent_on, kept_from)
         last = min(last, self.today,
