@@ -35,7 +35,7 @@ from .stats import compare_proportions, winner
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["EXPERIMENT_COLUMNS", "experiment"]
+__all__ = ["EXPERIMENT_COLUMNS", "experiment", "proportion_rate"]
 
 #: The readout's columns, in order (SPEC section 11). Canvas readouts name their keys
 #: ``canvas_id``, ``canvas_name``, ``variant`` and ``variant_name`` instead.
@@ -151,7 +151,7 @@ def experiment(
         definitions: list[Rate] = []
     else:
         frame, source = plan_input(df)
-        definitions = _definitions(name)
+        definitions = proportion_rate(name)
         units = _campaign_units(frame, name, definitions)
     readout = _readout(units, definitions, name, baseline, alpha)
     if canvas:
@@ -179,8 +179,13 @@ def _check_arguments(rate: object, baseline: object, alpha: object) -> str:
     return rate
 
 
-def _definitions(name: str) -> list[Rate]:
-    """The rate's definitions (one per channel family); proportions only."""
+def proportion_rate(name: str) -> list[Rate]:
+    """A rate's definitions in ``RATES`` (one per channel family), if it is a proportion.
+
+    Raises:
+        ValueError: An unknown rate, or one that is not a proportion; the message names
+            the rates that qualify.
+    """
     try:
         found = by_name(name)
     except ValueError:
