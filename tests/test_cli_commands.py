@@ -488,3 +488,8 @@ def test_the_demos_tables_show_campaign_and_variation_names(here: InProcess, tmp
     assert not any(c.id in out for c in shown)
     reconciled = out[out.index("Conversions by conversion date"):]
     assert "Weekly Newsletter" in reconciled
+    # The experiment's readout, whatever --days: its true effect (B +0.6 point) shows.
+    readout = out[out.index("A/B readout"):]
+    assert "Checkout Reminder Experiment (ios_push)" in readout
+    b = next(line for line in readout.splitlines() if line.startswith("| Variant B "))
+    assert b.rstrip("| ").endswith("WINNER")
