@@ -356,7 +356,7 @@ def test_an_email_conversion_readout_says_why_and_suggests_clicks(kind: str) -> 
 def test_email_campaigns_beside_others_are_named_in_a_warning(kind: str) -> None:
     rows = [*_email_rows("mail"), *arm("k1", "ios_push", "cg", "Control Group", 1000, 50, control=True),
             *arm("k1", "ios_push", "va", "Variant A", 1000, 60)]
-    with pytest.warns(UserWarning, match=r"email campaign mail: use rate='unique_click_rate'"):
+    with pytest.warns(UserWarning, match=r"email variations of campaign mail: use rate='unique_click_rate'"):
         out = records(bf.experiment(frame(rows, kind)))
     assert {r["campaign_id"] for r in out} == {"k1"}
 

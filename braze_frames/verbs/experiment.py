@@ -281,7 +281,7 @@ def _check_email(metrics: Mapping[tuple[str, str, str], frozenset[str]], numerat
     if not email:
         return
     text = (f"email variations carry no conversions (Braze reports email conversions only in "
-            f"the day totals), so {name!r} cannot compare the variations of email campaign"
+            f"the day totals), so {name!r} cannot compare the email variations of campaign"
             f"{'s' * (len(email) > 1)} {', '.join(email)}: use rate='unique_click_rate' "
             "(or unique_open_rate) for an email test")
     if not any(has.values()):
