@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from _support_frames import records, to_polars
+from _support_frames import assert_same, records, to_polars
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 import braze_frames as bf
@@ -423,3 +425,43 @@ def test_duckdb_relations_get_a_relation_back() -> None:
     out = bf.experiment(relation)
     assert isinstance(out, duckdb.DuckDBPyRelation)
     assert to_polars(out).equals(to_polars(bf.experiment(df)))
+
+
+# -- differential -----------------------------------------------------------------------------------
+
+
+@st.composite
+def tests_drawn(draw: st.DrawFn) -> tuple[list[tuple[Any, ...]], bool]:
+    """Rows of one campaign: a control group or not, two or three variants, one to three days."""
+    control = draw(st.booleans())
+    variants = ["cg"] * control + ["va", "vb", "vc"][: draw(st.integers(2, 3))]
+    rows: list[tuple[Any, ...]] = []
+    for i in range(draw(st.integers(1, 3))):
+        for v in variants:
+            n = draw(st.integers(0, 300))
+            x = draw(st.integers(0, n))
+            rows += arm("k1", "ios_push", v, v.upper(), n, x, day=D1 + dt.timedelta(days=i),
+                        control=v == "cg")
+    return rows, control
+
+
+@given(tests_drawn(), st.sampled_from([0.01, 0.05, 0.2]))
+def test_backends_agree_and_match_scipy(drawn: tuple[list[tuple[Any, ...]], bool], alpha: float) -> None:
+    rows, control = drawn
+    baseline = "control" if control else "va"
+    outs = [to_polars(bf.experiment(frame(rows, kind), baseline=baseline, alpha=alpha)) for kind in KINDS]
+    for other in outs[1:]:
+        assert_same(outs[0], other)
+    found = records(outs[0])
+    base = next(r for r in found if r["variation"] == ("cg" if control else "va"))
+    x0, n0 = base["numerator"], base["denominator"]
+    for r in found:
+        x, n = r["numerator"], r["denominator"]
+        if r is base or r["p_value"] is None:
+            continue
+        assert r["p_value"] == pytest.approx(scipy_p(x, n, x0, n0), rel=1e-7, abs=1e-300)
+        low, high = scipy_interval(x, n, x0, n0, alpha)
+        assert (r["ci_low"], r["ci_high"]) == (pytest.approx(low, abs=1e-12), pytest.approx(high, abs=1e-12))
+    assert sum(r["winner"] for r in found) <= 1
+    days = len({r[1] for r in rows})
+    assert all(r["approximate"] == (days > 1) for r in found)
