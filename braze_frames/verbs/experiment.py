@@ -170,9 +170,12 @@ def _check_arguments(rate: object, baseline: object, alpha: object) -> str:
     if not isinstance(rate, str):
         msg = f"rate takes a rate's name, e.g. 'unique_click_rate', not {type(rate).__name__}"
         raise TypeError(msg)
-    if not isinstance(baseline, str) or not baseline:
-        msg = f"baseline takes 'control' or a variation's id or name, not {baseline!r}"
-        raise TypeError(msg) if not isinstance(baseline, str) else ValueError(msg)
+    if not isinstance(baseline, str):
+        msg = f"baseline takes 'control' or a variation's id or name, not {type(baseline).__name__}"
+        raise TypeError(msg)
+    if not baseline:
+        msg = "baseline takes 'control' or a variation's id or name, not ''"
+        raise ValueError(msg)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 < float(alpha) < 1.0:
         msg = f"alpha must be a number between 0 and 1 (e.g. 0.05), not {alpha!r}"
         raise ValueError(msg)
@@ -226,6 +229,8 @@ def _campaign_units(frame: nw.LazyFrame[Any], name: str, definitions: Sequence[R
     numerators = {m for r in definitions for _, m in r.numerator}
     if conversion_rate_of(name) is not None:
         _check_email(metrics, numerators, name)
+    # SPEC section 5's rule, as ``rates`` applies it: ``enrolled`` and none of the channel's
+    # schema metrics anywhere in the frame (``rates`` keeps the flag to itself).
     control = {
         key: "enrolled" in found and not (found & set(schema_for(key[1])))
         for key, found in metrics.items()
@@ -257,9 +262,13 @@ def _campaign_units(frame: nw.LazyFrame[Any], name: str, definitions: Sequence[R
 
 
 def _variation_metrics(frame: nw.LazyFrame[Any]) -> dict[tuple[str, str, str], frozenset[str]]:
-    """Which metrics each (campaign, channel, variation) carries (one small query)."""
+    """Which metrics each (campaign, channel, variation) carries (one small query).
+
+    A null value is no metric, as ``rates`` counts presence.
+    """
     pairs = (
-        frame.filter(~nw.col("variation").is_null(), nw.col("channel") != ALL_CHANNEL)
+        frame.filter(~nw.col("variation").is_null(), nw.col("channel") != ALL_CHANNEL,
+                     ~nw.col("value").is_null())
         .select(nw.col("campaign_id", "channel", "variation", "metric").cast(nw.String()))
         .unique()
     )
