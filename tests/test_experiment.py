@@ -431,7 +431,7 @@ def test_duckdb_relations_get_a_relation_back() -> None:
 
 
 @st.composite
-def tests_drawn(draw: st.DrawFn) -> tuple[list[tuple[Any, ...]], bool]:
+def drawn_tests(draw: st.DrawFn) -> tuple[list[tuple[Any, ...]], bool]:
     """Rows of one campaign: a control group or not, two or three variants, one to three days."""
     control = draw(st.booleans())
     variants = ["cg"] * control + ["va", "vb", "vc"][: draw(st.integers(2, 3))]
@@ -445,7 +445,7 @@ def tests_drawn(draw: st.DrawFn) -> tuple[list[tuple[Any, ...]], bool]:
     return rows, control
 
 
-@given(tests_drawn(), st.sampled_from([0.01, 0.05, 0.2]))
+@given(drawn_tests(), st.sampled_from([0.01, 0.05, 0.2]))
 def test_backends_agree_and_match_scipy(drawn: tuple[list[tuple[Any, ...]], bool], alpha: float) -> None:
     rows, control = drawn
     baseline = "control" if control else "va"
