@@ -424,11 +424,14 @@ def test_experiment_from_a_file_by_name_or_id(api: InProcess, sb: Sandbox, tmp_p
     expected = bf.experiment(frame.filter(pl.col("campaign_id") == cid), rate="direct_open_rate",
                              baseline="Variant A", alpha=0.01)
     outs = []
+    written = tmp_path / "readout.csv"
     for key in (cid, "Checkout Reminder Experiment"):
         code, out, err = api("experiment", key, "--from", str(path), "--rate", "direct_open_rate",
-                             "--baseline", "Variant A", "--alpha", "0.01")
+                             "--baseline", "Variant A", "--alpha", "0.01", "-o", str(written))
         assert code == 0, err
+        assert err.strip() == f"braze-frames: wrote 2 rows to {written}"
         outs.append(out)
+    assert pl.read_csv(written).columns == expected.columns
     assert outs[0] == outs[1]
     assert "99% interval (pts)" in outs[0] and "against 'Variant A'" in outs[0]
     b = expected.filter(pl.col("variation_name") == "Variant B").row(0, named=True)
@@ -449,6 +452,7 @@ def test_experiment_from_a_file_by_name_or_id(api: InProcess, sb: Sandbox, tmp_p
         (["--alpha", "1.5"], "--alpha"),
         (["--baseline", "Variant Z"], "baseline 'Variant Z' is not a variation"),
         (["--length", "7", "--start", "2025-06-01"], "either --length N or --start"),
+        (["-o", "readout.txt"], "--output"),
     ],
 )
 def test_experiment_bad_arguments_exit_2(api: InProcess, sb: Sandbox, args: list[str], needle: str) -> None:
@@ -468,6 +472,14 @@ def test_experiment_on_an_email_test_suggests_unique_clicks(here: InProcess, tid
                           "--rate", "unique_click_rate")
     assert code == 0, err
     assert "Weekly Newsletter (email)" in out
+
+
+def test_experiment_as_a_program(tmp_path: Path) -> None:
+    # A real process: the command is registered where the console script looks for it.
+    proc = subprocess.run([*PROG, "experiment", "x", "--alpha", "1"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("braze-frames: error: Invalid value for '--alpha'")
 
 
 def test_experiment_without_a_key_exits_2(here: InProcess, sb: Sandbox) -> None:

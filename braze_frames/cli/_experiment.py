@@ -21,12 +21,14 @@ from ._support import (
     EXIT_DATA,
     EXIT_USAGE,
     _check_days,
+    _check_output,
     _client,
     _CliError,
     _print_frame,
     _say,
     _stderr_is_terminal,
     _utc_today,
+    _write,
 )
 
 if TYPE_CHECKING:
@@ -57,9 +59,11 @@ _SOURCE_HELP: Final = "a Parquet file, a partitioned dataset or a store written 
               help="Last day for --start, inclusive. Default: today (UTC).")
 @click.option("--rest-endpoint", metavar="URL|INSTANCE",
               help=f"REST endpoint URL or instance name (US-03, EU-01...). Default: ${ENV_REST_ENDPOINT}.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the readout, every column: .parquet or .csv.")
 def experiment(campaign_id: str, rate: str, baseline: str, alpha: float, source: Path | None,
                length: int | None, ending_at: str | None, start: str | None, end: str | None,
-               rest_endpoint: str | None) -> None:
+               rest_endpoint: str | None, output: Path | None) -> None:
     """The A/B readout of a campaign: each variation against the control, Braze's confidence.
 
     One row per variation: its rate (numerator / denominator), the lift and difference
@@ -74,7 +78,7 @@ def experiment(campaign_id: str, rate: str, baseline: str, alpha: float, source:
       braze-frames experiment 0a1b2c...
       braze-frames experiment 0a1b2c... --rate unique_click_rate --baseline "Variant A"
       braze-frames experiment 0a1b2c... --from ./braze-store --alpha 0.01
-      braze-frames experiment "Checkout Reminder Experiment" --from last30.parquet
+      braze-frames experiment "Checkout Reminder Experiment" --from last30.parquet -o readout.csv
     """  # noqa: D301 - click's \b marks a paragraph it must not rewrap
     from ..verbs.experiment import experiment as readout_of
     from ..verbs.experiment import proportion_rate
@@ -91,12 +95,16 @@ def experiment(campaign_id: str, rate: str, baseline: str, alpha: float, source:
     if length is not None and end is not None:
         raise click.UsageError("--end goes with --start; with --length use --ending-at")
     _check_days(start, end)
+    if output is not None:
+        _check_output(output)
     if source is not None:
         frame = _from_source(source, campaign_id)
     else:
         frame = _fetched(campaign_id, length=length, ending_at=ending_at, start=start, end=end,
                          rest_endpoint=rest_endpoint)
     table = readout_of(frame, rate=rate, baseline=baseline, alpha=alpha)
+    if output is not None:
+        _say(f"wrote {table.height:,} rows to {_write(table, output)}")
     _print_readout(table, frame, rate=rate, baseline=baseline, alpha=alpha)
 
 
