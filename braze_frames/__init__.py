@@ -4,7 +4,7 @@ Braze's ``GET /campaigns/data_series`` returns, per campaign, nested JSON of dai
 per channel and per variation. ``fetch_data_series`` turns it into one tidy long table
 (campaign_id, campaign_name, date, channel, variation, variation_name, metric, value); the ``braze``
 accessor on pandas and polars frames (and the same verbs as functions) pivots it, computes
-Braze's rates, reconciles conversions and writes Parquet.
+Braze's rates, reconciles conversions, reads out A/B tests and writes Parquet.
 
 Examples:
     >>> import braze_frames as bf
@@ -65,6 +65,7 @@ if _typing.TYPE_CHECKING:
     from .storage.lock import StoreLockedError, StoreLockWarning
     from .storage.parquet import parquet_metadata, read_parquet, write_csv, write_parquet
     from .storage.store import SyncReport, SyncWarning, read_store, sync
+    from .verbs.experiment import experiment
     from .verbs.pivot import pivot, unpivot
     from .verbs.rates import RATES, Rate, rates
     from .verbs.reconcile import reconcile
@@ -94,6 +95,7 @@ _LAZY = {
     "Rate": "verbs.rates",
     "rates": "verbs.rates",
     "reconcile": "verbs.reconcile",
+    "experiment": "verbs.experiment",
     "StoreLockWarning": "storage.lock",
     "StoreLockedError": "storage.lock",
     "SyncReport": "storage.store",
@@ -172,6 +174,7 @@ __all__ = [
     "__version__",
     "campaign_details",
     "canvas_details",
+    "experiment",
     "fetch_canvas_series",
     "fetch_data_series",
     "fetch_send_series",

@@ -101,6 +101,14 @@ class BrazeAccessor:
 
         return reconcile(self._df, summary=summary, window_days=window_days, details=details, as_of=as_of)
 
+    def experiment(
+        self, *, rate: str = "cohort_conversion_rate", baseline: str = "control", alpha: float = 0.05
+    ) -> Any:
+        """The A/B readout: each variation against a baseline (``braze_frames.experiment``)."""
+        from .verbs.experiment import experiment
+
+        return experiment(self._df, rate=rate, baseline=baseline, alpha=alpha)
+
     def to_parquet(self, path: Any, **kwargs: Any) -> Any:
         """Write the frame to Parquet (``braze_frames.write_parquet``)."""
         from .storage.parquet import write_parquet

@@ -1,8 +1,9 @@
 """``braze-frames demo``: the whole job, offline, against the built-in sandbox (a simulator).
 
 Fetch several campaigns over a long range through the same code path a real key uses,
-write Parquet, print a summary, the best variations by Braze's rates and the
-reconciliation of conversions, one Canvas's variants, and save a chart. Every number is
+write Parquet, print a summary, the best variations by Braze's rates, the
+reconciliation of conversions, the A/B readout of an experiment, one Canvas's variants,
+and save a chart. Every number is
 simulated.
 """
 
@@ -89,6 +90,7 @@ class Demo:
         self._files(df)
         self._best(df)
         self._reconcile(df)
+        self._experiment(today)
         self._canvas(first, today)
         self._chart(df)
         self._workspace(today)
@@ -242,6 +244,30 @@ class Demo:
         _print_frame(shown.with_columns(pl.col(counts).round(0).cast(pl.Int64)), float_precision=2)
         click.echo("  The gap comes from the window's edges: conversions inside it from earlier sends,\n"
                    "  minus later conversions of sends inside it. 'true lag' is the simulator's own.")
+
+    def _experiment(self, today: dt.date) -> None:
+        """The A/B readout of the sandbox's multivariate experiment with a control group."""
+        from .cli._experiment import _print_readout
+        from .fetch import fetch_data_series
+        from .http.client import BrazeClient
+        from .verbs.experiment import experiment
+
+        chosen = next((c for c in self.sb.catalogue if c.experiment and "multivariate" in c.tags
+                       and any(v.control for v in c.variations)), None)
+        if chosen is None or chosen.first_sent is None or chosen.last_sent is None:
+            return
+        # Its whole life, whatever --days says: first send to last send plus its window.
+        end = min(today, chosen.last_sent + dt.timedelta(days=chosen.conversion_window_days))
+        with BrazeClient(self.sb.api_key, self.sb.url) as client:
+            frame: pl.DataFrame = fetch_data_series(chosen.id, start=chosen.first_sent, end=end,
+                                                    client=client, progress=_stderr_is_terminal())
+        if frame.is_empty():
+            return
+        truth = ", ".join(f"{v.name} {(v.conversion_probability or 0) * 100:g}%" for v in chosen.variations)
+        click.echo(f"\nA/B readout (bf.experiment): each variation against the control group, "
+                   f"conversions credited\nto the send day (the simulator's true rates: {truth})")
+        _print_readout(experiment(frame), frame, rate="cohort_conversion_rate", baseline="control",
+                       alpha=0.05)
 
     def _canvas(self, first: dt.date, last: dt.date) -> None:
         """One Canvas over (at most) the last 90 days: its variants, entries as the denominator."""

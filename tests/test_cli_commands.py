@@ -99,7 +99,7 @@ def tidy_file(sb: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("command", ["demo", "campaigns", "fetch", "sync", "rates", "reconcile",
-                                     "sandbox"])
+                                     "experiment", "sandbox"])
 def test_every_command_has_help_with_examples(here: InProcess, command: str) -> None:
     code, out, err = here(command, "--help")
     assert code == 0 and err == ""
@@ -110,7 +110,7 @@ def test_every_command_has_help_with_examples(here: InProcess, command: str) -> 
 def test_the_program_help_lists_the_new_commands(here: InProcess) -> None:
     code, out, _ = here("--help")
     assert code == 0
-    for name in ("campaigns", "rates", "reconcile"):
+    for name in ("campaigns", "rates", "reconcile", "experiment"):
         assert f"  {name} " in out
 
 
@@ -379,6 +379,114 @@ def test_a_dead_endpoint_fails_within_a_few_seconds(tmp_path: Path) -> None:
     assert elapsed < 8, elapsed  # interpreter start-up included; 21 s before
 
 
+# ------------------------------------------------------------------------------ experiment
+
+
+def _experiment_campaign(sb: Sandbox) -> str:
+    return next(c.id for c in sb.catalogue if c.name == "Checkout Reminder Experiment")
+
+
+def _readout_line(out: str, variation: str) -> list[str]:
+    line = next(line for line in out.splitlines() if line.startswith(f"| {variation} "))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_experiment_fetches_the_campaigns_life_and_prints_the_readout(api: InProcess, sb: Sandbox) -> None:
+    cid = _experiment_campaign(sb)
+    code, out, err = api("experiment", cid)
+    assert code == 0, err
+    campaign = sb.campaign(cid)
+    assert campaign.first_sent is not None and campaign.last_sent is not None
+    # The whole life: from the first send (a day of margin) to the last send plus the window.
+    with bf.BrazeClient(sb.api_key, sb.url) as client:
+        frame = bf.fetch_data_series(cid, start=campaign.first_sent - dt.timedelta(days=1),
+                                     end=campaign.last_sent + dt.timedelta(days=4), client=client)
+    expected = {r["variation_name"]: r for r in bf.experiment(frame).iter_rows(named=True)}
+    first, last = frame.get_column("date").min(), frame.get_column("date").max()
+    assert out.startswith(f"Checkout Reminder Experiment (ios_push), {first} .. {last}: "
+                          "cohort_conversion_rate against its control group")
+    assert cid not in out
+    b = _readout_line(out, "Variant B")
+    want = expected["Variant B"]
+    assert b[2:5] == [f"{want['numerator']:,.0f}", f"{want['denominator']:,.0f}", f"{want['rate'] * 100:.2f}"]
+    assert b[-1] == "WINNER" and b[-2] == "yes"
+    assert float(b[8]) == pytest.approx(want["p_value"], rel=1e-2)
+    assert _readout_line(out, "Control Group")[1] == "yes"
+    assert "approximate" in out and "not which is better" in out
+
+
+def test_experiment_from_a_file_by_name_or_id(api: InProcess, sb: Sandbox, tmp_path: Path) -> None:
+    cid = _experiment_campaign(sb)
+    path = tmp_path / "exp.parquet"
+    with bf.BrazeClient(sb.api_key, sb.url) as client:
+        frame = bf.fetch_data_series([cid, sb.campaign_ids[0]], length=30, ending_at=TODAY, client=client)
+    bf.write_parquet(frame, path)
+    expected = bf.experiment(frame.filter(pl.col("campaign_id") == cid), rate="direct_open_rate",
+                             baseline="Variant A", alpha=0.01)
+    outs = []
+    written = tmp_path / "readout.csv"
+    for key in (cid, "Checkout Reminder Experiment"):
+        code, out, err = api("experiment", key, "--from", str(path), "--rate", "direct_open_rate",
+                             "--baseline", "Variant A", "--alpha", "0.01", "-o", str(written))
+        assert code == 0, err
+        assert err.strip() == f"braze-frames: wrote 2 rows to {written}"
+        outs.append(out)
+    assert pl.read_csv(written).columns == expected.columns
+    assert outs[0] == outs[1]
+    assert "99% interval (pts)" in outs[0] and "against 'Variant A'" in outs[0]
+    b = expected.filter(pl.col("variation_name") == "Variant B").row(0, named=True)
+    cells = _readout_line(outs[0], "Variant B")
+    assert cells[7] == f"{b['ci_low'] * 100:.3f} .. {b['ci_high'] * 100:.3f}"
+    assert "approximate" not in outs[0]  # sent - bounces: messages, not people per day
+    code, out, err = api("experiment", "Nobody", "--from", str(path))
+    assert "no campaign 'Nobody'" in error_line(code, out, err, expected=1)
+    assert "Checkout Reminder Experiment" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--rate", "click_rate"], "'click_rate' is not a proportion"),
+        (["--rate", "opens_per_hour"], "unknown rate 'opens_per_hour'"),
+        (["--alpha", "0"], "--alpha"),
+        (["--alpha", "1.5"], "--alpha"),
+        (["--baseline", "Variant Z"], "baseline 'Variant Z' is not a variation"),
+        (["--length", "7", "--start", "2025-06-01"], "either --length N or --start"),
+        (["-o", "readout.txt"], "--output"),
+    ],
+)
+def test_experiment_bad_arguments_exit_2(api: InProcess, sb: Sandbox, args: list[str], needle: str) -> None:
+    line = error_line(*api("experiment", _experiment_campaign(sb), *args), expected=2)
+    assert needle in line
+
+
+def test_experiment_from_goes_without_a_range(here: InProcess, tidy_file: Path) -> None:
+    line = error_line(*here("experiment", "x", "--from", str(tidy_file), "--length", "7"), expected=2)
+    assert "--from reads a file" in line
+
+
+def test_experiment_on_an_email_test_suggests_unique_clicks(here: InProcess, tidy_file: Path) -> None:
+    line = error_line(*here("experiment", "Weekly Newsletter", "--from", str(tidy_file)), expected=2)
+    assert "email variations carry no conversions" in line and "--rate unique_click_rate" in line
+    code, out, err = here("experiment", "Weekly Newsletter", "--from", str(tidy_file),
+                          "--rate", "unique_click_rate")
+    assert code == 0, err
+    assert "Weekly Newsletter (email)" in out
+
+
+def test_experiment_as_a_program(tmp_path: Path) -> None:
+    # A real process: the command is registered where the console script looks for it.
+    proc = subprocess.run([*PROG, "experiment", "x", "--alpha", "1"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("braze-frames: error: Invalid value for '--alpha'")
+
+
+def test_experiment_without_a_key_exits_2(here: InProcess, sb: Sandbox) -> None:
+    line = error_line(*here("experiment", _experiment_campaign(sb)), expected=2)
+    assert "BRAZE_API_KEY" in line
+
+
 # ------------------------------------------------------------------------------------ demo
 
 
@@ -392,3 +500,8 @@ def test_the_demos_tables_show_campaign_and_variation_names(here: InProcess, tmp
     assert not any(c.id in out for c in shown)
     reconciled = out[out.index("Conversions by conversion date"):]
     assert "Weekly Newsletter" in reconciled
+    # The experiment's readout, whatever --days: its true effect (B +0.6 point) shows.
+    readout = out[out.index("A/B readout"):]
+    assert "Checkout Reminder Experiment (ios_push)" in readout
+    b = next(line for line in readout.splitlines() if line.startswith("| Variant B "))
+    assert b.rstrip("| ").endswith("WINNER")

@@ -25,6 +25,7 @@ EXPECTED = (
     "02_rates_and_variations",
     "03_reconciling_conversions",
     "04_beyond_memory",
+    "05_experiments",
     "06_canvas",
     "07_workspace",
 )

@@ -8,9 +8,11 @@
     braze-frames sync       keep a hive-partitioned Parquet dataset up to date
     braze-frames rates      Braze's rates from a Parquet file or a store
     braze-frames reconcile  conversions by conversion date vs by send date, from the same
+    braze-frames experiment the A/B readout of a campaign: lift, interval, confidence, winner
     braze-frames sandbox    serve the simulator (for notebooks and scripts)
 
-The commands that read files (``rates``, ``reconcile``) live in ``_analyse``.
+The commands that read files (``rates``, ``reconcile``) live in ``_analyse``; the A/B
+readout (``experiment``), which fetches or reads, in ``_experiment``.
 
 Conventions (SPEC section 8): ``--help`` everywhere; exit status 0 on success, 1 on an API
 or data error, 2 on a usage or configuration error, 130 on Ctrl-C; an error is one line on
@@ -449,10 +451,12 @@ def demo(out: Path, seed: int, days: int, campaigns: int) -> None:
 
 
 from ._analyse import campaigns, rates, reconcile  # noqa: E402 - after the group they join
+from ._experiment import experiment  # noqa: E402 - after the group it joins
 
 cli.add_command(campaigns)
 cli.add_command(rates)
 cli.add_command(reconcile)
+cli.add_command(experiment)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

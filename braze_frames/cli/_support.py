@@ -66,7 +66,8 @@ def _one_line(text: str) -> str:
 
 # The library's messages name its keyword arguments (start='2025-01-01'); the command line
 # says the same with its options (--start 2025-01-01). Not after & or ?: URLs keep theirs.
-_ARGUMENTS: Final = ("start", "end", "ending_at", "length", "lookback_days", "include_archived")
+_ARGUMENTS: Final = ("start", "end", "ending_at", "length", "lookback_days", "include_archived",
+                     "rate", "baseline", "alpha")
 _ARGUMENT_VALUE: Final = re.compile(
     rf"(?<![&?\w])({'|'.join(_ARGUMENTS)})=(['\"]?)(\w[\w.:+-]*)\2")
 _ARGUMENT: Final = re.compile(rf"(?<![&?\w])({'|'.join(_ARGUMENTS)})=")
