@@ -305,25 +305,17 @@ def _canvas_units(frame: nw.LazyFrame[Any], name: str) -> list[_Unit]:
         choices = ", ".join(f"{r.name} (and {r.name}1...)" for r in CANVAS_RATES)
         msg = f"a Canvas experiment compares conversions per entry: rate takes {choices}, not {name!r}"
         raise ValueError(msg)
-    definition = CANVAS_RATES[1 if found.group(1) else 0]
-    _, numerator, denominator = definition.for_event(int(found.group(2) or 0))
-    value, metric = nw.col("value"), nw.col("metric")
-    variants = frame.filter(~nw.col("variant").is_null(), nw.col("step").is_null(),
-                            nw.col("channel") == ALL_CHANNEL,
-                            metric.is_in([numerator, denominator]), ~value.is_null())
-    daily = variants.group_by("canvas_id", "variant", "date").agg(
-        nw.when(metric == numerator).then(value).otherwise(0.0).sum().alias("x"),
-        nw.when(metric == denominator).then(value).otherwise(0.0).sum().alias("n"),
-        nw.when(metric == numerator).then(1).otherwise(0).max().alias("has_x"),
-        nw.when(metric == denominator).then(1).otherwise(0).max().alias("has_n"),
-        nw.col("canvas_name").cast(nw.String()).max(),
-        nw.col("variant_name").cast(nw.String()).max(),
-    )
-    both = daily.filter((nw.col("has_x") == 1) & (nw.col("has_n") == 1))
-    totals = both.group_by("canvas_id", "variant").agg(
-        nw.col("x").sum(), nw.col("n").sum(), nw.col("canvas_name").max(), nw.col("variant_name").max())
-    rows = _collect(totals.with_columns(nw.col("canvas_id", "variant").cast(nw.String())))
+    import polars as pl
+
+    from .rates import rates
+
+    # ``rates`` on a Canvas frame: conversions over entries, per variant, over present days.
+    table = _collect(rates(frame.to_native(), "total", by=("canvas_id", "variant"), rates=[name]))
+    rows = table.filter(pl.col("variant").is_not_null(), pl.col("days") > 0).rename(
+        {"numerator": "x", "denominator": "n"})
     if rows.is_empty():
+        definition = CANVAS_RATES[1 if found.group(1) else 0]
+        _, numerator, denominator = definition.for_event(int(found.group(2) or 0))
         msg = f"no Canvas variant carries both {numerator} and {denominator}: nothing to compare"
         raise ValueError(msg)
     return [
