@@ -345,6 +345,11 @@ def plot_experiment(
     asked = {k: v for k, v in (("rate", rate), ("baseline", baseline), ("alpha", alpha))
              if v is not None}
     columns = set(nw.from_native(df).collect_schema().names())
+    source = df
+    if "variant" in columns and "variation" not in columns:
+        # A Canvas frame or readout: its variants are the rows, read with the campaign keys.
+        df = _campaign_keys(df)
+        columns = set(nw.from_native(df).collect_schema().names())
     if columns >= _READOUT_COLUMNS:
         if asked:
             msg = (f"{sorted(asked)} apply to a tidy frame; this is an experiment readout, "
@@ -352,7 +357,7 @@ def plot_experiment(
             raise ValueError(msg)
         readout = df
     else:
-        readout = _experiment()(df, **asked)
+        readout = _campaign_keys(_experiment()(source, **asked))
     # From the frame passed: a tidy frame's colours are those of its other charts.
     palette = {**variation_colors(df), **(colors or {})}
     rows = _readout_rows(readout)
@@ -598,6 +603,15 @@ class _ReadoutRow:
         if several:
             text = f"{self.campaign_label} / {self.channel}: {text}"
         return text
+
+
+def _campaign_keys(df: Any) -> Any:
+    """A Canvas frame or readout with the campaign key names (variants as variations)."""
+    frame = nw.from_native(df)
+    names = frame.collect_schema().names()
+    renames = {"canvas_id": "campaign_id", "canvas_name": "campaign_name", "variant": "variation",
+               "variant_name": "variation_name"}
+    return frame.rename({k: v for k, v in renames.items() if k in names}).to_native()
 
 
 def _readout_rows(readout: Any) -> list[_ReadoutRow]:

@@ -194,3 +194,19 @@ def test_reconcile_summary_on_every_backend() -> None:
 def test_reconcile_names_the_missing_canvas_column() -> None:
     with pytest.raises(bf.TidyFrameError, match="step_name"):
         bf.reconcile(reconcile_frame().drop("step_name"))
+
+
+# -- experiment and its chart ------------------------------------------------------------------
+
+
+def test_experiment_and_its_forest_plot_on_a_canvas_frame() -> None:
+    pytest.importorskip("matplotlib")
+    frame = polars_frame()
+    readout = bf.experiment(frame, rate="conversion_rate")
+    rows = {r["variant"]: r for r in readout.iter_rows(named=True)}
+    # By hand: Variant 1 converts 9 of 60 entries, the control 1 of 40.
+    assert (rows["v1"]["rate"], rows["v1"]["baseline_rate"]) == (9 / 60, 1 / 40)
+    assert rows["v0"]["is_control"] and rows["v1"]["difference"] == pytest.approx(9 / 60 - 1 / 40)
+    for figure in (bf.plot_experiment(readout), frame.braze.plot_experiment(rate="conversion_rate")):
+        labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+        assert labels == ["Control (control)", "Variant 1"]
