@@ -31,15 +31,14 @@ with Sandbox(seed=0) as sb, bf.BrazeClient(sb.api_key, sb.url) as client:
     summary = bf.reconcile(df, summary=True)
     detail = df.braze.reconcile()
     done = ["fetch", "pivot", "rates", "reconcile"]
-    experiment = getattr(bf, "experiment", None)
-    if experiment is not None:
-        # A campaign with variations and a control group; a readout may refuse a rate it
-        # cannot test, but it must not fail for want of a dependency.
-        try:
-            experiment(df, rate="unique_click_rate")
-        except ValueError as exc:
-            print(f"experiment refused this frame (fine here): {exc}")
-        done.append("experiment")
+    trial = next(c for c in sb.campaign_ids if sb.campaign(c).name == "Checkout Reminder Experiment")
+    readout = bf.experiment(bf.fetch_data_series(trial, length=60, client=client))
+    assert readout.height == 3 and readout.get_column("p_value").null_count() == 1
+    canvas = bf.fetch_canvas_series(sb.canvas_ids[1], length=28, client=client)
+    assert bf.rates(canvas, period="total").height > 0 and bf.reconcile(canvas, summary=True).height > 0
+    kpis = bf.fetch_series(["dau", "mau"], length=60, client=client)
+    assert bf.rates(kpis, period="month").height > 0
+    done += ["experiment", "Canvas", "workspace series"]
     with tempfile.TemporaryDirectory() as tmp:
         out = bf.write_parquet(df, f"{tmp}/df.parquet")
         assert bf.read_parquet(out).equals(df)
