@@ -24,12 +24,12 @@ from braze_frames._tidy import POLARS_SCHEMA
 from braze_frames.fetch import campaign_details, fetch_data_series
 from braze_frames.sandbox import Sandbox
 from braze_frames.storage import store as sync_module
+from braze_frames.storage.manifest import _Record
+from braze_frames.storage.plan import _plan
 from braze_frames.storage.store import (
     MANIFEST_NAME,
     SyncReport,
     SyncWarning,
-    _plan,
-    _Record,
     read_store,
     sync,
 )
