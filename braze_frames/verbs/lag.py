@@ -130,9 +130,9 @@ def mean_lag(
         >>> print(mean_lag([100] * 20, [100] * 20, 3))
         None
     """
-    return fit_lag(
-        by_conversion, by_send, window_days, exclude_tail=exclude_tail, level=level, max_width=max_width
-    ).mean
+    # Only the mean is wanted: an interval known to be too wide need not be searched further.
+    return _fit_lag(by_conversion, by_send, window_days, exclude_tail=exclude_tail, level=level,
+                    max_width=max_width, decide=True).mean
 
 
 def fit_lag(
@@ -202,6 +202,21 @@ def fit_lag(
         >>> round(fit.mean, 6), [round(p, 6) for p in fit.distribution], fit.days_used
         (1.333333, [0.333333, 0.0, 0.666667, 0.0], 9)
     """
+    return _fit_lag(by_conversion, by_send, window_days, exclude_tail=exclude_tail, level=level,
+                    max_width=max_width, decide=False)
+
+
+def _fit_lag(
+    by_conversion: DailyCounts,
+    by_send: DailyCounts,
+    window_days: int,
+    *,
+    exclude_tail: int,
+    level: float,
+    max_width: float,
+    decide: bool,
+) -> LagFit:
+    """``fit_lag``; with ``decide``, a wide interval is not searched to its ends (``mean_lag``)."""
     c_all = _series(by_conversion, "by_conversion")
     b_all = _series(by_send, "by_send")
     if c_all.shape != b_all.shape:
@@ -242,7 +257,7 @@ def fit_lag(
     y = target[usable]
     if not (y.any() and x.any()):
         return LagFit(None, "no_conversions", days_used=n, tail_excluded=tail_excluded)
-    return _fit(x, y, level=level, max_width=max_width, tail_excluded=tail_excluded)
+    return _fit(x, y, level=level, max_width=max_width, tail_excluded=tail_excluded, decide=decide)
 
 
 def nnls(a: ArrayLike, b: ArrayLike, *, max_iter: int | None = None) -> tuple[FloatArray, float]:
@@ -318,7 +333,9 @@ def _days(value: int, name: str) -> int:
     return int(value)
 
 
-def _fit(x: FloatArray, y: FloatArray, *, level: float, max_width: float, tail_excluded: int) -> LagFit:
+def _fit(
+    x: FloatArray, y: FloatArray, *, level: float, max_width: float, tail_excluded: int, decide: bool
+) -> LagFit:
     n, k = x.shape
     # One common unit keeps the normal equations near 1 whatever the campaign's size.
     unit = max(float(y.max()), float(x.max()))
@@ -344,11 +361,15 @@ def _fit(x: FloatArray, y: FloatArray, *, level: float, max_width: float, tail_e
     rss_min = _rss(q, c, yy, p)
     df = n - int(np.count_nonzero(p))
     allowed = _t_quantile((1.0 + level) / 2.0, df) ** 2 * rss_min / df + _ROUNDING * yy
-    interval = _profile_interval(q, c, yy, estimate, rss_min, allowed)
+    widest = min(max_width, (k - 1) / 2.0)
+    # Probing just past the widest reported interval leaves the borderline cases (an end
+    # within the search's tolerance of it) to the full search, as fit_lag decides them.
+    interval = _profile_interval(q, c, yy, estimate, rss_min, allowed, probe=widest + _END_TOL,
+                                 stop_if_wider=decide)
     if interval is None:
         status: LagStatus = "no_convergence"
     else:
-        narrow = interval[1] - interval[0] <= min(max_width, (k - 1) / 2.0)
+        narrow = interval[1] - interval[0] <= widest
         status = "ok" if narrow else "not_identifiable"
     return LagFit(
         estimate if status == "ok" else None,
@@ -387,7 +408,15 @@ def _rss(q: FloatArray, c: FloatArray, yy: float, p: FloatArray) -> float:
 
 
 def _profile_interval(
-    q: FloatArray, c: FloatArray, yy: float, m_hat: float, rss_min: float, allowed: float
+    q: FloatArray,
+    c: FloatArray,
+    yy: float,
+    m_hat: float,
+    rss_min: float,
+    allowed: float,
+    *,
+    probe: float,
+    stop_if_wider: bool = False,
 ) -> tuple[float, float] | None:
     """The means m in [0, W] with ``RSS(m) <= rss_min + allowed``; None if a solve failed.
 
@@ -395,18 +424,39 @@ def _profile_interval(
     m_hat and 0 (or W). Near its minimum the profile is about quadratic, so g is about
     linear and the Illinois variant of regula falsi takes a handful of solves; it keeps a
     bracket, so it cannot stray where the profile is not quadratic.
+
+    The search starts ``probe`` days from m_hat on each side: where that point is outside
+    the interval, the end lies between it and m_hat (the sublevel sets of a quasi-convex
+    profile are intervals), a bracket far tighter than the window's edge. Where it is
+    inside, the interval is at least ``probe`` wide; with ``stop_if_wider`` the search
+    stops there and returns ``(m_hat - probe, m_hat + probe)``, twice as wide, which is all
+    that deciding "wider than ``probe``" needs (``mean_lag``: one or two solves for the steady
+    sends that make most intervals wide).
     """
     profile = _Profile(q, c, yy)
     root = math.sqrt(allowed)
-    edges = (0.0, float(c.size - 1))
-    # At an edge the only distribution is a point mass: nothing to warm-start from.
-    at_edges = [profile.rss(edge) for edge in edges]
+    top = float(c.size - 1)
     ends = []
-    for edge, rss_edge in zip(edges, at_edges, strict=True):
-        if rss_edge is None:
+    for edge in (0.0, top):
+        start = m_hat - probe if edge == 0.0 else m_hat + probe
+        if not 0.0 < start < top:
+            start = edge
+        rss_start = profile.rss(start)
+        if rss_start is None:
             return None
-        g_out = math.sqrt(max(rss_edge - rss_min, 0.0)) - root
-        inside, outside, g_in = m_hat, edge, -root
+        g_start = math.sqrt(max(rss_start - rss_min, 0.0)) - root
+        if g_start <= 0.0 and start != edge:
+            if stop_if_wider:
+                # Not the interval: a stand-in twice ``probe`` wide, which says "too wide".
+                return m_hat - probe, m_hat + probe
+            rss_edge = profile.rss(edge)
+            if rss_edge is None:
+                return None
+            g_out = math.sqrt(max(rss_edge - rss_min, 0.0)) - root
+            inside, outside, g_in = start, edge, g_start
+        else:
+            g_out = g_start
+            inside, outside, g_in = m_hat, start, -root
         kept = 0  # which end the last step kept: -1 inside, +1 outside
         while g_out > 0.0 and abs(outside - inside) > _END_TOL:
             mid = outside - g_out * (outside - inside) / (g_out - g_in)
@@ -426,7 +476,7 @@ def _profile_interval(
                 if kept == -1:
                     g_in /= 2.0
                 kept = -1
-        ends.append(edge if g_out <= 0.0 else inside)
+        ends.append(outside if g_out <= 0.0 else inside)
     return ends[0], ends[1]
 
 
