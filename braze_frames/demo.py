@@ -356,13 +356,16 @@ class Demo:
         from .verbs.series_rates import series_rates
 
         first = (today.replace(day=1) - dt.timedelta(days=62)).replace(day=1)
+        # Up to yesterday: today's active users are still being counted.
+        last = today - dt.timedelta(days=1)
         with BrazeClient(self.sb.api_key, self.sb.url) as client:
-            kpis = fetch_series(["dau", "mau"], start=first, end=today, client=client,
+            kpis = fetch_series(["dau", "mau"], start=first, end=last, client=client,
                                 progress=_stderr_is_terminal())
         self.written.append((write_parquet(kpis, self.out / "workspace.parquet"),
                              "daily and monthly active users (the workspace series)"))
         monthly = series_rates(kpis, period="month", rates=["stickiness"]).select(
-            pl.col("date").dt.strftime("%Y-%m").alias("month"),
+            pl.when(pl.col("complete")).then(pl.col("date").dt.strftime("%Y-%m"))
+            .otherwise(pl.col("date").dt.strftime("%Y-%m") + " (partial)").alias("month"),
             pl.col("numerator").round(0).cast(pl.Int64).alias("mean DAU"),
             pl.col("denominator").round(0).cast(pl.Int64).alias("mean MAU"),
             (pl.col("value") * 100).round(1).alias("stickiness (%)"), "days")
