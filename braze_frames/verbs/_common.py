@@ -10,7 +10,7 @@ between pandas and polars, string order does not.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -630,3 +630,37 @@ def day_number(date: nw.Expr) -> nw.Expr:
 def python_day_number(day: dt.date) -> int:
     """``day_number`` of a Python date."""
     return (day - dt.date(1970, 1, 1)).days
+
+
+# -- expressions ------------------------------------------------------------------------------
+
+
+def any_of(exprs: Iterable[nw.Expr]) -> nw.Expr:
+    """``e1 | e2 | ...``; false when there is none."""
+    found = list(exprs)
+    if not found:
+        return nw.lit(False)
+    out = found[0]
+    for e in found[1:]:
+        out = out | e
+    return out
+
+
+def all_of(exprs: Iterable[nw.Expr]) -> nw.Expr:
+    """``e1 & e2 & ...``; true when there is none."""
+    found = list(exprs)
+    if not found:
+        return nw.lit(True)
+    out = found[0]
+    for e in found[1:]:
+        out = out & e
+    return out
+
+
+def signed_sum(terms: Sequence[tuple[int, str]], value: Callable[[str], nw.Expr]) -> nw.Expr:
+    """A rate's side, ``sent - bounces``, from its signed terms and each metric's expression."""
+    (sign, metric), *rest = terms  # a Rate has at least one term
+    expr = value(metric) if sign > 0 else -value(metric)
+    for sign, metric in rest:
+        expr = expr + value(metric) if sign > 0 else expr - value(metric)
+    return expr.cast(nw.Float64())

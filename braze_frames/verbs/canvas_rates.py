@@ -25,7 +25,16 @@ from narwhals.typing import IntoFrameT
 
 from .._schema import ALL_CHANNEL
 from .._tables import CANVAS_RATES, CANVAS_TABLE, base_channel
-from ._common import give_back, pairs_and_dates, plan_input, sort_keys, string_keys
+from ._common import (
+    all_of,
+    any_of,
+    give_back,
+    pairs_and_dates,
+    plan_input,
+    signed_sum,
+    sort_keys,
+    string_keys,
+)
 from ._rate_table import RATES, Rate, Term
 
 __all__ = ["CANVAS_BY_KEYS", "canvas_rates"]
@@ -163,11 +172,11 @@ def _plan(
     )
     slot = {m: i for i, m in enumerate(metrics)}
 
-    def side(terms: Sequence[Term]) -> nw.Expr:
-        total: nw.Expr = nw.lit(0.0)
-        for sign, m in terms:
-            total = total + nw.col(f"_v{slot[m]}") * float(sign)
-        return total
+    def value(metric: str) -> nw.Expr:
+        return nw.col(f"_v{slot[metric]}")
+
+    def has(metric: str) -> nw.Expr:
+        return nw.col(f"_p{slot[metric]}") == 1
 
     parts = []
     for i, d in enumerate(definitions):
@@ -177,18 +186,13 @@ def _plan(
             # in those whose base is named (no string function every engine has).
             named = sorted(c for c in channels if base_channel(c) in d.channels)
             where = where & nw.col("channel").is_in(named)
-        present = where
-        for m in d.metrics:
-            present = present & (nw.col(f"_p{slot[m]}") == 1)
-        appears = where
-        numerator_present: nw.Expr = nw.lit(False)
-        for _, m in d.numerator:
-            numerator_present = numerator_present | (nw.col(f"_p{slot[m]}") == 1)
+        present = where & all_of(has(m) for m in d.metrics)
+        appears = where & any_of(has(m) for _, m in d.numerator)
         parts += [
-            nw.when(present).then(side(d.numerator)).otherwise(0.0).alias(f"_n{i}"),
-            nw.when(present).then(side(d.denominator)).otherwise(0.0).alias(f"_d{i}"),
+            nw.when(present).then(signed_sum(d.numerator, value)).otherwise(0.0).alias(f"_n{i}"),
+            nw.when(present).then(signed_sum(d.denominator, value)).otherwise(0.0).alias(f"_d{i}"),
             nw.when(present).then(1).otherwise(0).alias(f"_y{i}"),
-            nw.when(appears & numerator_present).then(1).otherwise(0).alias(f"_h{i}"),
+            nw.when(appears).then(1).otherwise(0).alias(f"_h{i}"),
         ]
     daily = daily.with_columns(*parts)
     # Several units on one day (pooled steps or variants): one day, counted once.

@@ -34,12 +34,15 @@ from .._schema import ALL_CHANNEL, conversion_event, schema_for
 from .._tables import CANVAS_TABLE
 from .._validate import check_choice, check_date
 from ._common import (
+    all_of,
+    any_of,
     computed_once,
     give_back,
     long_rows,
     pairs_and_dates,
     plan_input,
     present_metrics,
+    signed_sum,
     sort_keys,
     string_keys,
     table_of_frame,
@@ -428,7 +431,7 @@ class _Plan:
         for schema, chs in by_schema.items():
             found = sorted({m for ch in chs for m in schema if m in self.pairs[ch]})
             if found:
-                anyone = _any(slots.present(m, chs) for m in found)
+                anyone = any_of(slots.present(m, chs) for m in found)
                 schema_here = nw.when(channel.is_in(chs)).then(anyone).otherwise(
                     nw.lit(False) if schema_here is None else schema_here
                 )
@@ -458,10 +461,10 @@ class _Plan:
             contributes = self._source(r)
             if r.channels is not None:
                 contributes = contributes & channel.is_in(sorted(r.channels))
-            normal = _all(slots.present(m, scope) for m in {m for _, m in (*r.numerator, *r.denominator)})
+            normal = all_of(slots.present(m, scope) for m in {m for _, m in (*r.numerator, *r.denominator)})
             denominator = _terms(r.denominator, slots)
             if r.control_denominator is not None and self.control_possible:
-                as_control = _all(
+                as_control = all_of(
                     slots.present(m, scope) for m in {m for _, m in (*r.numerator, *r.control_denominator)}
                 )
                 present = nw.when(control).then(as_control).otherwise(normal)
@@ -473,11 +476,11 @@ class _Plan:
             numerators.append((ok, _terms(r.numerator, slots)))
             denominators.append((ok, denominator))
             present_any.append(ok)
-            has_any.append(contributes & _any(slots.present(m, scope) for _, m in r.numerator))
+            has_any.append(contributes & any_of(slots.present(m, scope) for _, m in r.numerator))
         numerator = _first_of(numerators)
         den = _first_of(denominators)
-        present = _any(present_any)
-        has = _any(has_any)
+        present = any_of(present_any)
+        has = any_of(has_any)
         yh = (nw.when(present).then(count).otherwise(0) * _HAS + nw.when(has).then(1).otherwise(0)).cast(
             nw.Float64()
         )
@@ -645,11 +648,7 @@ def _sorts_to_max_strings(frame: nw.LazyFrame[Any]) -> bool:
 
 
 def _terms(terms: Sequence[Term], slots: _Slots) -> nw.Expr:
-    (sign, metric), *rest = terms  # Rate.__post_init__ guarantees one term
-    expr = slots.value(metric) if sign > 0 else -slots.value(metric)
-    for sign, metric in rest:
-        expr = expr + slots.value(metric) if sign > 0 else expr - slots.value(metric)
-    return expr.cast(nw.Float64())
+    return signed_sum(terms, slots.value)
 
 
 def _first_of(cases: Sequence[tuple[nw.Expr, nw.Expr]]) -> nw.Expr:
@@ -659,26 +658,6 @@ def _first_of(cases: Sequence[tuple[nw.Expr, nw.Expr]]) -> nw.Expr:
     for when, then in rest:
         chain = chain.when(when).then(then)
     return chain.otherwise(nw.lit(0.0))
-
-
-def _any(exprs: Iterable[nw.Expr]) -> nw.Expr:
-    found = list(exprs)
-    if not found:
-        return nw.lit(False)
-    out = found[0]
-    for e in found[1:]:
-        out = out | e
-    return out
-
-
-def _all(exprs: Iterable[nw.Expr]) -> nw.Expr:
-    found = list(exprs)
-    if not found:
-        return nw.lit(True)
-    out = found[0]
-    for e in found[1:]:
-        out = out & e
-    return out
 
 
 # -- periods ----------------------------------------------------------------------------------
