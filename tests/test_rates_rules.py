@@ -387,3 +387,87 @@ def test_pandas_polars_lazy_and_duckdb_agree(
         assert_same(got, expected)
     finally:
         con.close()
+
+
+# ----------------------------------------------- lazy frames: regular periods (issue 16)
+
+#: (channel, variation, name, metrics): whole blocks, every metric on every day.
+_BLOCKS = [
+    ("email", "v1", "Variant 1", ("sent", "delivered", "opens", "unique_opens", "clicks", "bounces")),
+    ("ios_push", "v1", "Variant 1", ("sent", "bounces", "direct_opens", "total_opens", "unique_recipients",
+                                    "conversions", "conversions_by_send_time")),
+    ("ios_push", "cg", "Control Group", ("enrolled", "unique_recipients", "conversions")),
+    ("all", None, None, ("unique_recipients", "conversions", "conversions_by_send_time", "revenue")),
+    ("webhook", "v2", None, ("sent", "errors")),
+]
+
+
+@st.composite
+def mostly_regular_rows(draw: st.DrawFn) -> tuple[list[tuple[object, ...]], list[str]]:
+    """Whole blocks over 5-45 days from late June, then a few irregular touches.
+
+    A touch makes one value null, drops one row, or renames one day's variation; the
+    rest of each (campaign, channel, variation, period) stays regular, so that lazy
+    inputs take both the per-metric path and the per-day path in one plan.
+    """
+    rnd = draw(st.randoms(use_true_random=False))
+    first = dt.date(2024, 6, draw(st.integers(20, 30)))
+    days = [first + dt.timedelta(days=i) for i in range(draw(st.integers(5, 45)))]
+    rows: list[tuple[object, ...]] = []
+    for campaign in ("c1", "c2"):
+        for channel, variation, name, metrics in rnd.sample(_BLOCKS, k=rnd.randint(1, len(_BLOCKS))):
+            for day in days:
+                rows += [(campaign, day, channel, variation, name, m, float(rnd.randint(0, 40)))
+                         for m in metrics]
+    touches = draw(st.lists(st.sampled_from(["null", "drop", "rename"]), max_size=3))
+    for touch in touches:
+        i = rnd.randrange(len(rows))
+        campaign, day, channel, variation, name, metric, value = rows[i]
+        if touch == "null":
+            rows[i] = (campaign, day, channel, variation, name, metric, None)
+        elif touch == "drop":
+            del rows[i]
+        elif variation is not None:
+            rows[i] = (campaign, day, channel, variation, "Renamed", metric, value)
+    return rows, touches
+
+
+@settings(max_examples=25, deadline=None)
+@given(drawn=mostly_regular_rows(), period=st.sampled_from(["week", "month", "total"]))
+def test_lazy_regular_periods_match_the_plain_reading(
+    drawn: tuple[list[tuple[object, ...]], list[str]], period: str
+) -> None:
+    """polars lazy and DuckDB, whose plans read whole periods per metric, against the SPEC."""
+    rows, _ = drawn
+    expected = _comparable(pl.DataFrame(reference_rates(rows, period, BY_KEYS), infer_schema_length=None))
+    plain = tidy(rows).with_columns(pl.col(pl.Categorical).cast(pl.String))
+    assert _comparable(rates(plain.lazy(), period).collect()) == expected
+    con = duckdb.connect()
+    try:
+        assert _comparable(rates(con.from_arrow(plain.to_arrow()), period)) == expected
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("period", ["week", "month", "total"])
+@pytest.mark.parametrize("repeated", ["one row", "a whole day"])
+def test_lazy_plans_count_repeated_rows_as_the_per_day_path_does(period: str, repeated: str) -> None:
+    """Rows given twice make a period irregular: summed twice, their day once, as eager does.
+
+    A whole day repeated keeps every metric's day set alike (the sum of its bits is
+    then 2 + 2 + ...): only the count of bits tells it from an eleventh day.
+    """
+    rows = [("c1", dt.date(2024, 7, 1) + dt.timedelta(days=i), "email", "v1", "A", m, float(10 + i))
+            for i in range(10) for m in ("sent", "delivered", "opens")]
+    rows += rows[3:6] if repeated == "a whole day" else rows[5:6]  # 2024-07-02 (opens: 11)
+    plain = tidy(rows).with_columns(pl.col(pl.Categorical).cast(pl.String))
+    expected = rates(plain, period)
+    assert_same(rates(plain.lazy(), period), expected)
+    con = duckdb.connect()
+    try:
+        assert_same(rates(con.from_arrow(plain.to_arrow()), period), expected)
+    finally:
+        con.close()
+    opens = expected.filter(pl.col("metric") == "open_rate")
+    assert opens.get_column("days").sum() == 10
+    assert opens.get_column("numerator").sum() == sum(10 + i for i in range(10)) + 11

@@ -33,6 +33,7 @@ __all__ = [
     "finish",
     "give_back",
     "long_rows",
+    "lookups_sql",
     "order_channels",
     "pairs_and_dates",
     "plan_input",
@@ -42,6 +43,7 @@ __all__ = [
     "schema_problems",
     "sort_keys",
     "sorted_strings",
+    "sql_name",
     "string_keys",
     "table_of_frame",
     "tidy_lazy",
@@ -489,16 +491,16 @@ def long_rows(
     impl = frame.implementation
     aliases = {f"r{i}": name for i, (name, _) in enumerate(groups)}
     if impl.is_duckdb():
-        value_names = ", ".join(_sql_name(f) for f in fields)
+        value_names = ", ".join(sql_name(f) for f in fields)
         ins = ", ".join(
-            "(" + ", ".join(_sql_name(c) for c in columns) + f") AS {_sql_name(alias)}"
+            "(" + ", ".join(sql_name(c) for c in columns) + f") AS {sql_name(alias)}"
             for alias, (_, columns) in zip(aliases, groups, strict=True)
         )
-        keep = ", ".join([*(_sql_name(c) for c in index), _sql_name(label), value_names])
+        keep = ", ".join([*(sql_name(c) for c in index), sql_name(label), value_names])
         # Every name is quoted as an identifier (our own columns and aliases).
         sql = (
             f"SELECT {keep} FROM _braze_wide UNPIVOT INCLUDE NULLS "  # noqa: S608
-            f"(({value_names}) FOR {_sql_name(label)} IN ({ins})) WHERE {_sql_name(present)} IS NOT NULL"
+            f"(({value_names}) FOR {sql_name(label)} IN ({ins})) WHERE {sql_name(present)} IS NOT NULL"
         )
         unpivoted: nw.LazyFrame[Any] = nw.from_native(frame.to_native().query("_braze_wide", sql))
         return _relabel(unpivoted, label, aliases)
@@ -517,8 +519,11 @@ def long_rows(
         spark: nw.LazyFrame[Any] = nw.from_native(stacked)
         return _relabel(spark, label, aliases).filter(~nw.col(present).is_null())
     if impl.is_polars():
+        # One select per group, concatenated, over an input computed once (explicitly:
+        # polars' own detection of the common input missed it under a join).
+        shared = computed_once(frame)
         selects = [
-            frame.select(
+            shared.select(
                 *index,
                 nw.lit(name, nw.String()).alias(label),
                 *(nw.col(c).alias(f) for c, f in zip(columns, fields, strict=True)),
@@ -555,8 +560,13 @@ def computed_once(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
     DuckDB rewrites a window over groups (``max(x) OVER (PARTITION BY ...)``) into an
     aggregate joined back, and narwhals' CTEs are inlined (``NOT MATERIALIZED``), so the
     rows under the window, and the scan under them, would be computed twice. A
-    ``MATERIALIZED`` CTE keeps them once. Other engines keep the plan as it is.
+    ``MATERIALIZED`` CTE keeps them once. polars gets an explicit cache: its optimiser
+    finds common plans on its own, but not always under a join. Other engines keep the
+    plan as it is (PySpark reuses a shuffle's output where a plan repeats).
     """
+    if frame.implementation.is_polars():
+        cached: nw.LazyFrame[Any] = nw.from_native(frame.to_native().cache())
+        return cached
     if not frame.implementation.is_duckdb():
         return frame
     sql = "WITH _braze_once AS MATERIALIZED (SELECT * FROM _braze_rows) SELECT * FROM _braze_once"
@@ -575,14 +585,8 @@ def with_lookups(
     """
     if frame.implementation.is_duckdb():
         native = frame.to_native()
-        looked = []
-        for name, (keys, values) in tables.items():
-            keys_sql = "[" + ", ".join(_sql_text(k) for k in keys) + "]"
-            values_sql = "([" + ", ".join(str(int(v)) for v in values) + "]::BIGINT[])"
-            position = f"list_position({keys_sql}, {_sql_name(column)})"
-            looked.append(f"{values_sql}[{position}] AS {_sql_name(name)}")
         # Every value is a literal we wrote (metric names, numbers), quoted as SQL text.
-        sql = f"SELECT *, {', '.join(looked)} FROM _braze_lookup"  # noqa: S608
+        sql = f"SELECT *, {lookups_sql(column, tables)} FROM _braze_lookup"  # noqa: S608
         marked: nw.LazyFrame[Any] = nw.from_native(native.query("_braze_lookup", sql))
         return marked
     return frame.with_columns(
@@ -593,11 +597,22 @@ def with_lookups(
     )
 
 
+def lookups_sql(column: str, tables: Mapping[str, tuple[Sequence[str], Sequence[int]]]) -> str:
+    """DuckDB's select list for ``with_lookups``: ``list_position`` into list literals."""
+    looked = []
+    for name, (keys, values) in tables.items():
+        keys_sql = "[" + ", ".join(_sql_text(k) for k in keys) + "]"
+        values_sql = "([" + ", ".join(str(int(v)) for v in values) + "]::BIGINT[])"
+        position = f"list_position({keys_sql}, {sql_name(column)})"
+        looked.append(f"{values_sql}[{position}] AS {sql_name(name)}")
+    return ", ".join(looked)
+
+
 def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _sql_name(name: str) -> str:
+def sql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -15,6 +15,11 @@ one plan that reads the data once, whatever the engine (SPEC sections 5 and 10):
    present give its numerator, denominator and days; grouped by period (and by the
    presence pattern, so that a month of identical days is one row), then turned long.
 
+Lazy frames over weeks, months or the total skip stage 1 where they can: one group-by per
+(campaign, channel, variation, period, metric), with each metric's days in the period as
+the bits of a float, gives a period's pattern row directly when all its metrics share one
+set of days (``_regular_patterns``); the other periods take stage 1 on their rows only.
+
 Eager frames run the plan on polars (pandas crosses as Arrow); lazy frames (polars
 ``LazyFrame``, DuckDB relations, PySpark DataFrames) get a plan of their own type back and
 nothing runs but one small query for the (channel, metric) pairs present.
@@ -37,13 +42,16 @@ from ._common import (
     all_of,
     any_of,
     computed_once,
+    fill_null_key,
     give_back,
     long_rows,
+    lookups_sql,
     pairs_and_dates,
     plan_input,
     present_metrics,
     signed_sum,
     sort_keys,
+    sql_name,
     string_keys,
     table_of_frame,
     with_lookups,
@@ -357,11 +365,13 @@ class _Plan:
     def result(self) -> nw.LazyFrame[Any]:
         if not self.names:
             return self._empty()
-        daily = self._per_day()
         if len(self.kept) < len(BY_KEYS):
+            daily = self._per_day(self.frame)
             wide = self._pooled(self._with_control(self._with_bits(daily)))
+        elif self.in_memory or self.period == "day":
+            wide = self._per_unit(self._patterns(self._per_day(self.frame)))
         else:
-            wide = self._per_unit(daily)
+            wide = self._per_unit(self._regular_patterns())
         wide = self._complete(wide)
         if self.in_memory:
             fast = rates_long_sorted(wide, self.keys, self.name_columns, list(self.names), _HAS,
@@ -370,14 +380,19 @@ class _Plan:
                 return fast
         return self._long(wide)
 
-    def _per_day(self) -> nw.LazyFrame[Any]:
-        """Stage 1, the one pass: per (campaign, channel, variation, day) slot sums and presence."""
+    def _lookups(self) -> dict[str, tuple[list[str], list[int]]]:
+        """Each metric's slot (``_slot``) and its digit in its presence word (``_w{w}``)."""
         slots = self.slots
         order = sorted(slots.slot, key=lambda m: slots.slot[m])
         tables: dict[str, tuple[list[str], list[int]]] = {"_slot": (order, [slots.slot[m] for m in order])}
         for w in range(slots.words):
             inside = [m for m in order if slots.slot[m] // _PER_WORD == w]
             tables[f"_w{w}"] = (inside, [_BASE ** (slots.slot[m] % _PER_WORD) for m in inside])
+        return tables
+
+    def _per_day(self, frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Stage 1, the one pass: per (campaign, channel, variation, day) slot sums and presence."""
+        slots = self.slots
         aggs: list[nw.Expr] = [
             *(nw.when(nw.col("_slot") == k).then(nw.col("value")).sum().alias(f"_s{k}")
               for k in sorted(slots.values)),
@@ -387,7 +402,7 @@ class _Plan:
         names = {"_cn": "campaign_name"} if self.with_campaign else {}
         if self.with_variation:
             names["_vn"] = "variation_name"
-        marked = with_lookups(self.frame, "metric", tables)
+        marked = with_lookups(frame, "metric", self._lookups())
         if names and _sorts_to_max_strings(marked):
             # PySpark takes the max of a string by sorting every row (SortAggregate): group
             # by the names first (a hash aggregate), then add the rows of a day that had two
@@ -494,24 +509,198 @@ class _Plan:
             return nw.col("channel") == ALL_CHANNEL
         return ~nw.col("_ctl")
 
-    def _per_unit(self, daily: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    def _patterns(self, daily: nw.LazyFrame[Any], period: str | None = None) -> nw.LazyFrame[Any]:
         """Stage 3 keeping every key: group the days of a period by their presence pattern.
+
+        One row per (campaign, channel, variation, period, presence words): the slot sums
+        and ``_n``, the days the row stands for. ``period`` defaults to the plan's.
+        """
+        slots = self.slots
+        period = period or self.period
+        dated = daily if period == "total" else with_period(daily, period, "_period")
+        if period == "day":
+            return dated.with_columns(nw.lit(1).alias("_n"))
+        group = [*_UNIT, *(["_period"] if period != "total" else []), *self._words]
+        return dated.group_by(*group).agg(
+            *(nw.col(f"_s{k}").sum() for k in sorted(slots.values)),
+            *(nw.col(c).max() for c in self.name_columns),
+            nw.len().alias("_n"),
+        )
+
+    @property
+    def _words(self) -> list[str]:
+        return [f"_m{w}" for w in range(self.slots.words)]
+
+    def _regular_patterns(self) -> nw.LazyFrame[Any]:
+        """``_patterns``' rows from per-metric period sums, for lazy frames over weeks and longer.
+
+        The one pass groups by (campaign, channel, variation, period, metric), as the
+        engine's own floor does, and adds a metric's day set in the period as a sum of
+        powers of two (days = the bits of one float). A (campaign, channel, variation,
+        period) whose metrics the rates read all have one day set, each day once, is
+        *regular*: every day of it has the same presence pattern, so its pattern row is
+        the metrics' sums and the set's size, with no per-day aggregate of every metric
+        (which costs three times the floor on DuckDB). The others (a metric null or
+        missing on some days, repeated rows, a name that changed) take the per-day path,
+        on their rows only: a semi-join with their keys, which an engine skips when there
+        are none. ``"total"`` is summed from months.
+        """
+        slots = self.slots
+        sub = "month" if self.period == "total" else self.period
+        frame = with_period(self.frame, sub, "_period")
+        # The day's place in its period: 0 for the 1st of a month or a Monday.
+        if sub == "month":
+            place = nw.col("date").dt.day() - 1
+        else:
+            weekday = nw.col("date").dt.weekday()
+            # narwhals' PySpark weekday gives Sunday as 0, not 7 (seen with narwhals 2.29).
+            place = nw.when((weekday == 7) | (weekday == 0)).then(6).otherwise(weekday - 1)
+        present = ~nw.col("value").is_null()
+        names = [c for c, _ in self._name_sources]
+        # The names are group keys, not a max: cheaper on every engine, and a name that
+        # changes inside a period splits its day sets, so the period is not regular.
+        bit = nw.when(present).then(nw.lit(2.0) ** place).otherwise(nw.lit(0.0))
+        per_metric = (
+            frame.with_columns(bit.alias("_bit"))
+            .group_by(*_UNIT, "_period", *names, "metric")
+            .agg(
+                nw.col("value").sum().alias("_v"),
+                nw.col("value").count().alias("_c"),
+                nw.col("_bit").sum().alias("_k"),
+            )
+        )
+        looked = with_lookups(per_metric, "metric", self._lookups()).filter(
+            ~nw.col("_slot").is_null() & (nw.col("_c") > 0)
+        )
+        rows = computed_once(
+            looked.group_by(*_UNIT, "_period").agg(
+                *(nw.when(nw.col("_slot") == k).then(nw.col("_v")).sum().alias(f"_s{k}")
+                  for k in sorted(slots.values)),
+                *(nw.col(f"_w{w}").sum().alias(f"_m{w}") for w in range(slots.words)),
+                *(nw.col(c).max().alias(alias) for c, alias in self._name_sources),
+                nw.col("_k").min().alias("_lo"),
+                nw.col("_k").max().alias("_hi"),
+                nw.col("_c").min().alias("_clo"),
+                nw.col("_c").max().alias("_n"),
+            )
+        )
+        width = 31 if sub == "month" else 7
+        bits = signed_sum([(1, str(b)) for b in range(width)],
+                          lambda b: (nw.col("_hi") // (2 ** int(b))) % 2)
+        regular = (nw.col("_lo") == nw.col("_hi")) & (nw.col("_clo") == nw.col("_n")) & (bits == nw.col("_n"))
+        columns = [*_UNIT, "_period", *self._words, *(f"_s{k}" for k in sorted(slots.values)),
+                   *self.name_columns, "_n"]
+        typed = self._pattern_types()
+        if frame.implementation.is_duckdb():
+            both = self._duckdb_union(rows.with_columns(regular.alias("_regular")), frame, columns)
+            both = both.with_columns(*typed)
+        else:
+            both = self._union(rows, regular, frame, columns, sub)
+        if self.period != "total":
+            return both
+        return both.group_by(*_UNIT, *self._words).agg(
+            *(nw.col(f"_s{k}").sum() for k in sorted(slots.values)),
+            *(nw.col(c).max() for c in self.name_columns),
+            nw.col("_n").sum(),
+        )
+
+    def _union(
+        self, rows: nw.LazyFrame[Any], regular: nw.Expr, frame: nw.LazyFrame[Any], columns: list[str],
+        sub: str,
+    ) -> nw.LazyFrame[Any]:
+        """The regular periods' pattern rows, and the per-day path's for the others."""
+        typed = self._pattern_types()
+        kept = rows.filter(regular).select(*columns).with_columns(*typed)
+        others = rows.filter(~regular).select(*_UNIT, "_period")
+
+        # The source's rows of the campaigns' channels with an irregular period (a
+        # superset: the join keys are never null there, and no key is cast on every row),
+        # then their pattern rows of the irregular (campaign, channel, variation) only.
+        near = ["campaign_id", "channel", "_period"]
+        ragged = frame.join(others.select(*near).unique(), on=near, how="semi").drop("_period")
+        fallback = self._patterns(self._per_day(ragged), sub).select(*columns).with_columns(*typed)
+
+        def keyed(rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+            # Joins never match null keys: the "all" rows' null variation is filled.
+            filled: nw.LazyFrame[Any] = fill_null_key(
+                rows.with_columns(nw.col("variation").cast(nw.String()).alias("_vk")), "_vk"
+            )
+            return filled
+
+        on = ["campaign_id", "channel", "_vk", "_period"]
+        fallback = keyed(fallback).join(keyed(others).drop("variation"), on=on, how="semi").drop("_vk")
+        return nw.concat([kept, fallback], how="vertical")
+
+    def _duckdb_union(
+        self, rows: nw.LazyFrame[Any], frame: nw.LazyFrame[Any], columns: list[str]
+    ) -> nw.LazyFrame[Any]:
+        """``_union`` in one DuckDB statement, so that the period rows are computed once.
+
+        DuckDB inlines a relation wherever a plan reads it, and a ``MATERIALIZED`` CTE
+        only spans one statement: built as two branches, the per-metric pass ran three
+        times. Here the regular rows and the per-day path of the others (``_per_day``,
+        then ``_patterns``, written in SQL) read one materialised CTE. ``rows`` carries
+        ``_regular``; the source is read through a DuckDB replacement scan of a local.
+        """
+        slots = self.slots
+        keys = ", ".join(sql_name(c) for c in (*_UNIT, "_period"))
+        sums = ", ".join(
+            f"sum(CASE WHEN _slot = {k} THEN value END) AS _s{k}" for k in sorted(slots.values)
+        )
+        words = ", ".join(
+            f"sum(CASE WHEN value IS NOT NULL THEN _w{w} END)::BIGINT AS _m{w}" for w in range(slots.words)
+        )
+        names = ", ".join(f"max({sql_name(c)}) AS {alias}" for c, alias in self._name_sources)
+        out = ", ".join(sql_name(c) for c in columns)
+        word_keys = ", ".join(self._words)
+        regrouped = ", ".join(
+            [*(f"sum(_s{k}) AS _s{k}" for k in sorted(slots.values)),
+             *(f"max({c}) AS {c}" for c in self.name_columns), "count(*) AS _n"]
+        )
+        per_day = ", ".join(x for x in (sums, words, names) if x)
+        lookups = lookups_sql("metric", self._lookups())
+        _braze_source = frame.to_native()  # read by name in the statement below
+        # Every name is quoted or one we wrote; every value is a literal we wrote.
+        sql = f"""
+            WITH _p AS MATERIALIZED (SELECT * FROM _braze_rows),
+            _near AS (SELECT DISTINCT campaign_id, channel, _period FROM _p WHERE NOT _regular),
+            _day AS (
+                SELECT {keys}, {per_day}
+                FROM (SELECT *, {lookups} FROM _braze_source
+                      SEMI JOIN _near USING (campaign_id, channel, _period))
+                GROUP BY {keys}, date
+            ),
+            _pat AS (SELECT {keys}, {word_keys}, {regrouped} FROM _day GROUP BY {keys}, {word_keys})
+            SELECT {out} FROM _p WHERE _regular
+            UNION ALL BY NAME
+            SELECT {out} FROM _pat SEMI JOIN (SELECT {keys} FROM _p WHERE NOT _regular) AS _r
+                ON _pat.campaign_id = _r.campaign_id AND _pat.channel = _r.channel
+                AND _pat.variation IS NOT DISTINCT FROM _r.variation AND _pat._period = _r._period
+        """  # noqa: S608
+        union: nw.LazyFrame[Any] = nw.from_native(rows.to_native().query("_braze_rows", sql))
+        return union
+
+    @property
+    def _name_sources(self) -> list[tuple[str, str]]:
+        """The tidy name columns kept, with their names on the plan's rows."""
+        return [*([("campaign_name", "_cn")] if self.with_campaign else []),
+                *([("variation_name", "_vn")] if self.with_variation else [])]
+
+    def _pattern_types(self) -> list[nw.Expr]:
+        """One dtype per pattern column, so that both sources of pattern rows concatenate."""
+        return [
+            *(nw.col(w).cast(nw.Int64()) for w in self._words),
+            *(nw.col(f"_s{k}").cast(nw.Float64()) for k in sorted(self.slots.values)),
+            *(nw.col(c).cast(nw.String()) for c in self.name_columns),
+            nw.col("_n").cast(nw.Int64()),
+        ]
+
+    def _per_unit(self, rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """Stage 3's rate parts on pattern rows (``_patterns``), with the control flag.
 
         Control groups are found on the grouped rows (a window over a few rows per
         variation rather than over every day).
         """
-        slots = self.slots
-        words = [f"_m{w}" for w in range(slots.words)]
-        dated = self._dated(daily)
-        if self.period == "day":
-            rows = dated.with_columns(nw.lit(1).alias("_n"))
-        else:
-            group = [*_UNIT, *(["_period"] if self.period != "total" else []), *words]
-            rows = dated.group_by(*group).agg(
-                *(nw.col(f"_s{k}").sum() for k in sorted(slots.values)),
-                *(nw.col(c).max() for c in self.name_columns),
-                nw.len().alias("_n"),
-            )
         rows = self._with_control(self._with_bits(rows))
         parts = []
         for i, name in enumerate(self.names):
@@ -688,14 +877,18 @@ def complete_flag(
 def with_period(frame: nw.LazyFrame[Any], period: str, name: str) -> nw.LazyFrame[Any]:
     """Add column ``name``: the first day of each row's period (see ``period_start``)."""
     date_dtype = frame.collect_schema()["date"]
-    if period == "week" and date_dtype == nw.Date and frame.implementation.is_polars():
+    if period in ("week", "month") and date_dtype == nw.Date and frame.implementation.is_polars():
         import polars as pl
 
-        # Days since 1970-01-01 (a Thursday), so Mondays are the days = 4 (mod 7): integer
-        # arithmetic, 15x faster than polars' offset / truncate / offset on dates.
         days = pl.col("date").to_physical()
-        monday = ((days + 3) // 7 * 7 - 3).cast(pl.Date).alias(name)
-        result: nw.LazyFrame[Any] = nw.from_native(frame.to_native().with_columns(monday))
+        if period == "week":
+            # Days since 1970-01-01 (a Thursday), so Mondays are the days = 4 (mod 7): integer
+            # arithmetic, 15x faster than polars' offset / truncate / offset on dates.
+            start = ((days + 3) // 7 * 7 - 3).cast(pl.Date).alias(name)
+        else:
+            # The day of the month back to the 1st: 15% of a month pass, against truncate.
+            start = (days - pl.col("date").dt.day() + 1).cast(pl.Date).alias(name)
+        result: nw.LazyFrame[Any] = nw.from_native(frame.to_native().with_columns(start))
         return result
     return frame.with_columns(period_start(period, date_dtype, frame.implementation).alias(name))
 
