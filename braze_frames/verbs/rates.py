@@ -640,7 +640,9 @@ class _Plan:
         only spans one statement: built as two branches, the per-metric pass ran three
         times. Here the regular rows and the per-day path of the others (``_per_day``,
         then ``_patterns``, written in SQL) read one materialised CTE. ``rows`` carries
-        ``_regular``; the source is read through a DuckDB replacement scan of a local.
+        ``_regular``. One statement reads one relation, so the period rows and the source
+        come as one union, tagged; each side's filter on the tag leaves the other out of
+        its plan (a constant false, which DuckDB prunes).
         """
         slots = self.slots
         keys = ", ".join(sql_name(c) for c in (*_UNIT, "_period"))
@@ -659,10 +661,17 @@ class _Plan:
         )
         per_day = ", ".join(x for x in (sums, words, names) if x)
         lookups = lookups_sql("metric", self._lookups())
-        _braze_source = frame.to_native()  # read by name in the statement below
+        part = "_braze_part"
+        tagged = nw.concat(
+            [rows.with_columns(nw.lit("p").alias(part)), frame.with_columns(nw.lit("s").alias(part))],
+            how="diagonal",
+        )
+        rows_columns = ", ".join(sql_name(c) for c in rows.collect_schema())
+        source_columns = ", ".join(sql_name(c) for c in frame.collect_schema())
         # Every name is quoted or one we wrote; every value is a literal we wrote.
         sql = f"""
-            WITH _p AS MATERIALIZED (SELECT * FROM _braze_rows),
+            WITH _p AS MATERIALIZED (SELECT {rows_columns} FROM _braze_both WHERE {part} = 'p'),
+            _braze_source AS (SELECT {source_columns} FROM _braze_both WHERE {part} = 's'),
             _near AS (SELECT DISTINCT campaign_id, channel, _period FROM _p WHERE NOT _regular),
             _day AS (
                 SELECT {keys}, {per_day}
@@ -677,7 +686,7 @@ class _Plan:
                 ON _pat.campaign_id = _r.campaign_id AND _pat.channel = _r.channel
                 AND _pat.variation IS NOT DISTINCT FROM _r.variation AND _pat._period = _r._period
         """  # noqa: S608
-        union: nw.LazyFrame[Any] = nw.from_native(rows.to_native().query("_braze_rows", sql))
+        union: nw.LazyFrame[Any] = nw.from_native(tagged.to_native().query("_braze_both", sql))
         return union
 
     @property
