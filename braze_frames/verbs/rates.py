@@ -28,7 +28,7 @@ nothing runs but one small query for the (channel, metric) pairs present.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -617,8 +617,13 @@ class _Plan:
         # superset: the join keys are never null there, and no key is cast on every row),
         # then their pattern rows of the irregular (campaign, channel, variation) only.
         near = ["campaign_id", "channel", "_period"]
-        ragged = frame.join(others.select(*near).unique(), on=near, how="semi").drop("_period")
-        fallback = self._patterns(self._per_day(ragged), sub).select(*columns).with_columns(*typed)
+        keys = others.select(*near).unique()
+
+        def per_day_path(keys: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+            ragged = frame.join(keys, on=near, how="semi").drop("_period")
+            return self._patterns(self._per_day(ragged), sub).select(*columns).with_columns(*typed)
+
+        fallback = _when_any(keys, per_day_path) if frame.implementation.is_polars() else per_day_path(keys)
 
         def keyed(rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
             # Joins never match null keys: the "all" rows' null variation is filled.
@@ -837,6 +842,29 @@ class _Plan:
                 exprs.append(nw.col(c).cast(nw.String()))
         # With only literals to select, some engines make one row: keep none.
         return frame.select(*exprs).head(0)
+
+
+def _when_any(
+    keys: nw.LazyFrame[Any], plan: Callable[[nw.LazyFrame[Any]], nw.LazyFrame[Any]]
+) -> nw.LazyFrame[Any]:
+    """polars: ``plan(keys)``, run at collect time only when ``keys`` has rows.
+
+    polars starts both sides of a join together, so a semi-join with keys that turn out
+    empty still scans its other side (0.45 s of 3.9 at 20M rows). Here the keys are
+    computed first, inside the caller's collect, and the plan runs only if there are any.
+    """
+    import polars as pl
+
+    schema = plan(keys).to_native().collect_schema()
+
+    def run(found: pl.DataFrame) -> pl.DataFrame:
+        if found.is_empty():
+            return pl.DataFrame(schema=schema)
+        result: pl.DataFrame = plan(nw.from_native(found.lazy())).to_native().collect()
+        return result
+
+    wrapped: nw.LazyFrame[Any] = nw.from_native(keys.to_native().map_batches(run, schema=schema))
+    return wrapped
 
 
 def _sorts_to_max_strings(frame: nw.LazyFrame[Any]) -> bool:
