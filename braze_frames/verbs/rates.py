@@ -542,8 +542,9 @@ class _Plan:
         the metrics' sums and the set's size, with no per-day aggregate of every metric
         (which costs three times the floor on DuckDB). The others (a metric null or
         missing on some days, repeated rows, a name that changed) take the per-day path,
-        on their rows only: a semi-join with their keys, which an engine skips when there
-        are none. ``"total"`` is summed from months.
+        on their rows only: a semi-join with their keys, whose scan DuckDB stops at once
+        when there are none, and which polars runs only when there are some
+        (``_when_any``). ``"total"`` is summed from months.
         """
         slots = self.slots
         sub = "month" if self.period == "total" else self.period
