@@ -521,7 +521,7 @@ def long_rows(
     if impl.is_polars():
         # One select per group, concatenated, over an input computed once (explicitly:
         # polars' own detection of the common input missed it under a join).
-        shared = computed_once(frame)
+        shared = computed_once(frame, polars=True)
         selects = [
             shared.select(
                 *index,
@@ -554,17 +554,18 @@ def _relabel(frame: nw.LazyFrame[Any], label: str, aliases: Mapping[str, str]) -
     )
 
 
-def computed_once(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+def computed_once(frame: nw.LazyFrame[Any], *, polars: bool = False) -> nw.LazyFrame[Any]:
     """The same plan, marked to be computed once however often the engine reads it.
 
     DuckDB rewrites a window over groups (``max(x) OVER (PARTITION BY ...)``) into an
     aggregate joined back, and narwhals' CTEs are inlined (``NOT MATERIALIZED``), so the
     rows under the window, and the scan under them, would be computed twice. A
-    ``MATERIALIZED`` CTE keeps them once. polars gets an explicit cache: its optimiser
-    finds common plans on its own, but not always under a join. Other engines keep the
-    plan as it is (PySpark reuses a shuffle's output where a plan repeats).
+    ``MATERIALIZED`` CTE keeps them once. With ``polars``, polars gets an explicit
+    cache: its optimiser finds common plans on its own, but missed the rates' period rows
+    under a join (the whole pass ran twice); elsewhere its own choice is kept (a cache
+    on every plan cost eager frames 6%). Other engines keep the plan as it is.
     """
-    if frame.implementation.is_polars():
+    if polars and frame.implementation.is_polars():
         cached: nw.LazyFrame[Any] = nw.from_native(frame.to_native().cache())
         return cached
     if not frame.implementation.is_duckdb():

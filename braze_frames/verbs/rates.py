@@ -583,7 +583,8 @@ class _Plan:
                 nw.col("_k").max().alias("_hi"),
                 nw.col("_c").min().alias("_clo"),
                 nw.col("_c").max().alias("_n"),
-            )
+            ),
+            polars=True,
         )
         width = 31 if sub == "month" else 7
         bits = signed_sum([(1, str(b)) for b in range(width)],
