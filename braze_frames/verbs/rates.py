@@ -431,7 +431,9 @@ class _Plan:
         if not self.control_possible:
             return rows.with_columns(nw.lit(False).alias("_ctl"))
         # The window reads the rows below it once more on some engines: compute them once.
-        return computed_once(rows).with_columns(self._control().alias("_ctl"))
+        # polars lazy: cached too, or the window's input ran twice (3.8 s against 3.5 s).
+        once = computed_once(rows, polars=not self.in_memory)
+        return once.with_columns(self._control().alias("_ctl"))
 
     def _control(self) -> nw.Expr:
         """Stage 2: whether each per-day row's variation is a control group (a window)."""
