@@ -26,8 +26,8 @@ from ._support import (
     _CliError,
     _configured,
     _print_frame,
+    _save,
     _say,
-    _write,
 )
 
 if TYPE_CHECKING:
@@ -187,9 +187,7 @@ def rates(source: Path, period: str, by: str, rate_names: tuple[str, ...], rows:
     frame = _read_source(source)
     table = bf.rates(frame, period, keys, rates=wanted or None)  # type: ignore[arg-type]
     table = _with_names(table, frame)
-    if output is not None:
-        written = _write(table, output)
-        _say(f"wrote {table.height:,} rows to {written}")
+    _save(table, output)
     if table.is_empty():
         _say(f"no rates: {source} holds none of the metrics these rates need"
              + (f" ({', '.join(wanted)})" if wanted else ""))
@@ -238,9 +236,7 @@ def reconcile(source: Path, daily: bool, window_days: int | None, offline: bool,
     details = None if offline else _details_for(frame, rest_endpoint)
     table = _reconcile(frame, summary=not daily, window_days=window_days, details=details)
     table = _with_names(table, frame)
-    if output is not None:
-        written = _write(table, output)
-        _say(f"wrote {table.height:,} rows to {written}")
+    _save(table, output)
     if table.is_empty():
         _say(f"nothing to reconcile: {source} holds no conversions with their "
              "conversions_by_send_time twins")

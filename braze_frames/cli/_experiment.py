@@ -25,10 +25,10 @@ from ._support import (
     _client,
     _CliError,
     _print_frame,
+    _save,
     _say,
     _stderr_is_terminal,
     _utc_today,
-    _write,
 )
 
 if TYPE_CHECKING:
@@ -103,8 +103,7 @@ def experiment(campaign_id: str, rate: str, baseline: str, alpha: float, source:
         frame = _fetched(campaign_id, length=length, ending_at=ending_at, start=start, end=end,
                          rest_endpoint=rest_endpoint)
     table = readout_of(frame, rate=rate, baseline=baseline, alpha=alpha)
-    if output is not None:
-        _say(f"wrote {table.height:,} rows to {_write(table, output)}")
+    _save(table, output)
     _print_readout(table, frame, rate=rate, baseline=baseline, alpha=alpha)
 
 

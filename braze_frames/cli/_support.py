@@ -206,6 +206,12 @@ def _check_output(path: Path) -> str:
     return suffix
 
 
+def _save(table: Any, output: Path | None) -> None:
+    """Write a polars result table to ``output`` when one is given, and say where (stderr)."""
+    if output is not None:
+        _say(f"wrote {table.height:,} rows to {_write(table, output)}")
+
+
 def _write(frame: Any, path: Path) -> Path:
     """Write a frame to ``path`` (.parquet or .csv); an OS error names ``path`` and exits 2.
 
