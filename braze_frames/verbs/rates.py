@@ -575,15 +575,18 @@ class _Plan:
         looked = with_lookups(per_metric, "metric", self._lookups()).filter(
             ~nw.col("_slot").is_null() & (nw.col("_c") > 0)
         )
-        rows = looked.group_by(*_UNIT, "_period").agg(
-            *(nw.when(nw.col("_slot") == k).then(nw.col("_v")).sum().alias(f"_s{k}")
-              for k in sorted(slots.values)),
-            *(nw.col(f"_w{w}").sum().alias(f"_m{w}") for w in range(slots.words)),
-            *(nw.col(c).max().alias(alias) for c, alias in self._name_sources),
-            nw.col("_k").min().alias("_lo"),
-            nw.col("_k").max().alias("_hi"),
-            nw.col("_c").min().alias("_clo"),
-            nw.col("_c").max().alias("_n"),
+        rows = computed_once(
+            looked.group_by(*_UNIT, "_period").agg(
+                *(nw.when(nw.col("_slot") == k).then(nw.col("_v")).sum().alias(f"_s{k}")
+                  for k in sorted(slots.values)),
+                *(nw.col(f"_w{w}").sum().alias(f"_m{w}") for w in range(slots.words)),
+                *(nw.col(c).max().alias(alias) for c, alias in self._name_sources),
+                nw.col("_k").min().alias("_lo"),
+                nw.col("_k").max().alias("_hi"),
+                nw.col("_c").min().alias("_clo"),
+                nw.col("_c").max().alias("_n"),
+            ),
+            polars=True,
         )
         width = 31 if sub == "month" else 7
         bits = signed_sum([(1, str(b)) for b in range(width)],
@@ -611,8 +614,6 @@ class _Plan:
     ) -> nw.LazyFrame[Any]:
         """The regular periods' pattern rows, and the per-day path's for the others."""
         typed = self._pattern_types()
-        # Read by three branches below (polars' optimiser missed it: the pass ran twice).
-        rows = computed_once(rows, polars=True)
         kept = rows.filter(regular).select(*columns).with_columns(*typed)
         others = rows.filter(~regular).select(*_UNIT, "_period")
 
