@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import narwhals.stable.v2 as nw
 import polars as pl
@@ -142,6 +143,20 @@ def test_mean_lag_recovers_the_true_lag(backend: str, lag: int) -> None:
     row = records(reconcile(tidy(bursts(lag), backend), summary=True, window_days=7))[0]
     assert row["gap"] == 0.0
     assert row["mean_lag_days"] == pytest.approx(lag, abs=1e-6)
+
+
+def test_mean_lag_of_each_series_from_shuffled_rows(backend: str) -> None:
+    # Each series' days are gathered by key (a hash group-by, not a sort): a lag must
+    # come from its own series and each count from its own day, in whatever row order.
+    lags = {("c1", "conversions"): 1, ("c2", "conversions"): 4, ("c2", "conversions1"): 2}
+    rows = []
+    for (campaign, event), lag in lags.items():
+        for r in bursts(lag):
+            metric = str(r[5]).replace("conversions", event, 1)
+            rows.append((campaign, *r[1:5], metric, r[6]))
+    random.Random(615).shuffle(rows)
+    summary = records(reconcile(tidy(rows, backend), summary=True, window_days=7))
+    assert {(r["campaign_id"], r["event"]): r["mean_lag_days"] for r in summary} == pytest.approx(lags)
 
 
 def test_mean_lag_reads_days_without_rows_as_zeros() -> None:

@@ -342,7 +342,11 @@ def _fit(
     x = x / unit
     y = y / unit
     q, c = _normal_equations(x, y)
-    p, converged = _nnls_gram(q, c, float(np.linalg.norm(y)))
+    # The unconstrained solution's positive weights guess the active set, which saves
+    # most of the one-at-a-time steps from an empty set (1.0 ms to 0.13 at W = 30). The
+    # solver's stopping test makes any guess reach the optimum; only where columns are
+    # exactly dependent may it reach another of the equally good solutions.
+    p, converged = _nnls_gram(q, c, float(np.linalg.norm(y)), start=_solve(q, c) > 0.0)
     if converged:
         fitted = np.einsum("ij,j->i", x, p)
         root_weight = 1.0 / np.sqrt(np.maximum(fitted, _MIN_VARIANCE / unit))
@@ -364,8 +368,12 @@ def _fit(
     widest = min(max_width, (k - 1) / 2.0)
     # Probing just past the widest reported interval leaves the borderline cases (an end
     # within the search's tolerance of it) to the full search, as fit_lag decides them.
-    interval = _profile_interval(q, c, yy, estimate, rss_min, allowed, probe=widest + _END_TOL,
-                                 stop_if_wider=decide)
+    probe = widest + _END_TOL
+    if decide and _wider_than(q, c, yy, p, rss_min + allowed, probe):
+        interval: tuple[float, float] | None = (estimate - probe, estimate + probe)
+    else:
+        interval = _profile_interval(q, c, yy, estimate, rss_min, allowed, probe=probe,
+                                     stop_if_wider=decide)
     if interval is None:
         status: LagStatus = "no_convergence"
     else:
@@ -478,6 +486,38 @@ def _profile_interval(
                 kept = -1
         ends.append(outside if g_out <= 0.0 else inside)
     return ends[0], ends[1]
+
+
+def _wider_than(q: FloatArray, c: FloatArray, yy: float, p: FloatArray, level: float, probe: float) -> bool:
+    """Whether a mean ``probe`` days either side of ``p``'s has RSS within ``level``, without a solve.
+
+    Any p' >= 0 with mean m bounds RSS(m) from above, so a p' within ``level`` proves m
+    inside the profile interval, which is then wider than ``probe``: the answer
+    :func:`_profile_interval` gives with ``stop_if_wider``, for a fraction of its cost
+    (its solve over the rays took 1.6 ms at W = 30). The p' tried are ``p`` plus mass at one
+    lag j beyond m, as much as moves the mean to m, each scaled to fit best: a closed
+    form for every j at once. They decide most wide intervals (88% of the probes on the
+    engines benchmark); the others are left to the solve.
+    """
+    k = c.size
+    lags = np.arange(k, dtype=np.float64)
+    mass = float(p.sum())
+    m_hat = float(lags @ p) / mass
+    qp = q @ p
+    pqp = float(p @ qp)
+    cp = float(c @ p)
+    for m in (m_hat - probe, m_hat + probe):
+        if not 0.0 < m < k - 1:
+            continue
+        j = np.flatnonzero(lags < m) if m < m_hat else np.flatnonzero(lags > m)
+        beta = mass * (m_hat - m) / (m - lags[j])
+        dqd = pqp + 2.0 * beta * qp[j] + beta * beta * q[j, j]
+        cd = cp + beta * c[j]
+        # min over a >= 0 of ||y - a X d||^2; a direction that does not help leaves ||y||^2.
+        fits = (cd > 0.0) & (dqd > 0.0)
+        if fits.any() and yy - float((cd[fits] ** 2 / dqd[fits]).max()) <= level:
+            return True
+    return False
 
 
 class _Profile:

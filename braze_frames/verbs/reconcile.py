@@ -375,38 +375,50 @@ def _mean_lags(rows: Any, today: dt.date) -> Any:
     import polars as pl
 
     keys = list(RECONCILE_KEYS)
-    ordered = rows.sort([*keys, "_day"], nulls_last=False)
-    # One pass over plain arrays: each series is a run of equal keys in the sorted rows.
-    run = ordered.select(pl.struct(keys).rle_id()).to_series().to_numpy()
-    starts = np.flatnonzero(np.diff(run, prepend=-1)) if len(run) else np.zeros(0, dtype=np.int64)
-    ends = np.append(starts[1:], len(run)) if len(run) else starts
-    days = ordered.get_column("_day").to_numpy()
-    conversions = ordered.get_column("by_conversion_date").cast(pl.Float64).fill_null(np.nan).to_numpy()
-    sends = ordered.get_column("by_send_date").cast(pl.Float64).fill_null(np.nan).to_numpy()
-    windows = ordered.get_column("window_days").to_numpy()
+    # Each series' days as lists, by a hash group-by: sorting the rows by their four text
+    # keys instead took 1.6 s at 2M rows. Each day has its own slot below, so the lists
+    # need no order.
+    series = rows.group_by(keys).agg(
+        pl.col("_day"),
+        pl.col("by_conversion_date").cast(pl.Float64).fill_null(np.nan),
+        pl.col("by_send_date").cast(pl.Float64).fill_null(np.nan),
+        pl.col("window_days").first(),
+        pl.col("_day").min().alias("_first"),
+        pl.col("_day").max().alias("_last"),
+    )
+    sizes = series.get_column("_day").list.len()
+    ends = sizes.cum_sum().to_numpy()
+    starts = ends - sizes.to_numpy()
+    days = series.get_column("_day").explode().to_numpy()
+    conversions = series.get_column("by_conversion_date").explode().to_numpy()
+    sends = series.get_column("by_send_date").explode().to_numpy()
     today_number = (today - dt.date(1970, 1, 1)).days
     lags: list[float | None] = []
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        here = days[start:end]
-        first, last = int(here[0]), int(here[-1])
+    bounds = zip(
+        starts.tolist(), ends.tolist(), series.get_column("_first").to_list(),
+        series.get_column("_last").to_list(), series.get_column("window_days").to_list(), strict=True,
+    )
+    for start, end, first, last, window in bounds:
         size = last - first + 1
         # Days without any row count as zeros on both sides (lag.fit_lag's convention).
         conversion = np.zeros(size)
         by_send = np.zeros(size)
-        conversion[here - first] = conversions[start:end]
-        by_send[here - first] = sends[start:end]
-        window = int(windows[start])
+        here = days[start:end] - first
+        conversion[here] = conversions[start:end]
+        by_send[here] = sends[start:end]
         gap = today_number - last
         tail = max(0, window + 1 - gap) if gap >= 1 else window + 1
-        usable = np.concatenate([conversion, by_send])
         # Negative or infinite counts are not conversions: no lag rather than an error.
-        if window > MAX_WINDOW_DAYS or bool(np.any(usable < 0)) or bool(np.any(np.isinf(usable))):
+        if window > MAX_WINDOW_DAYS or _not_counts(conversion) or _not_counts(by_send):
             lags.append(None)
             continue
         lags.append(mean_lag(conversion, by_send, window, exclude_tail=min(tail, size)))
-    return ordered.select(keys)[pl.Series(starts, dtype=pl.Int64)].with_columns(
-        pl.Series("mean_lag_days", lags, dtype=pl.Float64)
-    )
+    return series.select(*keys, pl.Series("mean_lag_days", lags, dtype=pl.Float64))
+
+
+def _not_counts(values: Any) -> bool:
+    """Whether any value is negative or infinite (NaN, a missing side, is a count's absence)."""
+    return bool((values < 0.0).any() or (values == float("inf")).any())
 
 
 def _as_plan(out: Any, detail: nw.LazyFrame[Any], source: Source) -> nw.LazyFrame[Any]:
