@@ -236,6 +236,27 @@ def test_missing_days_drop_the_equations_that_need_them() -> None:
         assert fit.mean == pytest.approx(full.mean, abs=0.1)
 
 
+def test_missing_sends_at_the_edges_and_in_runs() -> None:
+    # Each missing send day drops the W + 1 conversion days it shifts into, counted by
+    # hand: runs overlap, and a gap in the first W days drops fewer.
+    c, b = _bursty_series(2, 60, GEOMETRIC_3)
+    b_gaps = b.copy()
+    b_gaps[[0, 20, 21, 59]] = np.nan
+    # Days 3..59 are fitted; day 0 drops day 3, days 20-21 drop 20-24, day 59 drops 59.
+    assert fit_lag(c, b_gaps, 3).days_used == 57 - 1 - 5 - 1
+
+
+def test_counts_in_a_strided_array_read_as_their_own_days() -> None:
+    # The design is a view that steps through the sends: a strided input must give the
+    # same fit as its contiguous copy.
+    c, b = _bursty_series(2, 60, GEOMETRIC_3)
+    wide = np.zeros((60, 2))
+    wide[:, 0] = b
+    strided = wide[:, 0]
+    assert not strided.flags.c_contiguous
+    assert fit_lag(c, strided, 3) == fit_lag(c, b.copy(), 3)
+
+
 def test_leading_missing_days_change_nothing() -> None:
     c, b = _bursty_series(3, 50, GEOMETRIC_3)
     padded = fit_lag([None] * 7 + c.tolist(), [None] * 7 + b.tolist(), 3)
