@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
+from typing import Any
 
 import narwhals.stable.v2 as nw
 import polars as pl
@@ -217,8 +219,15 @@ _CONVERSION_NAMES = ["conversions", "conversions_by_send_time", "conversions2",
                      "conversions2_by_send_time", "conversions10_by_send_time", "sent"]
 
 
+_ANY_FLOAT = st.one_of(st.none(), st.floats(allow_infinity=False), st.sampled_from([0.1, 0.2, -0.0]))
+#: Counts as Braze gives them, and the odd NaN: sums that do not depend on their order.
+_COUNTS = st.one_of(
+    st.none(), st.just(math.nan), st.integers(0, 10_000).map(float), st.sampled_from([0.1, 0.2])
+)
+
+
 @st.composite
-def conversion_frames(draw: st.DrawFn) -> pl.DataFrame:
+def conversion_frames(draw: st.DrawFn, values: st.SearchStrategy[float | None] = _ANY_FLOAT) -> pl.DataFrame:
     """Polars tidy frames with any floats (NaN, fractions, nulls) and repeated keys."""
     row = st.tuples(
         st.sampled_from(["c2", "c1", None]),
@@ -227,10 +236,71 @@ def conversion_frames(draw: st.DrawFn) -> pl.DataFrame:
         st.sampled_from(["v1", None, "a-variation"]),
         st.just(None),
         st.sampled_from(_CONVERSION_NAMES),
-        st.one_of(st.none(), st.floats(allow_infinity=False), st.sampled_from([0.1, 0.2, -0.0])),
+        values,
     )
     rows = draw(st.lists(row, min_size=1, max_size=40))
     return tidy(rows, "polars")
+
+
+@st.composite
+def conversion_series(draw: st.DrawFn) -> pl.DataFrame:
+    """Dense series: two campaigns x two events x eight days, each side a count, a null
+    or no row (no NaN: one spoils a whole series' sums, and conversion_frames brings them)."""
+    side = st.one_of(st.integers(0, 10_000).map(float), st.sampled_from([0.1, 0.2]), st.none(),
+                     st.just("no row"))
+    rows = []
+    for campaign in ("c1", "c2"):
+        for event in ("conversions", "conversions1"):
+            for i in range(8):
+                for metric in (event, f"{event}_by_send_time"):
+                    value = draw(side)
+                    if value != "no row":
+                        rows.append((campaign, DAY0 + dt.timedelta(days=i), "all", None, None, metric, value))
+    if not rows:
+        rows.append(("c1", DAY0, "all", None, None, "conversions", 1.0))
+    return tidy(rows, "polars")
+
+
+@given(df=st.one_of(conversion_series(), conversion_frames(_COUNTS)), window=st.integers(1, 5))
+def test_summary_totals_are_the_plain_reading_of_the_detail(df: pl.DataFrame, window: int) -> None:
+    # SPEC 6 read by hand from the detail's own rows, per series: totals over the days
+    # with both sides, the others counted, and the edge sums of the first/last W days.
+    if not df.get_column("metric").cast(pl.String).str.starts_with("conversions").any():
+        return
+    detail = reconcile(df).to_dicts()
+    summary = reconcile(df, summary=True, window_days=window).to_dicts()
+    keys = ("campaign_id", "channel", "variation", "event")
+    by_series: dict[tuple[object, ...], list[dict[str, Any]]] = {}
+    for row in detail:
+        by_series.setdefault(tuple(row[k] for k in keys), []).append(row)
+    assert len(summary) == len(by_series)
+    for got in summary:
+        days = by_series[tuple(got[k] for k in keys)]
+        both = [d for d in days if d["by_conversion_date"] is not None and d["by_send_date"] is not None]
+        first, last = min(d["date"] for d in days), max(d["date"] for d in days)
+        expected_conversion = sum(d["by_conversion_date"] for d in both) if both else None
+        expected_send = sum(d["by_send_date"] for d in both) if both else None
+        head = sum(d["by_conversion_date"] for d in both if (d["date"] - first).days < window)
+        tail = sum(d["by_send_date"] for d in both if (last - d["date"]).days < window)
+        assert (got["first_date"], got["last_date"]) == (first, last)
+        assert got["days_missing_a_side"] == len(days) - len(both) - sum(
+            d["by_conversion_date"] is None and d["by_send_date"] is None for d in days
+        )
+        for name, value in (("by_conversion_date", expected_conversion), ("by_send_date", expected_send)):
+            assert _same_float(got[name], value), (name, got[name], value)
+        gap = got["gap"]
+        if gap is not None and not math.isnan(gap):  # a NaN count leaves no bound to read
+            edge = head if gap >= 0 else tail
+            assert _same_float(got["edge_bound"], edge), (got["edge_bound"], head, tail)
+
+
+def _same_float(got: object, expected: float | None) -> bool:
+    if expected is None or got is None:
+        return got is expected
+    assert isinstance(got, float)
+    if math.isnan(expected) or math.isnan(got):
+        return math.isnan(expected) and math.isnan(got)
+    return got == pytest.approx(expected, rel=1e-9, abs=1e-300)
 
 
 @given(df=conversion_frames())
