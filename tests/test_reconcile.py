@@ -220,7 +220,8 @@ _CONVERSION_NAMES = ["conversions", "conversions_by_send_time", "conversions2",
 
 
 _ANY_FLOAT = st.one_of(st.none(), st.floats(allow_infinity=False), st.sampled_from([0.1, 0.2, -0.0]))
-#: Counts as Braze gives them, and the odd NaN: sums that do not depend on their order.
+#: Counts as Braze gives them, and the odd NaN: sums that do not depend on their order
+#: beyond rounding.
 _COUNTS = st.one_of(
     st.none(), st.just(math.nan), st.integers(0, 10_000).map(float), st.sampled_from([0.1, 0.2])
 )
