@@ -37,6 +37,7 @@ from ._common import (
     give_back,
     plan_input,
     sort_keys,
+    sql_name,
     string_keys,
     table_of_frame,
 )
@@ -285,33 +286,36 @@ def _summary(
     """The summary, computed in memory from the detail's series (polars), then as a plan again."""
     import polars as pl
 
-    if detail.implementation.is_polars():
-        # polars gathers the series in the detail's own query, so the daily rows are not
-        # held as a frame of their own (the same time at 2M rows, without that copy).
-        rows = detail.to_native()
-    else:
-        rows = pl.from_arrow(detail.collect().to_arrow())
-    assert isinstance(rows, (pl.DataFrame, pl.LazyFrame))
-    text = ["campaign_id", "campaign_name", "channel", "variation", "variation_name", "event"]
     keys = list(RECONCILE_KEYS)
     # One hash group-by gathers each series' days; the totals and the mean lag are then read
     # from those arrays (_series_sums). A join, two windows and a group-by over every row
     # took 0.9 s at 2M rows, and sorting them for the fits another 1.6 s.
-    series = (
-        rows.lazy()
-        .with_columns(pl.col(text).cast(pl.String), pl.col("date").cast(pl.Date))
-        .group_by(keys)
-        .agg(
-            pl.col("campaign_name").max(),
-            pl.col("variation_name").max(),
-            pl.col("date").min().alias("first_date"),
-            pl.col("date").max().alias("last_date"),
-            pl.col("date").cast(pl.Int32).alias("_day"),
-            pl.col("by_conversion_date").cast(pl.Float64),
-            pl.col("by_send_date").cast(pl.Float64),
+    if detail.implementation.is_duckdb():
+        series = _duckdb_series(detail.to_native())
+    else:
+        if detail.implementation.is_polars():
+            # polars gathers the series in the detail's own query, so the daily rows are
+            # not held as a frame of their own (the same time at 2M rows, without that copy).
+            rows = detail.to_native()
+        else:
+            rows = pl.from_arrow(detail.collect().to_arrow())
+        assert isinstance(rows, (pl.DataFrame, pl.LazyFrame))
+        text = ["campaign_id", "campaign_name", "channel", "variation", "variation_name", "event"]
+        series = (
+            rows.lazy()
+            .with_columns(pl.col(text).cast(pl.String), pl.col("date").cast(pl.Date))
+            .group_by(keys)
+            .agg(
+                pl.col("campaign_name").max(),
+                pl.col("variation_name").max(),
+                pl.col("date").min().alias("first_date"),
+                pl.col("date").max().alias("last_date"),
+                pl.col("date").cast(pl.Int32).alias("_day"),
+                pl.col("by_conversion_date").cast(pl.Float64),
+                pl.col("by_send_date").cast(pl.Float64),
+            )
+            .collect()
         )
-        .collect()
-    )
     campaigns = series.get_column("campaign_id").unique().to_list()
     if behaviours is not None and None in behaviours and len(campaigns) > 1:
         msg = (
@@ -365,6 +369,43 @@ def _summary(
         pl.col("mean_lag_days").cast(pl.Float64),
     ).sort(keys, nulls_last=False)
     return _as_plan(out, detail, source)
+
+
+def _duckdb_series(relation: Any) -> Any:
+    """The series' days gathered by DuckDB itself (a ``list`` aggregate), as polars.
+
+    One row per series crosses into polars instead of one per series and day: 1.35 s
+    against 1.8 s for collecting the 2.2M daily rows and grouping them in polars. Each
+    day is one struct in one list, so the day and its two sides cannot come apart; the
+    struct's fields become the three lists ``_series_sums`` reads, sharing its offsets.
+    """
+    import polars as pl
+    import pyarrow as pa
+
+    text = ("campaign_id", "campaign_name", "channel", "variation", "variation_name", "event")
+    as_text = {name: f"CAST({sql_name(name)} AS VARCHAR)" for name in text}
+    day = "CAST(date AS DATE)"
+    keys = ", ".join(as_text[k] for k in RECONCILE_KEYS)
+    selected = ", ".join(f"{as_text[k]} AS {sql_name(k)}" for k in RECONCILE_KEYS)
+    aggregates = (
+        f"{selected}, max({as_text['campaign_name']}) AS campaign_name, "
+        f"max({as_text['variation_name']}) AS variation_name, "
+        f"min({day}) AS first_date, max({day}) AS last_date, "
+        f"list(struct_pack(d := CAST({day} - DATE '1970-01-01' AS INTEGER), "
+        "c := CAST(by_conversion_date AS DOUBLE), s := CAST(by_send_date AS DOUBLE))) AS _days"
+    )
+    table = relation.aggregate(aggregates, keys).to_arrow_table()
+    days = table.column("_days").combine_chunks()
+    lists = {
+        name: pa.ListArray.from_arrays(days.offsets, days.values.field(field))
+        for name, field in (("_day", "d"), ("by_conversion_date", "c"), ("by_send_date", "s"))
+    }
+    frame = pl.from_arrow(table.drop_columns(["_days"]))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.with_columns(
+        pl.col(list(text)).cast(pl.String),
+        *(pl.Series(name, values) for name, values in lists.items()),
+    )
 
 
 def _series_sums(series: Any, today: dt.date) -> dict[str, Any]:
