@@ -13,7 +13,8 @@ their running difference, and a summary says whether the gap is what the window 
 explain and estimates the mean conversion lag (``lag.py``).
 
 The daily detail is one plan on every engine (nothing runs until the caller collects); the
-summary collects that detail, which is small (one row per series and day), because the
+summary collects that detail, which is small (one row per series and day), gathered into
+one row of day lists per series (by the engine itself on polars and DuckDB), because the
 mean lag is a fit per series that no engine runs (SPEC section 10).
 """
 
