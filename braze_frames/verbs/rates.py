@@ -399,9 +399,7 @@ class _Plan:
             *(nw.when(~nw.col("value").is_null()).then(nw.col(f"_w{w}")).sum().alias(f"_m{w}")
               for w in range(slots.words)),
         ]
-        names = {"_cn": "campaign_name"} if self.with_campaign else {}
-        if self.with_variation:
-            names["_vn"] = "variation_name"
+        names = {alias: column for column, alias in self._name_sources}
         marked = with_lookups(frame, "metric", self._lookups())
         if names and _sorts_to_max_strings(marked):
             # PySpark takes the max of a string by sorting every row (SortAggregate): group
@@ -594,10 +592,9 @@ class _Plan:
         regular = (nw.col("_lo") == nw.col("_hi")) & (nw.col("_clo") == nw.col("_n")) & (bits == nw.col("_n"))
         columns = [*_UNIT, "_period", *self._words, *(f"_s{k}" for k in sorted(slots.values)),
                    *self.name_columns, "_n"]
-        typed = self._pattern_types()
         if frame.implementation.is_duckdb():
             both = self._duckdb_union(rows.with_columns(regular.alias("_regular")), frame, columns)
-            both = both.with_columns(*typed)
+            both = both.with_columns(*self._pattern_types())
         else:
             both = self._union(rows, regular, frame, columns, sub)
         if self.period != "total":

@@ -430,8 +430,11 @@ def _series_sums(series: Any, today: dt.date) -> dict[str, Any]:
     conversions = conversion.to_numpy()  # NaN where null: the fit reads it as no count
     sends = send.to_numpy()
     windows = series.get_column("window_days").to_numpy()
-    first = np.repeat(series.get_column("_day").list.min().to_numpy(), sizes)
-    last = np.repeat(series.get_column("_day").list.max().to_numpy(), sizes)
+    # Each series' first and last days are the group-by's first_date and last_date.
+    firsts = series.get_column("first_date").cast(pl.Int32).to_numpy()
+    lasts = series.get_column("last_date").cast(pl.Int32).to_numpy()
+    first = np.repeat(firsts, sizes)
+    last = np.repeat(lasts, sizes)
     window = np.repeat(windows, sizes)
     both = has_conversion & has_send
 
@@ -449,24 +452,26 @@ def _series_sums(series: Any, today: dt.date) -> dict[str, Any]:
         "_head": pl.Series(total(np.where(head, conversions, 0.0)), dtype=pl.Float64),
         "_tail": pl.Series(total(np.where(tail, sends, 0.0)), dtype=pl.Float64),
         "mean_lag_days": pl.Series(
-            _mean_lags(days, conversions, sends, starts, sizes, windows, today), dtype=pl.Float64
+            _mean_lags(days, conversions, sends, (starts, starts + sizes, firsts, lasts, windows), today),
+            dtype=pl.Float64,
         ),
     }
 
 
 def _mean_lags(
-    days: Any, conversions: Any, sends: Any, starts: Any, sizes: Any, windows: Any, today: dt.date
+    days: Any, conversions: Any, sends: Any, bounds: tuple[Any, ...], today: dt.date
 ) -> list[float | None]:
-    """``mean_lag_days`` per series: the deconvolution fit on its consecutive days."""
+    """``mean_lag_days`` per series: the deconvolution fit on its consecutive days.
+
+    ``bounds`` holds one array per field, one entry per series: where its rows start and
+    end in the flat arrays, its first and last day, and its window.
+    """
     import numpy as np
 
     today_number = (today - dt.date(1970, 1, 1)).days
     lags: list[float | None] = []
-    for start, size, window in zip(starts.tolist(), sizes.tolist(), windows.tolist(), strict=True):
-        end = start + size
+    for start, end, first, last, window in zip(*(b.tolist() for b in bounds), strict=True):
         here = days[start:end]
-        first = int(here.min())
-        last = int(here.max())
         span = last - first + 1
         # Days without any row count as zeros on both sides (lag.fit_lag's convention); each
         # day has its own slot, so the rows' order does not matter.
