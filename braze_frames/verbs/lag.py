@@ -217,6 +217,26 @@ def _fit_lag(
     decide: bool,
 ) -> LagFit:
     """``fit_lag``; with ``decide``, a wide interval is not searched to its ends (``mean_lag``)."""
+    c_all, b_all, w, tail = _checked(by_conversion, by_send, window_days, exclude_tail, level, max_width)
+    days = _usable_days(c_all, b_all, w, tail)
+    if isinstance(days, LagFit):
+        return days
+    x = _design(b_all, w)[days.usable]
+    y = c_all[w:][days.usable]
+    if not (y.any() and x.any()):
+        return LagFit(None, "no_conversions", days_used=days.count, tail_excluded=days.tail_excluded)
+    fitted = _two_step_fit(x, y)
+    if fitted is None:
+        return LagFit(None, "no_convergence", days_used=days.count, tail_excluded=days.tail_excluded)
+    return _verdict(*fitted, days_used=days.count, tail_excluded=days.tail_excluded, level=level,
+                    max_width=max_width, decide=decide)
+
+
+def _checked(
+    by_conversion: DailyCounts, by_send: DailyCounts, window_days: int, exclude_tail: int, level: float,
+    max_width: float,
+) -> tuple[FloatArray, FloatArray, int, int]:
+    """The two series as arrays, W and the tail, after every argument check ``fit_lag`` makes."""
     c_all = _series(by_conversion, "by_conversion")
     b_all = _series(by_send, "by_send")
     if c_all.shape != b_all.shape:
@@ -233,16 +253,32 @@ def _fit_lag(
     if not max_width > 0.0:
         msg = f"max_width must be positive, not {max_width!r}"
         raise ValueError(msg)
+    return c_all, b_all, w, tail
 
+
+@dataclass(frozen=True, slots=True)
+class _UsableDays:
+    """Which days the fit uses: ``usable[i]`` for day ``i + W``."""
+
+    usable: BoolArray
+    count: int
+    tail_excluded: int
+
+
+def _design(b_all: FloatArray, w: int) -> FloatArray:
+    # Row i is day j = i + W and column l holds B_{j-l}: a read-only view that steps back a
+    # day per column, nothing is copied yet (sliding_window_view costs 4x as much to set up).
+    step = b_all.strides[0]
+    return np.lib.stride_tricks.as_strided(b_all[w:], shape=(b_all.size - w, w + 1), strides=(step, -step),
+                                           writeable=False)
+
+
+def _usable_days(c_all: FloatArray, b_all: FloatArray, w: int, tail: int) -> _UsableDays | LagFit:
+    """The days with C and all W + 1 sends present, less the growing tail; a LagFit if too few."""
     k = w + 1
     min_days = k + _EXTRA_DAYS
     if c_all.size < k:
         return LagFit(None, "too_few_days")
-    # Row i is day j = i + W and column l holds B_{j-l}: a read-only view that steps back a
-    # day per column, nothing is copied yet (sliding_window_view costs 4x as much to set up).
-    step = b_all.strides[0]
-    design = np.lib.stride_tricks.as_strided(b_all[w:], shape=(b_all.size - w, k), strides=(step, -step),
-                                             writeable=False)
     target = c_all[w:]
     missing = ~np.isfinite(b_all)
     if missing.any():
@@ -263,11 +299,7 @@ def _fit_lag(
     n = int(usable.sum())
     if n < min_days:
         return LagFit(None, "too_few_days", days_used=n, tail_excluded=tail_excluded)
-    x = design[usable]
-    y = target[usable]
-    if not (y.any() and x.any()):
-        return LagFit(None, "no_conversions", days_used=n, tail_excluded=tail_excluded)
-    return _fit(x, y, level=level, max_width=max_width, tail_excluded=tail_excluded, decide=decide)
+    return _UsableDays(usable, n, tail_excluded)
 
 
 def nnls(a: ArrayLike, b: ArrayLike, *, max_iter: int | None = None) -> tuple[FloatArray, float]:
@@ -343,10 +375,8 @@ def _days(value: int, name: str) -> int:
     return int(value)
 
 
-def _fit(
-    x: FloatArray, y: FloatArray, *, level: float, max_width: float, tail_excluded: int, decide: bool
-) -> LagFit:
-    n, k = x.shape
+def _two_step_fit(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray, float, FloatArray] | None:
+    """The quasi-Poisson fit: ``q, c, y'y`` of the weighted problem and its weights; None if unsolved."""
     # One common unit keeps the normal equations near 1 whatever the campaign's size.
     unit = max(float(y.max()), float(x.max()))
     x = x / unit
@@ -357,29 +387,35 @@ def _fit(
     # solver's stopping test makes any guess reach the optimum; only where columns are
     # exactly dependent may it reach another of the equally good solutions.
     p, converged = _nnls_gram(q, c, float(np.linalg.norm(y)), start=_solve(q, c) > 0.0)
-    if converged:
-        fitted = np.einsum("ij,j->i", x, p)
-        root_weight = 1.0 / np.sqrt(np.maximum(fitted, _MIN_VARIANCE / unit))
-        x = x * root_weight[:, None]
-        y = y * root_weight
-        q, c = _normal_equations(x, y)
-        yy = float(y @ y)
-        p, converged = _nnls_gram(q, c, math.sqrt(yy), start=p > 0.0)
     if not converged:
-        return LagFit(None, "no_convergence", days_used=n, tail_excluded=tail_excluded)
+        return None
+    fitted = np.einsum("ij,j->i", x, p)
+    root_weight = 1.0 / np.sqrt(np.maximum(fitted, _MIN_VARIANCE / unit))
+    x = x * root_weight[:, None]
+    y = y * root_weight
+    q, c = _normal_equations(x, y)
+    yy = float(y @ y)
+    p, converged = _nnls_gram(q, c, math.sqrt(yy), start=p > 0.0)
+    return (q, c, yy, p) if converged else None
+
+
+def _verdict(
+    q: FloatArray, c: FloatArray, yy: float, p: FloatArray, *, days_used: int, tail_excluded: int,
+    level: float, max_width: float, decide: bool,
+) -> LagFit:
+    """The LagFit of the weighted fit ``p``: its mean, and whether its profile interval is narrow."""
+    n, k = days_used, c.size
     mass = float(p.sum())
     if mass <= 0.0:
         return LagFit(None, "no_conversions", days_used=n, tail_excluded=tail_excluded)
     distribution = p / mass
     estimate = float(np.arange(k) @ distribution)
     rss_min = _rss(q, c, yy, p)
-    df = n - int(np.count_nonzero(p))
-    allowed = _t_quantile((1.0 + level) / 2.0, df) ** 2 * rss_min / df + _ROUNDING * yy
-    widest = min(max_width, (k - 1) / 2.0)
-    # Probing just past the widest reported interval leaves the borderline cases (an end
-    # within the search's tolerance of it) to the full search, as fit_lag decides them.
+    allowed = _allowed(rss_min, yy, n - int(np.count_nonzero(p)), level)
+    widest = _widest(max_width, k)
     probe = widest + _END_TOL
-    if decide and _wider_than(q, c, yy, p, rss_min + allowed, probe):
+    if decide and _wider_than(q[None], c[None], np.array([yy]), p[None], np.array([rss_min + allowed]),
+                              probe)[0]:
         interval: tuple[float, float] | None = (estimate - probe, estimate + probe)
     else:
         interval = _profile_interval(q, c, yy, estimate, rss_min, allowed, probe=probe,
@@ -399,6 +435,17 @@ def _fit(
         days_used=n,
         tail_excluded=tail_excluded,
     )
+
+
+def _allowed(rss_min: float, yy: float, df: int, level: float) -> float:
+    """How far above ``rss_min`` the profile interval reaches: ``F * s**2``, plus rounding."""
+    return _t_quantile((1.0 + level) / 2.0, df) ** 2 * rss_min / df + _ROUNDING * yy
+
+
+def _widest(max_width: float, k: int) -> float:
+    # Probes go _END_TOL past this, leaving the borderline cases (an end within the
+    # search's tolerance of it) to the full search, as fit_lag decides them.
+    return min(max_width, (k - 1) / 2.0)
 
 
 def _normal_equations(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -498,7 +545,9 @@ def _profile_interval(
     return ends[0], ends[1]
 
 
-def _wider_than(q: FloatArray, c: FloatArray, yy: float, p: FloatArray, level: float, probe: float) -> bool:
+def _wider_than(
+    q: FloatArray, c: FloatArray, yy: FloatArray, p: FloatArray, level: FloatArray, probe: float
+) -> BoolArray:
     """Whether a mean ``probe`` days either side of ``p``'s has RSS within ``level``, without a solve.
 
     Any p' >= 0 with mean m bounds RSS(m) from above, so a p' within ``level`` proves m
@@ -508,26 +557,33 @@ def _wider_than(q: FloatArray, c: FloatArray, yy: float, p: FloatArray, level: f
     lag j beyond m, as much as moves the mean to m, each scaled to fit best: a closed
     form for every j at once. They decide most wide intervals (88% of the probes on the
     engines benchmark); the others are left to the solve.
+
+    The arguments are stacks, one problem per row (``q`` is S x k x k, ``yy`` and
+    ``level`` hold S values), so that many series are decided in one go.
     """
-    k = c.size
+    k = c.shape[1]
     lags = np.arange(k, dtype=np.float64)
-    mass = float(p.sum())
-    m_hat = float(lags @ p) / mass
-    qp = q @ p
-    pqp = float(p @ qp)
-    cp = float(c @ p)
-    for m in (m_hat - probe, m_hat + probe):
-        if not 0.0 < m < k - 1:
-            continue
-        j = np.flatnonzero(lags < m) if m < m_hat else np.flatnonzero(lags > m)
-        beta = mass * (m_hat - m) / (m - lags[j])
-        dqd = pqp + 2.0 * beta * qp[j] + beta * beta * q[j, j]
-        cd = cp + beta * c[j]
-        # min over a >= 0 of ||y - a X d||^2; a direction that does not help leaves ||y||^2.
-        fits = (cd > 0.0) & (dqd > 0.0)
-        if fits.any() and yy - float((cd[fits] ** 2 / dqd[fits]).max()) <= level:
-            return True
-    return False
+    mass = p.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m_hat = (p @ lags) / mass
+    qp = np.matmul(q, p[:, :, None])[:, :, 0]
+    pqp = np.einsum("ij,ij->i", p, qp)[:, None]
+    cp = np.einsum("ij,ij->i", c, p)[:, None]
+    q_jj = np.diagonal(q, axis1=1, axis2=2)
+    wide = np.zeros(c.shape[0], dtype=bool)
+    for side in (-1.0, 1.0):
+        m = (m_hat + side * probe)[:, None]
+        beyond = (lags < m) if side < 0 else (lags > m)
+        beyond &= (m > 0.0) & (m < k - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta = np.where(beyond, mass[:, None] * (m_hat[:, None] - m) / (m - lags), 0.0)
+            dqd = pqp + 2.0 * beta * qp + beta * beta * q_jj
+            cd = cp + beta * c
+            # min over a >= 0 of ||y - a X d||^2; a direction that does not help leaves ||y||^2.
+            fits = beyond & (cd > 0.0) & (dqd > 0.0)
+            gain = np.where(fits, cd * cd / dqd, -np.inf).max(axis=1)
+        wide |= fits.any(axis=1) & (yy - gain <= level)
+    return wide
 
 
 class _Profile:

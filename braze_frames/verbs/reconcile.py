@@ -43,8 +43,9 @@ from ._common import (
     table_of_frame,
 )
 from ._fast import reconcile_detail_sorted
+from ._lag_many import mean_lags
 from .canvas_reconcile import canvas_reconcile
-from .lag import MAX_WINDOW_DAYS, mean_lag
+from .lag import MAX_WINDOW_DAYS
 
 __all__ = [
     "DEFAULT_WINDOW_DAYS",
@@ -470,6 +471,8 @@ def _mean_lags(
 
     today_number = (today - dt.date(1970, 1, 1)).days
     lags: list[float | None] = []
+    cases: list[tuple[Any, Any, int, int]] = []
+    fitted: list[int] = []
     for start, end, first, last, window in zip(*(b.tolist() for b in bounds), strict=True):
         here = days[start:end]
         span = last - first + 1
@@ -481,11 +484,15 @@ def _mean_lags(
         by_send[here - first] = sends[start:end]
         gap = today_number - last
         tail = max(0, window + 1 - gap) if gap >= 1 else window + 1
+        lags.append(None)
         # Negative or infinite counts are not conversions: no lag rather than an error.
-        if window > MAX_WINDOW_DAYS or _not_counts(conversion) or _not_counts(by_send):
-            lags.append(None)
-            continue
-        lags.append(mean_lag(conversion, by_send, window, exclude_tail=min(tail, span)))
+        if window <= MAX_WINDOW_DAYS and not (_not_counts(conversion) or _not_counts(by_send)):
+            fitted.append(len(lags) - 1)
+            cases.append((conversion, by_send, window, min(tail, span)))
+    # The fits run together (thousands of small solves: one at a time, numpy's cost per
+    # call would outweigh their arithmetic); the answers are mean_lag's.
+    for at, lag in zip(fitted, mean_lags(cases), strict=True):
+        lags[at] = lag
     return lags
 
 
