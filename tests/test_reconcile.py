@@ -10,8 +10,9 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from _support_frames import assert_same, one, records, tidy, tidy_rows
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from braze_frames import TidyFrameError
@@ -508,3 +509,65 @@ def test_pandas_polars_lazy_and_duckdb_agree(
         assert_same(got, expected)
     finally:
         con.close()
+
+
+conversion_metrics = st.sampled_from(
+    ["conversions", "conversions_by_send_time", "conversions1", "conversions1_by_send_time",
+     # not conversion metrics, two of them with the prefix
+     "conversions_x", "conversions_by_send_time_by_send_time", "sent"]
+)
+messy_value = st.one_of(st.none(), st.just(math.nan), st.integers(0, 40).map(float))
+
+
+@settings(max_examples=40)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["c1", "c2"]),
+            st.sampled_from(["Spring", "Spring (renamed)"]),
+            st.integers(0, 12),
+            st.sampled_from(["email", "ios_push"]),
+            conversion_metrics,
+            messy_value,
+        ),
+        max_size=80,
+    ),
+    window=st.integers(1, 6),
+)
+@example(
+    rows=[("c1", "Spring", 0, "email", "conversions", math.nan),
+          ("c1", "Spring", 0, "email", "conversions_by_send_time", 2.0),
+          ("c1", "Spring", 1, "email", "conversions", 1.0),
+          ("c1", "Spring (renamed)", 1, "email", "conversions", 4.0),
+          ("c1", "Spring", 1, "email", "conversions_by_send_time", None),
+          ("c1", "Spring", 3, "email", "conversions_by_send_time", 3.0),
+          ("c1", "Spring", 2, "email", "conversions_x", 5.0),
+          ("c1", "Spring", 3, "email", "conversions_by_send_time_by_send_time", 7.0)],
+    window=2,
+)
+def test_duckdb_summary_adds_up_days_as_polars_does(
+    rows: list[tuple[str, str, int, str, str, float | None]], window: int
+) -> None:
+    # DuckDB gathers each series' rows and numpy adds up their days (reconcile._daily_sums);
+    # polars adds up the days first. Repeated rows on a day (a campaign renamed mid-day),
+    # NaN and null values and one-sided days must come out the same, NaN kept apart from null.
+    import duckdb
+
+    frame = pl.DataFrame(
+        [(cid, name, DAY0 + dt.timedelta(days=i), channel, "v1", "A", metric, value)
+         for cid, name, i, channel, metric, value in rows],
+        schema={"campaign_id": pl.String, "campaign_name": pl.String, "date": pl.Date, "channel": pl.String,
+                "variation": pl.String, "variation_name": pl.String, "metric": pl.String,
+                "value": pl.Float64},
+        orient="row",
+    )
+    expected = reconcile(frame.lazy(), summary=True, window_days=window, as_of="2024-09-01").collect()
+    con = duckdb.connect()
+    try:
+        got = reconcile(con.from_arrow(frame.to_arrow()), summary=True, window_days=window,
+                        as_of="2024-09-01").pl()
+    finally:
+        con.close()
+    assert got.columns == expected.columns
+    assert got.height == expected.height
+    assert_frame_equal(got, expected, check_exact=False)
