@@ -348,7 +348,9 @@ def _summary(
                 "event_name": pl.String},
         orient="row",
     )
-    series = series.join(setting, on=["campaign_id", "event"], how="left", nulls_equal=True)
+    # The series keep their order: ``days`` is aligned with it.
+    series = series.join(setting, on=["campaign_id", "event"], how="left", nulls_equal=True,
+                         maintain_order="left")
     totals = series.with_columns(**_series_sums(series, days, today))
     has = pl.col("_n_both") > 0
     conversion = pl.when(has).then(pl.col("_conversion"))
