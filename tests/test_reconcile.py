@@ -10,10 +10,10 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 from _support_frames import assert_same, one, records, tidy, tidy_rows
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from braze_frames import TidyFrameError
 from braze_frames.verbs.reconcile import day_number, reconcile
