@@ -166,3 +166,21 @@ def test_lockstep_lawson_hanson_is_the_one_at_a_time_solver() -> None:
             x_one, converged_one = _lawson_hanson(qs[i], cs[i], 1e-10, cap, starts[i])
             assert converged[i] == converged_one
             np.testing.assert_allclose(x[i], x_one, rtol=1e-7, atol=1e-9)
+
+
+def test_a_singular_system_in_the_stack_is_solved_as_lag_solves_it() -> None:
+    # Identical columns make one system exactly singular: the stacked solve raises for the
+    # whole stack, and each system is then solved as lag._solve does (least squares).
+    rng = np.random.default_rng(626)
+    a = np.abs(rng.normal(size=(20, 4)))
+    singular = a.copy()
+    singular[:, 1] = singular[:, 0]
+    q = np.array([a.T @ a, singular.T @ singular])
+    c = np.array([a.T @ a @ np.ones(4), singular.T @ rng.normal(size=20)])
+    passive = np.array([[True, True, False, True], [True, True, True, True]])
+    got = _lag_many._masked_solve(q, c, passive)
+    for row in range(2):
+        idx = np.flatnonzero(passive[row])
+        expected = lag._solve(q[row][np.ix_(idx, idx)], c[row, idx])
+        np.testing.assert_allclose(got[row, idx], expected, rtol=1e-9, atol=1e-9)
+        assert (got[row, ~passive[row]] == 0.0).all()

@@ -11,10 +11,13 @@ whole stack of series:
   each solve is embedded in the full W + 1 unknowns: the others get an identity row and
   a zero right-hand side, which leaves the passive block's solution what it was.
 
-Only the fits are stacked. What a fit means (the interval search, the verdict) is
-``lag``'s own code, per series; and every series the stacked fit would treat differently
-from ``mean_lag`` (no conversions, a solver that did not converge, a singular system) is
-handed to ``mean_lag`` itself. The tests hold the two to the same answers.
+Only the fits are stacked, and the closed-form test that shows most wide intervals
+(``lag._wider_than``, which takes stacks). The interval search and the verdict are
+``lag``'s own code, per series; a series without conversions or sends on its usable days,
+or whose solver did not converge, is handed to ``mean_lag`` itself, and an exactly
+singular system is solved as ``lag._solve`` solves it. The tests hold the two to the same
+answers (engines benchmark, 3,035 series at W = 30 over 730 days: 2.1 s one at a time,
+0.75 s stacked).
 """
 
 from __future__ import annotations

@@ -480,51 +480,55 @@ def _duckdb_series(relation: Any) -> tuple[Any, _Days]:
     group_series = np.zeros(found.height, dtype=np.int64)
     groups_of = series.select("_series", "_group").explode("_group")
     group_series[groups_of.get_column("_group").to_numpy()] = groups_of.get_column("_series").to_numpy()
-    lengths = found.get_column("_length").to_numpy()
-    series_of_row = np.repeat(group_series, lengths)
-    send_row = np.repeat(found.get_column("_send").to_numpy(), lengths)
-    day_numbers = day_of.to_numpy(zero_copy_only=False)[kept_rows]
+    day_numbers = day_of.to_numpy(zero_copy_only=False)
+    numbers = values.to_numpy(zero_copy_only=False)
+    valid = values.is_valid().to_numpy(zero_copy_only=False)
+    if not kept_rows.all():
+        day_numbers, numbers, valid = day_numbers[kept_rows], numbers[kept_rows], valid[kept_rows]
     days = _daily_sums(
-        series_of_row,
-        day_numbers,
-        values.to_numpy(zero_copy_only=False)[kept_rows],
-        values.is_valid().to_numpy(zero_copy_only=False)[kept_rows],
-        send_row,
+        (group_series, found.get_column("_length").to_numpy(), found.get_column("_send").to_numpy()),
+        (day_numbers, numbers, valid),
         (series.get_column("first_date").cast(pl.Int32).to_numpy(),
          series.get_column("last_date").cast(pl.Int32).to_numpy()),
     )
     return series.drop("_series", "_group"), days
 
 
-def _daily_sums(
-    series_of_row: Any, day_of: Any, values: Any, valid: Any, send: Any, bounds: tuple[Any, Any]
-) -> _Days:
+def _daily_sums(groups: tuple[Any, Any, Any], rows: tuple[Any, Any, Any], bounds: tuple[Any, Any]) -> _Days:
     """Rows of conversion counts added up by series and day, as the detail adds them up.
 
-    Row r belongs to series ``series_of_row[r]``, day ``day_of[r]``, holds ``values[r]``
-    (a value when ``valid[r]``) and is a by-send-date count when ``send[r]``. A day is
-    there when any of its rows is; a side is missing when none of that day's rows has a
-    value on it (the detail's ``count > 0``), and a NaN value makes the day's sum NaN, as
-    a SQL ``sum`` does. ``bounds`` holds each series' first and last day.
+    ``groups`` holds, per group of rows (one series' metric), its series, its number of
+    rows and whether it counts by send date; ``rows``, group after group, each row's day,
+    value and whether the value is there; ``bounds``, each series' first and last day. A
+    day is there when any of its rows is; a side is missing when none of that day's rows
+    has a value on it (the detail's ``count > 0``), and a NaN value makes the day's sum
+    NaN, as a SQL ``sum`` does.
     """
     import numpy as np
 
+    group_series, lengths, send = groups
+    day_of, values, valid = rows
     firsts, lasts = bounds
-    count = firsts.size
     span = (lasts - firsts + 1).astype(np.int64)
     base = np.cumsum(span) - span
-    # Every day of every series has a slot, so the rows' order does not matter.
-    slot = base[series_of_row] + (day_of - firsts[series_of_row])
     slots = int(span.sum())
-    present = np.flatnonzero(np.bincount(slot, minlength=slots))
-    # Two slots a day: by conversion date (0) and by send date (1).
-    side = 2 * slot + send
-    seen = np.bincount(side, weights=valid, minlength=2 * slots).reshape(slots, 2)[present] > 0
+    # Every day of every series has two slots, by conversion date (0) and by send date (1),
+    # so the rows' order does not matter: 2 * (the series' base + day - its first) + side.
+    start = 2 * (base[group_series] - firsts[group_series]) + send
+    side = np.repeat(start, lengths) + 2 * day_of.astype(np.int64)
+    counted = np.bincount(side, minlength=2 * slots).reshape(slots, 2)
+    present = np.flatnonzero(counted[:, 0] + counted[:, 1])
+    # Usually every day of every series has a row: no need to pick them out.
+    pick = slice(None) if present.size == slots else present
+    if valid.all():
+        seen = counted[pick] > 0
+    else:
+        seen = np.bincount(side, weights=valid, minlength=2 * slots).reshape(slots, 2)[pick] > 0
     total = np.bincount(side, weights=np.where(valid, values, 0.0), minlength=2 * slots).reshape(slots, 2)
-    total = np.where(seen, total[present], np.nan)
-    series_of_day = np.repeat(np.arange(count), span)[present]
+    total = np.where(seen, total[pick], np.nan)
+    series_of_day = np.repeat(np.arange(firsts.size), span)[pick]
     return _Days(
-        sizes=np.bincount(series_of_day, minlength=count).astype(np.int64),
+        sizes=np.bincount(series_of_day, minlength=firsts.size).astype(np.int64),
         days=firsts[series_of_day] + (present - base[series_of_day]),
         conversions=total[:, 0],
         has_conversion=seen[:, 0],
