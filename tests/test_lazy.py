@@ -148,3 +148,35 @@ def test_pivot_stays_lazy(eager: pl.DataFrame, parquet_file: Path) -> None:
         assert_same(relation, pivot(eager, layout="channels"))
     finally:
         con.close()
+
+
+def test_polars_rates_run_nothing_until_collect(eager: pl.DataFrame, parquet_file: Path) -> None:
+    # On polars, keeping every key over weeks and longer, even the metric names are read
+    # inside collect (from the one pass): nothing touches the rows at the call.
+    batches: list[int] = []
+
+    def counted(frame: pl.DataFrame) -> pl.DataFrame:
+        batches.append(frame.height)
+        return frame
+
+    source = pl.scan_parquet(parquet_file)
+    watched = source.map_batches(counted, schema=source.collect_schema())
+    for period in ("week", "month", "total"):
+        got = rates(watched, period)
+        assert batches == [], period
+        assert_same(got, rates(eager, period))
+        assert sum(batches) >= eager.height, period
+        batches.clear()
+
+
+def test_polars_rates_refuse_a_rate_without_its_metrics_at_collect(
+    eager: pl.DataFrame, parquet_file: Path
+) -> None:
+    # The frame has no unsubscribes: eager frames are refused at the call, polars plans
+    # (which read the metric names inside collect) at collect, with the same message.
+    with pytest.raises(ValueError, match="lacks the metrics of rate 'unsubscribe_rate'") as eager_error:
+        rates(eager, "month", rates=["unsubscribe_rate"])
+    plan = rates(pl.scan_parquet(parquet_file), "month", rates=["unsubscribe_rate"])
+    with pytest.raises(ValueError, match="lacks the metrics of rate 'unsubscribe_rate'") as lazy_error:
+        plan.collect()
+    assert str(lazy_error.value) == str(eager_error.value)
