@@ -205,11 +205,17 @@ def pairs_and_dates(
     frame: nw.LazyFrame[Any],
 ) -> tuple[dict[str, frozenset[str]], dt.date | None, dt.date | None]:
     """``channel_metrics`` and the frame's first and last dates, in the same small query."""
-    rows = (
+    return pairs_and_dates_of(
         frame.group_by("channel", "metric")
         .agg(nw.col("date").min().alias("_first"), nw.col("date").max().alias("_last"))
         .collect()
     )
+
+
+def pairs_and_dates_of(
+    rows: nw.DataFrame[Any],
+) -> tuple[dict[str, frozenset[str]], dt.date | None, dt.date | None]:
+    """``pairs_and_dates`` from rows of (channel, metric, first date, last date)."""
     found: dict[str, set[str]] = {}
     firsts, lasts = [], []
     for channel, metric, first, last in rows.iter_rows():

@@ -47,6 +47,7 @@ from ._common import (
     long_rows,
     lookups_sql,
     pairs_and_dates,
+    pairs_and_dates_of,
     plan_input,
     present_metrics,
     signed_sum,
@@ -247,7 +248,8 @@ def rates(
         return canvas
     kept = _check_by(by)
     frame, source = plan_input(df)
-    if source.lazy and frame.implementation.is_polars() and len(kept) == len(BY_KEYS) and period != "day":
+    if (source.lazy and frame.implementation.is_polars() and len(kept) == len(BY_KEYS) and period != "day"
+            and _polars_defers()):
         table_: IntoFrameT = give_back(_deferred_rates(frame, rates, period, first, last), source)
         return table_
     # The one small query: which metrics each channel has, and the frame's date range.
@@ -894,18 +896,11 @@ def _deferred_rates(
 
     def run() -> pl.DataFrame:
         found = one_pass.collect()
-        pairs = found.select("channel", "metric").unique()
-        present: dict[str, set[str]] = {}
-        for channel, metric in pairs.iter_rows():
-            if channel is not None and metric is not None:
-                present.setdefault(str(channel), set()).add(str(metric))
-        channel_metrics = {ch: frozenset(ms) for ch, ms in present.items()}
-        day = found.select(nw.col("_first").min(), nw.col("_last").max()).row(0)
-        plan = _Plan(
-            frame, channel_metrics, _select(requested, channel_metrics), period, BY_KEYS,
-            first or _as_date(day[0]), last or _as_date(day[1]),
-            per_metric=found.drop("_first", "_last").lazy(),
+        pairs, frame_first, frame_last = pairs_and_dates_of(
+            found.group_by("channel", "metric").agg(nw.col("_first").min(), nw.col("_last").max())
         )
+        plan = _Plan(frame, pairs, _select(requested, pairs), period, BY_KEYS, first or frame_first,
+                     last or frame_last, per_metric=found.drop("_first", "_last").lazy())
         out: pl.DataFrame = plan.result().to_native().collect()
         return out
 
@@ -913,8 +908,11 @@ def _deferred_rates(
     return deferred
 
 
-def _as_date(value: object) -> dt.date | None:
-    return value.date() if isinstance(value, dt.datetime) else value  # type: ignore[return-value]
+def _polars_defers() -> bool:
+    # pl.defer is recent; an older polars takes the query at the call, as other engines do.
+    import polars as pl
+
+    return hasattr(pl, "defer")
 
 
 def _when_any(
