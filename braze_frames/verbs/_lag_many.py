@@ -99,7 +99,7 @@ Wide = Literal["wide"]
 def _stacked_fits(
     members: Sequence[tuple[FloatArray, FloatArray, BoolArray]], w: int, level: float, max_width: float
 ) -> list[Fit | Wide | None]:
-    """``lag._two_step_fit`` for each series; None where ``mean_lag`` itself must decide."""
+    """``lag._two_step_fit`` for each series ("wide" if decided; None: ``mean_lag`` decides)."""
     fits: list[Fit | Wide | None] = []
     for lo, hi in _chunks(members, w + 1):
         x, y, days = _stack(members[lo:hi], w)

@@ -13,9 +13,10 @@ their running difference, and a summary says whether the gap is what the window 
 explain and estimates the mean conversion lag (``lag.py``).
 
 The daily detail is one plan on every engine (nothing runs until the caller collects); the
-summary collects that detail, which is small (one row per series and day), gathered into
-one row of day lists per series (by the engine itself on polars and DuckDB), because the
-mean lag is a fit per series that no engine runs (SPEC section 10).
+summary collects each series' days, which are small (one row per series and day: on
+polars gathered in the detail's own query, on DuckDB from its conversion rows grouped by
+series and metric), because the mean lag is a fit per series that no engine runs (SPEC
+section 10).
 """
 
 from __future__ import annotations
@@ -226,7 +227,16 @@ def _detail(frame: nw.LazyFrame[Any], *, running: bool = True) -> nw.LazyFrame[A
 
     ``running=False`` leaves out the running total (a window the summary does not need).
     """
-    rows = _conversion_rows(frame)
+    metric = nw.col("metric").cast(nw.String())
+    # The prefix test first: engines run the regular expression only on the rows it keeps.
+    rows = frame.filter(metric.str.starts_with("conversions") & metric.str.contains(_CONVERSION_REGEX))
+    send = metric.str.ends_with(_SEND_SUFFIX)
+    value = nw.col("value")
+    rows = rows.with_columns(
+        metric.str.replace_all(_SEND_SUFFIX, "", literal=True).alias("event"),
+        nw.when(~send).then(value).alias("_conversion"),
+        nw.when(send).then(value).alias("_send"),
+    )
     keys = ["campaign_id", "channel", "variation", "event", "date"]
     sides = [
         nw.col("_conversion").sum(),
@@ -255,20 +265,6 @@ def _detail(frame: nw.LazyFrame[Any], *, running: bool = True) -> nw.LazyFrame[A
         return day.select(*DETAIL_COLUMNS[:-1])
     total = nw.col("difference").fill_null(0).cum_sum().over(*RECONCILE_KEYS, order_by="date")
     return day.with_columns(total.alias("cumulative_difference")).select(*DETAIL_COLUMNS)
-
-
-def _conversion_rows(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """The conversion metrics' rows, with their ``event`` and the value as ``_conversion`` or ``_send``."""
-    metric = nw.col("metric").cast(nw.String())
-    # The prefix test first: engines run the regular expression only on the rows it keeps.
-    rows = frame.filter(metric.str.starts_with("conversions") & metric.str.contains(_CONVERSION_REGEX))
-    send = metric.str.ends_with(_SEND_SUFFIX)
-    value = nw.col("value")
-    return rows.with_columns(
-        metric.str.replace_all(_SEND_SUFFIX, "", literal=True).alias("event"),
-        nw.when(~send).then(value).alias("_conversion"),
-        nw.when(send).then(value).alias("_send"),
-    )
 
 
 def _sorted_detail(detail: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
@@ -546,13 +542,8 @@ def _series_sums(series: Any, flat: _Days, today: dt.date) -> dict[str, Any]:
     import numpy as np
     import polars as pl
 
-    sizes = flat.sizes
+    sizes, days, conversions, sends = flat.sizes, flat.days, flat.conversions, flat.sends
     starts = np.cumsum(sizes) - sizes
-    days = flat.days
-    has_conversion = flat.has_conversion
-    has_send = flat.has_send
-    conversions = flat.conversions
-    sends = flat.sends
     windows = series.get_column("window_days").to_numpy()
     # Each series' first and last days are the group-by's first_date and last_date.
     firsts = series.get_column("first_date").cast(pl.Int32).to_numpy()
@@ -560,14 +551,14 @@ def _series_sums(series: Any, flat: _Days, today: dt.date) -> dict[str, Any]:
     first = np.repeat(firsts, sizes)
     last = np.repeat(lasts, sizes)
     window = np.repeat(windows, sizes)
-    both = has_conversion & has_send
+    both = flat.has_conversion & flat.has_send
 
     def total(values: Any) -> Any:
         return np.add.reduceat(values, starts) if starts.size else np.zeros(0, dtype=values.dtype)
 
     head = both & (days - first < window)
     tail = both & (last - days < window)
-    one_side = has_conversion != has_send
+    one_side = flat.has_conversion != flat.has_send
     return {
         "_conversion": pl.Series(total(np.where(both, conversions, 0.0)), dtype=pl.Float64),
         "_send": pl.Series(total(np.where(both, sends, 0.0)), dtype=pl.Float64),
