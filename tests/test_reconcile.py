@@ -185,6 +185,23 @@ def test_summary_nulls() -> None:
     assert (row["gap"], row["gap_share"], row["mean_lag_days"]) == (0.0, None, None)
 
 
+def test_a_nan_gap_has_no_bound_to_read() -> None:
+    # A NaN count makes the gap NaN: its sign is unknown, so which edge could explain it
+    # is too. No bound, and no verdict (not False, which would read as a disagreement).
+    rows = [("c1", day(0), "all", None, None, "conversions", math.nan),
+            ("c1", day(0), "all", None, None, "conversions_by_send_time", 2.0),
+            ("c1", day(1), "all", None, None, "conversions", 1.0),
+            ("c1", day(1), "all", None, None, "conversions_by_send_time", 1.0)]
+    # (pandas reads NaN as missing: there the day has one side.)
+    frame = tidy(rows, "polars")
+    for source in (frame, frame.lazy()):
+        for window in (1, 5):  # the NaN day inside the head, and not
+            out = reconcile(source, summary=True, window_days=window)
+            row = (out.collect() if isinstance(out, pl.LazyFrame) else out).row(0, named=True)
+            assert math.isnan(row["gap"])
+            assert (row["edge_bound"], row["within_bound"]) == (None, None), (type(source), window)
+
+
 def test_errors() -> None:
     with pytest.raises(ValueError, match="no conversion metrics"):
         reconcile(tidy([("c1", day(0), "email", "e", None, "sent", 1.0)]))
@@ -291,9 +308,12 @@ def test_summary_totals_are_the_plain_reading_of_the_detail(df: pl.DataFrame, wi
         for name, value in (("by_conversion_date", expected_conversion), ("by_send_date", expected_send)):
             assert _same_float(got[name], value), (name, got[name], value)
         gap = got["gap"]
-        if gap is not None and not math.isnan(gap):  # a NaN count leaves no bound to read
+        if gap is not None and math.isnan(gap):  # a NaN count leaves no sign, so no bound to read
+            assert (got["edge_bound"], got["within_bound"]) == (None, None)
+        elif gap is not None:
             edge = head if gap >= 0 else tail
             assert _same_float(got["edge_bound"], edge), (got["edge_bound"], head, tail)
+            assert got["within_bound"] == (abs(gap) <= edge)
 
 
 def _same_float(got: object, expected: float | None) -> bool:

@@ -126,8 +126,9 @@ def reconcile(
       *by conversion date* of the first ``window_days`` days of the window, and B at most
       the conversions *by send date* of its last ``window_days`` days (both over the
       days with both sides). ``edge_bound`` is the first of these when the gap is >= 0
-      and the second when it is negative;
-    - ``within_bound``: abs(gap) <= edge_bound (null when the gap is null). False means
+      and the second when it is negative; null when the gap is null or NaN (a NaN
+      count: the gap has no sign);
+    - ``within_bound``: abs(gap) <= edge_bound (null where edge_bound is). False means
       the two series disagree more than attribution timing can explain (restated data, a
       changed conversion window, missing days);
     - ``days_missing_a_side``: the days where one side is present and the other is not
@@ -356,7 +357,8 @@ def _summary(
     totals = totals.with_columns(gap.alias("gap"))
     totals = totals.with_columns(
         pl.when(pl.col("by_send_date") != 0).then(pl.col("gap") / pl.col("by_send_date")).alias("gap_share"),
-        pl.when(pl.col("gap").is_null())
+        # A NaN gap has no sign: neither edge is the one that could explain it.
+        pl.when(pl.col("gap").is_null() | pl.col("gap").is_nan())
         .then(None)
         .when(pl.col("gap") >= 0)
         .then(pl.col("_head"))
@@ -364,7 +366,7 @@ def _summary(
         .cast(pl.Float64)
         .alias("edge_bound"),
     ).with_columns(
-        pl.when(pl.col("gap").is_not_null())
+        pl.when(pl.col("edge_bound").is_not_null())
         .then(pl.col("gap").abs() <= pl.col("edge_bound"))
         .alias("within_bound")
     )
