@@ -253,6 +253,26 @@ def test_pandas_date_column_stays_datetime() -> None:
     assert out.index.tolist() == list(range(len(out)))
 
 
+def test_pandas_text_keys_keep_their_nulls() -> None:
+    # Key columns as plain text (object, as read from CSV), not categoricals, with the
+    # "all" rows' null variation: the null stays a null (pandas 2 wrote it as "None").
+    rows = [("c1", "2024-07-01", "all", None, None, "conversions", 3.0),
+            ("c1", "2024-07-01", "all", None, None, "unique_recipients", 30.0),
+            ("c1", "2024-07-01", "email", "v1", "A", "sent", 10.0),
+            ("c1", "2024-07-01", "email", "v1", "A", "delivered", 9.0)]
+    frame = tidy(rows, "pandas")
+    keys = ("campaign_id", "campaign_name", "channel", "variation", "variation_name", "metric")
+    text = frame.astype(dict.fromkeys(keys, object))
+    for source in (frame, text):
+        out = rates(source, "total")
+        assert isinstance(out, pd.DataFrame)
+        rows_out = {(r["channel"], r["metric"]): r for r in records(out)}
+        assert rows_out[("all", "conversion_rate")]["variation"] is None
+        assert rows_out[("all", "conversion_rate")]["value"] == 0.1
+        assert rows_out[("email", "delivery_rate")]["variation"] == "v1"
+        assert not any(v in ("None", "nan") for v in out["variation"].tolist())
+
+
 POOL = [
     *rows_of("email", "e1", {"sent": 100.0, "delivered": 90.0}, name="A"),
     *rows_of("email", "e2", {"sent": 50.0, "delivered": 50.0}, name="B"),

@@ -56,8 +56,10 @@ __all__ = [
 STRING_COLUMNS: Final = CAMPAIGN_TABLE.string_columns
 
 # Joins never match null keys (polars, pandas through narwhals, SQL), so nullable join keys
-# are filled with this value and restored afterwards. No Braze id contains a NUL.
-_NULL_KEY: Final = "\x00null\x00"
+# are filled with this value and restored afterwards. No Braze id contains a NUL. None at
+# the end: pandas 2's fillna drops trailing NULs (numpy's fixed-width text), and the value
+# filled was then not the one restored.
+_NULL_KEY: Final = "\x00braze_frames:null"
 
 
 def schema_problems(

@@ -248,8 +248,7 @@ def rates(
         return canvas
     kept = _check_by(by)
     frame, source = plan_input(df)
-    if (source.lazy and frame.implementation.is_polars() and len(kept) == len(BY_KEYS) and period != "day"
-            and _polars_defers()):
+    if source.lazy and frame.implementation.is_polars() and len(kept) == len(BY_KEYS) and period != "day":
         table_: IntoFrameT = give_back(_deferred_rates(frame, rates, period, first, last), source)
         return table_
     # The one small query: which metrics each channel has, and the frame's date range.
@@ -906,13 +905,6 @@ def _deferred_rates(
 
     deferred: nw.LazyFrame[Any] = nw.from_native(pl.defer(run, schema=schema))
     return deferred
-
-
-def _polars_defers() -> bool:
-    # pl.defer is recent; an older polars takes the query at the call, as other engines do.
-    import polars as pl
-
-    return hasattr(pl, "defer")
 
 
 def _when_any(
