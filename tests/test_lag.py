@@ -56,8 +56,14 @@ def test_nnls_matches_scipy_on_random_problems() -> None:
         x_ref, _ = optimize.nnls(a, b)
         _assert_kkt(a, b, x)
         assert rnorm == pytest.approx(_true_rnorm(a, b, x), rel=1e-12, abs=1e-12)
-        # The minimum is unique even when the minimiser is not.
-        assert rnorm == pytest.approx(_true_rnorm(a, b, x_ref), rel=1e-7, abs=1e-9 * np.linalg.norm(b))
+        # The minimum is unique even when the minimiser is not: ours is never above scipy's.
+        # (scipy 1.15, the last for Python 3.10, misses it on some of these: there the KKT
+        # conditions above are the check, and ours is lower.)
+        ref = _true_rnorm(a, b, x_ref)
+        tol = 1e-7 * ref + 1e-9 * np.linalg.norm(b)
+        assert rnorm <= ref + tol
+        if rnorm < ref - tol:
+            continue
         if a.shape[0] >= a.shape[1] and np.linalg.matrix_rank(a) == a.shape[1]:
             assert np.allclose(x, x_ref, rtol=1e-6, atol=1e-8 * max(1.0, np.abs(x_ref).max()))
 

@@ -10,6 +10,8 @@ between pandas and polars, string order does not.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -29,6 +31,7 @@ __all__ = [
     "day_number",
     "days_from_civil",
     "distinct",
+    "duckdb_query",
     "fill_null_key",
     "finish",
     "give_back",
@@ -510,8 +513,7 @@ def long_rows(
             f"SELECT {keep} FROM _braze_wide UNPIVOT INCLUDE NULLS "  # noqa: S608
             f"(({value_names}) FOR {sql_name(label)} IN ({ins})) WHERE {sql_name(present)} IS NOT NULL"
         )
-        unpivoted: nw.LazyFrame[Any] = nw.from_native(frame.to_native().query("_braze_wide", sql))
-        return _relabel(unpivoted, label, aliases)
+        return _relabel(duckdb_query(frame, "_braze_wide", sql), label, aliases)
     if impl.is_pyspark() or impl.is_pyspark_connect():
         def tick(name: str) -> str:
             return "`" + name.replace("`", "``") + "`"
@@ -562,6 +564,24 @@ def _relabel(frame: nw.LazyFrame[Any], label: str, aliases: Mapping[str, str]) -
     )
 
 
+_VIEWS = itertools.count()
+
+
+def duckdb_query(frame: nw.LazyFrame[Any], name: str, sql: str) -> nw.LazyFrame[Any]:
+    """``sql`` on a DuckDB frame, which it reads as the table ``name``.
+
+    DuckDB registers the relation as a temporary view of that name on its connection, and
+    a relation built on it reads the view by name whenever it runs (DuckDB 1.x). So each
+    call gets a name of its own (``name`` with a number): with one name for all, a later
+    call would redefine an earlier result's input, or read itself ("infinite recursion
+    detected"). The views stay on the connection as long as it lives.
+    """
+    unique = f"{name}_{next(_VIEWS)}"
+    text = re.sub(rf"\b{re.escape(name)}\b", unique, sql)
+    result: nw.LazyFrame[Any] = nw.from_native(frame.to_native().query(unique, text))
+    return result
+
+
 def computed_once(frame: nw.LazyFrame[Any], *, polars: bool = False) -> nw.LazyFrame[Any]:
     """The same plan, marked to be computed once however often the engine reads it.
 
@@ -579,8 +599,7 @@ def computed_once(frame: nw.LazyFrame[Any], *, polars: bool = False) -> nw.LazyF
     if not frame.implementation.is_duckdb():
         return frame
     sql = "WITH _braze_once AS MATERIALIZED (SELECT * FROM _braze_rows) SELECT * FROM _braze_once"
-    once: nw.LazyFrame[Any] = nw.from_native(frame.to_native().query("_braze_rows", sql))
-    return once
+    return duckdb_query(frame, "_braze_rows", sql)
 
 
 def with_lookups(
@@ -593,11 +612,9 @@ def with_lookups(
     ``list_position`` into a list literal does both at once, 40% of the pass's time.
     """
     if frame.implementation.is_duckdb():
-        native = frame.to_native()
         # Every value is a literal we wrote (metric names, numbers), quoted as SQL text.
         sql = f"SELECT *, {lookups_sql(column, tables)} FROM _braze_lookup"  # noqa: S608
-        marked: nw.LazyFrame[Any] = nw.from_native(native.query("_braze_lookup", sql))
-        return marked
+        return duckdb_query(frame, "_braze_lookup", sql)
     return frame.with_columns(
         nw.col(column)
         .replace_strict(list(keys), list(values), default=None, return_dtype=nw.Int64())

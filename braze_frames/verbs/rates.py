@@ -42,6 +42,7 @@ from ._common import (
     all_of,
     any_of,
     computed_once,
+    duckdb_query,
     fill_null_key,
     give_back,
     long_rows,
@@ -684,8 +685,7 @@ class _Plan:
                 ON _pat.campaign_id = _r.campaign_id AND _pat.channel = _r.channel
                 AND _pat.variation IS NOT DISTINCT FROM _r.variation AND _pat._period = _r._period
         """  # noqa: S608
-        union: nw.LazyFrame[Any] = nw.from_native(tagged.to_native().query("_braze_both", sql))
-        return union
+        return duckdb_query(tagged, "_braze_both", sql)
 
     @property
     def _name_sources(self) -> list[tuple[str, str]]:
