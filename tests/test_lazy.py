@@ -118,6 +118,26 @@ def test_duckdb_relation_equals_eager(
         con.close()
 
 
+def test_duckdb_plans_on_one_connection_keep_their_own_inputs(eager: pl.DataFrame, tmp_path: Path) -> None:
+    # Each plan's SQL reads views of names of its own: built before either runs, two plans
+    # on one connection (two inputs) still give their own answers. With one name for all,
+    # DuckDB 1.x read the later input in the earlier plan, or failed on a view reading itself.
+    other = eager.filter(pl.col("campaign_id") == "c2").with_columns(pl.col("value") * 2)
+    paths = []
+    for i, frame in enumerate((eager, other)):
+        paths.append(tmp_path / f"t{i}.parquet")
+        frame.with_columns(pl.col(pl.Categorical).cast(pl.String)).write_parquet(paths[-1])
+    con = duckdb.connect()
+    try:
+        for verb in (lambda df: rates(df, "month"), lambda df: rates(df, "total", ("channel",)),
+                     lambda df: reconcile(df, summary=True, window_days=3)):
+            first, second = (verb(con.read_parquet(str(p))) for p in paths)
+            assert_same(second, verb(other))
+            assert_same(first, verb(eager))
+    finally:
+        con.close()
+
+
 def test_the_library_s_own_partitioned_store(eager: pl.DataFrame, tmp_path: Path) -> None:
     """The SPEC 10 story end to end: write_parquet(partition_by=True), scan, compute."""
     from braze_frames.storage.parquet import write_parquet
