@@ -255,7 +255,8 @@ def test_pandas_date_column_stays_datetime() -> None:
 
 def test_pandas_text_keys_keep_their_nulls() -> None:
     # Key columns as plain text (object, as read from CSV), not categoricals, with the
-    # "all" rows' null variation: the null stays a null (pandas 2 wrote it as "None").
+    # "all" rows' null variation: the null stays a null, never the text "None" or "nan"
+    # (the floors job runs this on pandas 2, where "str" is numpy's text).
     rows = [("c1", "2024-07-01", "all", None, None, "conversions", 3.0),
             ("c1", "2024-07-01", "all", None, None, "unique_recipients", 30.0),
             ("c1", "2024-07-01", "email", "v1", "A", "sent", 10.0),
