@@ -887,11 +887,11 @@ def _deferred_rates(
     import polars as pl
 
     sub = "month" if period == "total" else period
-    names = ["campaign_name", "variation_name"]
-    one_pass = _per_metric_pass(with_period(frame, sub, "_period"), sub, names,
+    empty = _Plan(frame, {}, [], period, BY_KEYS, first, last)
+    one_pass = _per_metric_pass(with_period(frame, sub, "_period"), sub, [c for c, _ in empty._name_sources],
                                 nw.col("date").min().alias("_first"), nw.col("date").max().alias("_last"))
     # The schema of an empty result: the same columns and dtypes as any other.
-    schema = _Plan(frame, {}, [], period, BY_KEYS, first, last).result().to_native().collect_schema()
+    schema = empty.result().to_native().collect_schema()
 
     def run() -> pl.DataFrame:
         found = one_pass.collect()
